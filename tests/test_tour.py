@@ -1,0 +1,75 @@
+"""The tour of TRW's documentation (section 1.3.2), with its truncated brackets completed, on a subset."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch.nn as nn
+import torch.nn.functional as F
+
+import trw_ray as trw
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super(Net, self).__init__()  # noqa: UP008 - the documentation's code, verbatim
+        self.conv1 = nn.Conv2d(1, 20, 5, 2)
+        self.fc1 = nn.Linear(20 * 6 * 6, 500)
+        self.fc2 = nn.Linear(500, 10)
+        self.relu_fc1 = nn.ReLU()
+        self.relu_conv1 = nn.ReLU()
+
+    def forward(self, batch):
+        # a batch should be a dictionary of features
+        x = batch['images'] / 255.0
+
+        x = self.relu_conv1(self.conv1(x))
+        x = F.max_pool2d(x, 2, 2)
+        x = x.view(x.shape[0], -1)
+        x = self.relu_fc1(self.fc1(x))
+        x = self.fc2(x)
+
+        # Here we create a softmax output that will use
+        # the `targets` feature as classification target
+        return {
+            'softmax': trw.train.OutputClassification(x, 'targets')
+        }
+
+
+def test_seed_tour_reaches_95_percent_on_a_subset():
+    # Configure and run the training/evaluation
+    options = trw.train.create_default_options(num_epochs=2)
+    trainer = trw.train.Trainer()
+
+    model, results = trainer.fit(
+        options,
+        inputs_fn=lambda: trw.datasets.create_mnist_datasset(batch_size=100, max_train_samples=10000),
+        model_fn=lambda options: Net(),
+        optimizers_fn=lambda datasets, model: trw.train.create_sgd_optimizers_fn(
+            datasets=datasets, model=model, learning_rate=0.1))
+
+    # Calculate statistics of the final epoch
+    output = results['outputs']['mnist']['test']['softmax']
+    accuracy = float(np.sum(output['output'] == output['output_truth'])) / len(output['output_truth'])
+    assert accuracy >= 0.95
+    assert len(output['output_truth']) == 10000
+
+
+def test_cli_tour_prints_run_folder_and_accuracy(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "trw_ray.cli", "tour", "--epochs", "1", "--max-train-samples", "3000", "--batch-size", "50",
+         "--logging-directory", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert "test accuracy: 0." in completed.stdout
+    run_dir = Path(completed.stdout.split("run folder: ")[1].splitlines()[0])
+    assert run_dir.parent == tmp_path and (run_dir / "last.onnx").is_file()
+    accuracy = float(completed.stdout.split("test accuracy: ")[1].split()[0])
+    assert accuracy > 0.85
+
+
+def test_cli_rejects_unknown_command():
+    completed = subprocess.run([sys.executable, "-m", "trw_ray.cli", "frobnicate"], capture_output=True, text=True,
+                               check=False)
+    assert completed.returncode == 2 and "invalid choice" in completed.stderr

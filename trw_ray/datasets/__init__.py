@@ -1,0 +1,12 @@
+"""Dataset loaders. Each accepts local files, then a bundled copy, then downloads where a network exists."""
+
+from __future__ import annotations
+
+from trw_ray.datasets.mnist import (
+    MnistNotFoundError,
+    create_mnist_dataset,
+    create_mnist_datasset,
+    load_mnist_arrays,
+)
+
+__all__ = ["MnistNotFoundError", "create_mnist_dataset", "create_mnist_datasset", "load_mnist_arrays"]

@@ -1,0 +1,73 @@
+"""The callback interface: a callable that receives the trainer's context at one phase of training."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
+
+    import torch
+
+
+@dataclass
+class TrainerContext:
+    """Everything a callback may read (and what the Trainer has produced so far).
+
+    Attributes:
+        options: the options of the run.
+        run_dir: the run folder (``<logging_directory>/<run_prefix>_rN``).
+        logger: writes to the run's ``trainer.txt``.
+        model: the model being trained.
+        datasets: ``{dataset: {split: sequence}}``.
+        optimizers: ``{dataset: optimizer}``; schedulers likewise.
+        history: one dict per finished epoch, ``history[e][dataset][split][output][metric]``.
+        outputs: the per-sample values of the last evaluation of each split,
+            ``outputs[dataset][split][output][key]`` (numpy arrays).
+        epoch: the number of finished epochs.
+        example_batch: a small batch (first samples of the first batch seen), on the model's device.
+        learning_rates: one ``{dataset: learning rate}`` per finished epoch.
+        extra: free room for callbacks to share results (e.g. the ONNX comparison).
+    """
+
+    options: dict[str, Any]
+    run_dir: Path
+    logger: logging.Logger
+    model: torch.nn.Module | None = None
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    optimizers: dict[str, Any] = field(default_factory=dict)
+    schedulers: dict[str, Any] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    outputs: dict[str, dict[str, dict]] = field(default_factory=dict)
+    output_types: dict[str, type] = field(default_factory=dict)
+    epoch: int = 0
+    example_batch: dict[str, Any] | None = None
+    learning_rates: list[dict[str, float]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_epochs(self) -> int:
+        return self.options["training_parameters"]["num_epochs"]
+
+
+class Callback(abc.ABC):
+    """Base of every callback.
+
+    A callback instance belongs to one Trainer run. When it raises, the Trainer writes its name and
+    traceback to ``trainer.txt`` and training goes on, unless the callback was created with ``strict=True``
+    (or the Trainer with ``strict_callbacks=True``), in which case the error stops training.
+    """
+
+    def __init__(self, strict: bool = False):
+        self.strict = strict
+
+    @abc.abstractmethod
+    def __call__(self, context: TrainerContext) -> None:
+        """Runs the callback at its phase (pre-training, end of epoch or post-training)."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__

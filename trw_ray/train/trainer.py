@@ -1,0 +1,480 @@
+"""The Trainer: trains a model returning ``{name: Output}`` on ``{dataset: {split: batches}}`` and fills a
+run folder (``trainer.txt``, ``last.model``, ``last.model.result`` and whatever the callbacks write)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from trw_ray.io import write_json_atomic
+from trw_ray.train import callbacks as callbacks_module
+from trw_ray.train.callbacks.base import TrainerContext
+from trw_ray.train.model_io import save_model
+from trw_ray.train.options import create_default_options, resolve_device
+from trw_ray.train.outputs import Output
+
+TRAIN_SPLIT = "train"
+EXAMPLE_BATCH_SIZE = 8
+MODEL_FILENAME = "last.model"
+RESULT_FILENAME = "last.model.result"
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last good model stays in the run folder."""
+
+
+def create_run_directory(logging_directory: str | Path, run_prefix: str) -> Path:
+    """Creates ``<logging_directory>/<run_prefix>_rN`` with the first free N; never reuses a folder."""
+    if not isinstance(run_prefix, str) or not run_prefix or "/" in run_prefix or "\\" in run_prefix:
+        raise ValueError(f"run_prefix: expected a non-empty name without path separators; got {run_prefix!r}")
+    root = Path(logging_directory).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    index = 0
+    while True:
+        candidate = root / f"{run_prefix}_r{index}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            index += 1
+
+
+def _create_logger(run_dir: Path, console: bool) -> logging.Logger:
+    logger = logging.getLogger(f"trw_ray.trainer.{run_dir}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    file_handler = logging.FileHandler(run_dir / "trainer.txt", encoding="utf-8")
+    file_handler.setFormatter(formatter)
+    logger.addHandler(file_handler)
+    if console:
+        console_handler = logging.StreamHandler(sys.stderr)
+        console_handler.setLevel(logging.INFO)
+        console_handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(console_handler)
+    return logger
+
+
+def _close_logger(logger: logging.Logger) -> None:
+    for handler in list(logger.handlers):
+        handler.close()
+        logger.removeHandler(handler)
+
+
+def _normalize_optimizers(returned: Any, datasets: Mapping) -> tuple[dict, dict]:
+    if returned is None:
+        return {}, {}
+    optimizers, schedulers = (returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None))
+    if isinstance(optimizers, torch.optim.Optimizer):
+        optimizers = {name: optimizers for name in datasets}
+    if not isinstance(optimizers, Mapping) or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers.values()):
+        raise TypeError(
+            "optimizers_fn: expected an optimizer, a dict {dataset: optimizer} or a tuple (optimizers, schedulers); "
+            f"got {type(returned).__name__}"
+        )
+    if schedulers is None:
+        schedulers = {}
+    elif not isinstance(schedulers, Mapping):
+        schedulers = {name: schedulers for name in optimizers}
+    return dict(optimizers), dict(schedulers)
+
+
+def _validate_datasets(datasets: Any) -> dict[str, dict[str, Iterable]]:
+    expected = "inputs_fn must return {dataset_name: {split_name: sequence of dict batches}}"
+    if not isinstance(datasets, Mapping) or not datasets:
+        raise TypeError(f"{expected}; got {type(datasets).__name__} {datasets!r:.80}")
+    for dataset_name, splits in datasets.items():
+        if not isinstance(splits, Mapping) or not splits:
+            raise TypeError(f"{expected}; dataset {dataset_name!r} has {type(splits).__name__} {splits!r:.80}")
+        for split_name, split in splits.items():
+            if not isinstance(split, Iterable) or isinstance(split, (str, bytes, Mapping)):
+                raise TypeError(f"{expected}; {dataset_name!r}/{split_name!r} is a {type(split).__name__}")
+    return {name: dict(splits) for name, splits in datasets.items()}
+
+
+def _split_order(splits: Mapping[str, Any]) -> list[str]:
+    return sorted(splits, key=lambda name: name != TRAIN_SPLIT)
+
+
+def _batch_size(batch: Mapping[str, Any], outputs: Mapping[str, Output]) -> int:
+    for output in outputs.values():
+        return int(output.output.shape[0])
+    for value in batch.values():
+        if isinstance(value, torch.Tensor) and value.dim() > 0:
+            return int(value.shape[0])
+    return 0
+
+
+def _to_numpy(tensors: list[torch.Tensor]) -> np.ndarray:
+    joined = torch.cat([t.reshape(t.shape[0], *t.shape[1:]) if t.dim() else t.reshape(1) for t in tensors])
+    if joined.dtype in (torch.bfloat16, torch.float16):
+        joined = joined.float()
+    return joined.cpu().numpy()
+
+
+class Trainer:
+    """Trains and evaluates a model, then leaves a run folder with its reports.
+
+    Args:
+        callbacks_pre_training_fn: ``() -> [callback]`` run once before training; None for the defaults.
+        callbacks_per_epoch_fn: ``() -> [callback]`` run after every epoch; None for the defaults
+            (:class:`CallbackEpochSummary`).
+        callbacks_post_training_fn: ``() -> [callback]`` run once after training; None for the defaults
+            (best history, ONNX export).
+        strict_callbacks: a failing callback stops training (by default it is logged and training goes on).
+
+    Example:
+        >>> trainer = Trainer()
+        >>> model, results = trainer.fit(options, inputs_fn=lambda: datasets, model_fn=lambda options: Net(),
+        ...     optimizers_fn=lambda datasets, model: create_sgd_optimizers_fn(datasets, model, learning_rate=0.1))
+    """
+
+    def __init__(
+        self,
+        callbacks_pre_training_fn: Callable[[], list] | None = None,
+        callbacks_per_epoch_fn: Callable[[], list] | None = None,
+        callbacks_post_training_fn: Callable[[], list] | None = None,
+        strict_callbacks: bool = False,
+    ):
+        for name, value in (("callbacks_pre_training_fn", callbacks_pre_training_fn),
+                            ("callbacks_per_epoch_fn", callbacks_per_epoch_fn),
+                            ("callbacks_post_training_fn", callbacks_post_training_fn)):
+            if value is not None and not callable(value):
+                raise TypeError(f"{name}: expected None or a function returning a list of callbacks; got {value!r}")
+        self.callbacks_pre_training_fn = callbacks_pre_training_fn or callbacks_module.default_pre_training_callbacks
+        self.callbacks_per_epoch_fn = callbacks_per_epoch_fn or callbacks_module.default_per_epoch_callbacks
+        self.callbacks_post_training_fn = callbacks_post_training_fn or callbacks_module.default_post_training_callbacks
+        self.strict_callbacks = strict_callbacks
+
+    # ------------------------------------------------------------------ public API
+
+    def fit(
+        self,
+        options: dict[str, Any] | None = None,
+        inputs_fn: Callable[[], Mapping] | None = None,
+        model_fn: Callable[[dict], torch.nn.Module] | None = None,
+        optimizers_fn: Callable[[Mapping, torch.nn.Module], Any] | None = None,
+        run_prefix: str = "default",
+        eval_every_X_epoch: int = 1,
+    ) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """Trains the model and returns ``(model, results)``.
+
+        Args:
+            options: from :func:`create_default_options`; None for the defaults.
+            inputs_fn: ``() -> {dataset: {split: sequence of dict batches}}``; the split named ``train``
+                trains, every other split is evaluated.
+            model_fn: ``options -> nn.Module`` whose ``forward(batch)`` returns ``{output_name: Output}``.
+            optimizers_fn: ``(datasets, model) -> optimizers`` (e.g. :func:`create_sgd_optimizers_fn`);
+                None evaluates only.
+            run_prefix: the run folder is ``<logging_directory>/<run_prefix>_rN``.
+            eval_every_X_epoch: evaluate the non-train splits every X epochs (and always at the last one).
+
+        Returns:
+            ``results['outputs'][dataset][split][output][key]`` per-sample numpy arrays of the last evaluation
+            (``output``, ``output_truth``, ``loss``, ``sample_uid``...) and
+            ``results['outputs'][dataset][split]['overall_loss']['loss']``; ``results['history']``, one
+            ``[dataset][split][output][metric]`` dict per epoch; ``results['run_dir']``.
+
+        Raises:
+            TrainingDivergedError: the loss became NaN or infinite (``last.model`` keeps the last good epoch).
+        """
+        if inputs_fn is None or not callable(inputs_fn):
+            raise TypeError(f"inputs_fn: expected a function returning the datasets; got {inputs_fn!r}")
+        if model_fn is None or not callable(model_fn):
+            raise TypeError(f"model_fn: expected a function options -> torch.nn.Module; got {model_fn!r}")
+        if optimizers_fn is not None and not callable(optimizers_fn):
+            raise TypeError(f"optimizers_fn: expected None or a function (datasets, model) -> optimizers; got {optimizers_fn!r}")
+        if not isinstance(eval_every_X_epoch, int) or eval_every_X_epoch < 1:
+            raise ValueError(f"eval_every_X_epoch: expected an integer >= 1; got {eval_every_X_epoch!r}")
+        options = create_default_options() if options is None else options
+        if not isinstance(options, Mapping) or "workflow_options" not in options or "training_parameters" not in options:
+            raise TypeError(f"options: expected the dict of create_default_options(); got {type(options).__name__}")
+        options["workflow_options"]["device"] = resolve_device(options["workflow_options"].get("device"))
+
+        run_dir = create_run_directory(options["workflow_options"]["logging_directory"], run_prefix)
+        logger = _create_logger(run_dir, console=options["workflow_options"].get("console_log", True))
+        context = TrainerContext(options=options, run_dir=run_dir, logger=logger)
+        self._context = context
+        status, error_message = "failed", None
+        try:
+            logger.info("run folder: %s", run_dir)
+            self._setup(context, inputs_fn, model_fn, optimizers_fn)
+            self._run_callbacks(self.callbacks_pre_training_fn(), context, "pre-training")
+            per_epoch = self.callbacks_per_epoch_fn()
+            for epoch in range(context.num_epochs):
+                evaluate = (epoch + 1) % eval_every_X_epoch == 0 or epoch == context.num_epochs - 1
+                self._run_epoch(context, epoch, evaluate)
+                self._run_callbacks(per_epoch, context, f"epoch {epoch + 1}")
+            self._run_callbacks(self.callbacks_post_training_fn(), context, "post-training")
+            status = "completed"
+        except TrainingDivergedError as error:
+            status, error_message = "diverged", str(error)
+            logger.error("%s", error)
+            raise
+        except BaseException as error:
+            error_message = f"{type(error).__name__}: {error}"
+            logger.error("training failed:\n%s", traceback.format_exc())
+            raise
+        finally:
+            self._write_result(context, status, error_message)
+            self._close_sequences(context)
+            _close_logger(logger)
+        return context.model, self._results(context)
+
+    # ------------------------------------------------------------------ set-up
+
+    def _setup(self, context: TrainerContext, inputs_fn, model_fn, optimizers_fn) -> None:
+        options = context.options
+        seed = options["training_parameters"].get("seed")
+        if seed is not None:
+            torch.manual_seed(seed)
+        context.datasets = _validate_datasets(inputs_fn())
+        model = model_fn(options)
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model_fn: expected it to return a torch.nn.Module; got {type(model).__name__}")
+        context.model = model.to(options["workflow_options"]["device"])
+        returned = optimizers_fn(context.datasets, context.model) if optimizers_fn is not None else None
+        context.optimizers, context.schedulers = _normalize_optimizers(returned, context.datasets)
+        mixed_precision = options["training_parameters"].get("mixed_precision")
+        device = options["workflow_options"]["device"]
+        self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision)
+        self._scaler = torch.amp.GradScaler("cuda") if mixed_precision == "fp16" else None
+        self._non_blocking = device.type == "cuda"
+        splits = {d: list(s) for d, s in context.datasets.items()}
+        context.logger.info("device: %s, datasets: %s, epochs: %d", device, splits, context.num_epochs)
+
+    # ------------------------------------------------------------------ loop
+
+    def _run_epoch(self, context: TrainerContext, epoch: int, evaluate: bool) -> None:
+        entry: dict[str, dict] = {}
+        for dataset_name, splits in context.datasets.items():
+            for split_name in _split_order(splits):
+                optimizer = context.optimizers.get(dataset_name)
+                train = split_name == TRAIN_SPLIT and optimizer is not None
+                if not train and not evaluate:
+                    continue
+                metrics, collected = self._run_split(context, epoch, dataset_name, split_name, splits[split_name], optimizer, train)
+                entry.setdefault(dataset_name, {})[split_name] = metrics
+                context.outputs.setdefault(dataset_name, {})[split_name] = collected
+        context.learning_rates.append(
+            {name: float(optimizer.param_groups[0]["lr"]) for name, optimizer in context.optimizers.items()}
+        )
+        for scheduler in context.schedulers.values():
+            scheduler.step()
+        context.history.append(entry)
+        context.epoch = epoch + 1
+        save_model(context.run_dir / MODEL_FILENAME, context.model, self._model_metadata(context))
+
+    def _run_split(self, context, epoch, dataset_name, split_name, split, optimizer, train):
+        model, options = context.model, context.options
+        device = options["workflow_options"]["device"]
+        accumulation = options["training_parameters"]["gradient_accumulation_steps"]
+        where = f"dataset {dataset_name!r} split {split_name!r} epoch {epoch + 1}"
+        model.train(train)
+        collectors: dict[str, dict[str, list[torch.Tensor]]] = {}
+        sample_uids: list[torch.Tensor] = []
+        num_samples, batch_index = 0, -1
+        if train:
+            optimizer.zero_grad(set_to_none=True)
+        show_bar = options["workflow_options"].get("progress_bar")
+        show_bar = sys.stderr.isatty() if show_bar is None else show_bar
+        total = len(split) if hasattr(split, "__len__") else None
+        bar = tqdm(split, total=total, desc=f"{dataset_name}/{split_name} {epoch + 1}/{context.num_epochs}",
+                   disable=not show_bar, leave=False, dynamic_ncols=True)
+        autocast = (torch.autocast(device.type, dtype=self._autocast_dtype) if self._autocast_dtype is not None
+                    else contextlib.nullcontext())
+        with torch.set_grad_enabled(train):
+            for batch_index, raw_batch in enumerate(bar):
+                batch = self._prepare_batch(raw_batch, device, where)
+                with autocast:
+                    outputs = model(batch)
+                    self._check_outputs(outputs, where)
+                    loss = None
+                    for output_name, output in outputs.items():
+                        evaluation = output.evaluate(batch, output_name)
+                        context.output_types[output_name] = type(output)
+                        if evaluation.loss is not None:
+                            loss = evaluation.loss if loss is None else loss + evaluation.loss
+                        store = collectors.setdefault(output_name, {})
+                        for key, value in evaluation.collect.items():
+                            store.setdefault(key, []).append(value)
+                size = _batch_size(batch, outputs)
+                uid = batch.get("sample_uid")
+                sample_uids.append(torch.as_tensor(uid).reshape(-1) if uid is not None else
+                                   torch.arange(num_samples, num_samples + size))
+                if context.example_batch is None:
+                    context.example_batch = self._example_batch(batch)
+                if loss is not None and not bool(torch.isfinite(loss)):
+                    kept = (f"{context.run_dir / MODEL_FILENAME} holds the model of the last good epoch ({context.epoch})"
+                            if context.epoch else "no epoch had finished, so no model was saved")
+                    raise TrainingDivergedError(
+                        f"the loss is {float(loss.detach())} in {where}, batch {batch_index}; training stopped. {kept}"
+                    )
+                if train:
+                    if loss is None:
+                        raise ValueError(f"{where}: the model returned no output with a loss; nothing to train")
+                    self._backward(loss / accumulation)
+                    if (batch_index + 1) % accumulation == 0:
+                        self._step(optimizer, options)
+                num_samples += size
+        if batch_index < 0:
+            raise ValueError(f"{where}: the split produced no batch (empty split)")
+        if train and (batch_index + 1) % accumulation != 0:
+            self._step(optimizer, options)
+        return self._summarize(context, collectors, sample_uids)
+
+    def _prepare_batch(self, batch: Any, device: torch.device, where: str) -> dict[str, Any]:
+        if not isinstance(batch, Mapping):
+            raise TypeError(f"{where}: batches must be dicts {{feature_name: value}}; got {type(batch).__name__}")
+        prepared = {}
+        for name, value in batch.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+                value = torch.from_numpy(value)
+            if isinstance(value, torch.Tensor):
+                value = value.to(device, non_blocking=self._non_blocking)
+            prepared[name] = value
+        return prepared
+
+    @staticmethod
+    def _check_outputs(outputs: Any, where: str) -> None:
+        if not isinstance(outputs, Mapping):
+            raise TypeError(
+                f"{where}: the model's forward(batch) must return a dict {{output_name: Output}} "
+                f"(e.g. {{'softmax': trw.train.OutputClassification(x, 'targets')}}); got {type(outputs).__name__}"
+            )
+        for name, output in outputs.items():
+            if not isinstance(output, Output):
+                raise TypeError(
+                    f"{where}: output {name!r} must be a trw_ray.train Output (OutputClassification, "
+                    f"OutputRegression, ...); got {type(output).__name__}"
+                )
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        if self._scaler is not None:
+            self._scaler.scale(loss).backward()
+        else:
+            loss.backward()
+
+    def _step(self, optimizer: torch.optim.Optimizer, options: dict) -> None:
+        clip = options["training_parameters"].get("gradient_clipping_norm")
+        if self._scaler is not None:
+            if clip:
+                self._scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(self._context.model.parameters(), clip)
+            self._scaler.step(optimizer)
+            self._scaler.update()
+        else:
+            if clip:
+                torch.nn.utils.clip_grad_norm_(self._context.model.parameters(), clip)
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    @staticmethod
+    def _summarize(context, collectors, sample_uids):
+        uids = torch.cat([u.cpu() for u in sample_uids]).numpy()
+        metrics, collected_all = {}, {}
+        overall = 0.0
+        for output_name, store in collectors.items():
+            collected = {key: _to_numpy(values) for key, values in store.items()}
+            collected["sample_uid"] = uids
+            output_type = context.output_types[output_name]
+            collected = output_type.finalize(collected)
+            metrics[output_name] = output_type.metrics(collected)
+            overall += metrics[output_name].get("loss", 0.0)
+            collected_all[output_name] = collected
+        metrics["overall_loss"] = {"loss": overall}
+        collected_all["overall_loss"] = {"loss": overall}
+        return metrics, collected_all
+
+    @staticmethod
+    def _example_batch(batch: Mapping[str, Any]) -> dict[str, Any]:
+        example = {}
+        for name, value in batch.items():
+            if isinstance(value, (torch.Tensor, list, tuple, np.ndarray)) and len(value) > 0:
+                example[name] = value[:EXAMPLE_BATCH_SIZE]
+            else:
+                example[name] = value
+        return example
+
+    # ------------------------------------------------------------------ callbacks and files
+
+    def _run_callbacks(self, callbacks: Iterable, context: TrainerContext, phase: str) -> None:
+        for callback in callbacks or []:
+            name = getattr(callback, "name", type(callback).__name__)
+            started = time.perf_counter()
+            try:
+                callback(context)
+            except Exception:
+                context.logger.error("callback %s failed (%s):\n%s", name, phase, traceback.format_exc())
+                if self.strict_callbacks or getattr(callback, "strict", False):
+                    raise
+            else:
+                context.logger.debug("callback %s (%s) took %.3f s", name, phase, time.perf_counter() - started)
+
+    @staticmethod
+    def _model_metadata(context: TrainerContext) -> dict[str, Any]:
+        inputs = {}
+        for name, value in (context.example_batch or {}).items():
+            if isinstance(value, torch.Tensor):
+                inputs[name] = {"shape": [None, *value.shape[1:]], "dtype": str(value.dtype).replace("torch.", "")}
+        return {
+            "epoch": context.epoch,
+            "run_dir": str(context.run_dir),
+            "inputs": inputs,
+            "outputs": {name: t.__name__ for name, t in context.output_types.items()},
+        }
+
+    @staticmethod
+    def _final_metrics(context: TrainerContext) -> dict:
+        final: dict = {}
+        for entry in context.history:
+            for dataset_name, splits in entry.items():
+                for split_name, metrics in splits.items():
+                    final.setdefault(dataset_name, {})[split_name] = metrics
+        return final
+
+    def _write_result(self, context: TrainerContext, status: str, error: str | None) -> None:
+        try:
+            write_json_atomic(context.run_dir / RESULT_FILENAME, {
+                "status": status,
+                "error": error,
+                "epochs_completed": context.epoch,
+                "num_epochs": context.num_epochs,
+                "final": self._final_metrics(context),
+                "history": context.history,
+                "learning_rates": context.learning_rates,
+                "onnx": context.extra.get("onnx"),
+                "run_dir": str(context.run_dir),
+            })
+        except Exception:
+            context.logger.error("could not write %s:\n%s", RESULT_FILENAME, traceback.format_exc())
+
+    @staticmethod
+    def _close_sequences(context: TrainerContext) -> None:
+        for splits in context.datasets.values():
+            for split in splits.values():
+                close = getattr(split, "close", None)
+                if callable(close):
+                    try:
+                        close()
+                    except Exception:
+                        context.logger.error("closing a sequence failed:\n%s", traceback.format_exc())
+
+    def _results(self, context: TrainerContext) -> dict[str, Any]:
+        return {
+            "outputs": context.outputs,
+            "history": context.history,
+            "run_dir": str(context.run_dir),
+            "learning_rates": context.learning_rates,
+            "onnx": context.extra.get("onnx"),
+        }
