@@ -8,6 +8,7 @@ split. The Trainer sums the losses of every output of a batch and back-propagate
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,27 +139,32 @@ class OutputClassification(Output):
         if target.is_floating_point():
             raise TypeError(f"{who}: target {self.classes_name!r} must hold integer class indices; got {target.dtype}")
         num_classes = self.output.shape[1]
-        out_of_range = (target < 0) | (target >= num_classes)
-        if bool(out_of_range.any()):
-            bad = target[out_of_range]
+        low, high = (value.item() for value in torch.aminmax(target))
+        if low < 0 or high >= num_classes:
+            bad = target[(target < 0) | (target >= num_classes)]
             raise ValueError(
                 f"{who}: target {self.classes_name!r} must be in [0, {num_classes - 1}] for {num_classes} classes; "
                 f"got values from {int(bad.min())} to {int(bad.max())}"
             )
         target = target.long()
-        criterion = _criterion(self.criterion_fn, lambda: torch.nn.CrossEntropyLoss(reduction="none"), who)
+        collect = {"output_raw": self.output.detach(), "output_truth": target}
+        if self.criterion_fn is None and self.weights is None:
+            # the per-sample losses are recomputed from the collected logits at the end of the split
+            return OutputEvaluation(loss=F.cross_entropy(self.output, target), collect=collect)
+        criterion = (_criterion(self.criterion_fn, None, who) if self.criterion_fn is not None
+                     else functools.partial(F.cross_entropy, reduction="none"))
         per_sample = criterion(self.output, target)
         if per_sample.dim() != 1:
             raise ValueError(f"{who}: criterion must return one loss per sample (reduction='none'); got {tuple(per_sample.shape)}")
-        loss = self._weighted_mean(per_sample, batch, output_name)
-        return OutputEvaluation(
-            loss=loss,
-            collect={"output_raw": self.output.detach(), "output_truth": target, "loss": per_sample.detach()},
-        )
+        collect["loss"] = per_sample.detach()
+        return OutputEvaluation(loss=self._weighted_mean(per_sample, batch, output_name), collect=collect)
 
     @classmethod
     def finalize(cls, collected):
         logits = torch.from_numpy(collected.pop("output_raw")).float()
+        if "loss" not in collected:
+            truth = torch.from_numpy(collected["output_truth"])
+            collected["loss"] = F.cross_entropy(logits, truth, reduction="none").numpy()
         collected["output"] = logits.argmax(dim=1).numpy()
         collected["output_raw"] = torch.softmax(logits, dim=1).numpy()
         return collected

@@ -1,0 +1,89 @@
+"""Trainer.fit throughput vs a hand-written PyTorch loop over the same model and the same batches.
+
+Both train the documentation's MNIST CNN on the same in-RAM MNIST subset (SequenceArray batches, same seed),
+one after the other, repeated; the Trainer runs with only its essential work (run folder, per-sample
+collection, last.model each epoch) and no optional callbacks. Prints samples/s of each and the ratio
+(goal: Trainer / hand-written >= 0.97).
+
+    python benchmarks/trainer_overhead.py [--samples 20000] [--batch-size 64] [--epochs 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+import trw_ray as trw
+from trw_ray.examples.mnist_tour import Net
+
+
+def hand_written(datasets, epochs: int, seed: int) -> float:
+    torch.manual_seed(seed)
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    split = datasets["mnist"]["train"]
+    samples = 0
+    started = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for batch in split:
+            optimizer.zero_grad(set_to_none=True)
+            x = batch["images"] / 255.0
+            x = F.max_pool2d(model.relu_conv1(model.conv1(x)), 2, 2)
+            logits = model.fc2(model.relu_fc1(model.fc1(x.view(x.shape[0], -1))))
+            loss = F.cross_entropy(logits, batch["targets"])
+            loss.backward()
+            optimizer.step()
+            samples += len(batch["targets"])
+    return samples / (time.perf_counter() - started)
+
+
+def with_trainer(datasets, epochs: int, seed: int, logging_directory: str) -> float:
+    options = trw.train.create_default_options(num_epochs=epochs, device="cpu", logging_directory=logging_directory,
+                                               progress_bar=False, seed=seed)
+    options["workflow_options"]["console_log"] = False
+    trainer = trw.train.Trainer(callbacks_pre_training_fn=lambda: [], callbacks_per_epoch_fn=lambda: [],
+                                callbacks_post_training_fn=lambda: [])
+    started = time.perf_counter()
+    trainer.fit(options, inputs_fn=lambda: datasets, model_fn=lambda options: Net(),
+                optimizers_fn=lambda d, m: trw.train.create_sgd_optimizers_fn(d, m, learning_rate=0.1),
+                run_prefix="overhead")
+    return epochs * datasets["mnist"]["train"].num_samples / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=20000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    full = trw.datasets.create_mnist_dataset(batch_size=args.batch_size, max_train_samples=args.samples)
+    datasets = {"mnist": {"train": full["mnist"]["train"]}}
+    hand, ours = [], []
+    with tempfile.TemporaryDirectory() as logging_directory:
+        hand_written(datasets, 1, 0)  # warm-up: allocator, kernels
+        for repeat in range(args.repeats):
+            hand.append(hand_written(datasets, args.epochs, repeat))
+            ours.append(with_trainer(datasets, args.epochs, repeat, logging_directory))
+            print(f"repeat {repeat}: hand-written {hand[-1]:,.0f} samples/s, Trainer {ours[-1]:,.0f} samples/s, "
+                  f"ratio {ours[-1] / hand[-1]:.3f}", flush=True)
+    hand_median, ours_median = statistics.median(hand), statistics.median(ours)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"MNIST CNN, {args.samples} samples, batch {args.batch_size}, {args.epochs} epochs x {args.repeats} repeats")
+    print(f"hand-written PyTorch loop: {hand_median:,.0f} samples/s (median)")
+    print(f"trw_ray Trainer.fit:       {ours_median:,.0f} samples/s (median)")
+    print(f"ratio Trainer / hand-written: {ours_median / hand_median:.3f} (goal >= 0.97)")
+
+
+if __name__ == "__main__":
+    main()
