@@ -41,6 +41,7 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/trainer_overhead.py
+	$(PY) benchmarks/simple_layers_overhead.py
 	$(PY) benchmarks/mnist_full.py
 
 lint: $(STAMP)
