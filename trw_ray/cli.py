@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _tour(args: argparse.Namespace) -> int:
@@ -14,7 +15,27 @@ def _tour(args: argparse.Namespace) -> int:
     summary = run_training(num_epochs=args.epochs, max_train_samples=args.max_train_samples, batch_size=args.batch_size,
                            logging_directory=args.logging_directory, device=args.device)
     print(f"run folder: {summary['run_dir']}")
+    print(f"report: {Path(summary['run_dir']) / 'index.html'}")
     print(f"test accuracy: {summary['test_accuracy']:.4f} ({summary['seconds']:.1f} s)")
+    return 0
+
+
+def _report_compare(args: argparse.Namespace) -> int:
+    from trw_ray.reports.compare import compare_runs
+
+    output = args.output or "compare_" + "_vs_".join(Path(run).name for run in args.runs)
+    table = compare_runs(args.runs, output)
+    if len(table):
+        print(table.pivot_table(index=["dataset", "split", "output", "metric"], columns="run", values="value")
+              .to_string(float_format=lambda v: f"{v:.6g}"))
+    print(f"comparison written to {Path(output).resolve() / 'index.html'}")
+    return 0
+
+
+def _report_run(args: argparse.Namespace) -> int:
+    from trw_ray.reports.html import build_run_index
+
+    print(f"report: {build_run_index(args.path)}")
     return 0
 
 
@@ -29,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where the run folder goes (default $TRW_RAY_LOGGING_ROOT or ~/trw_ray_logs)")
     tour.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
     tour.set_defaults(handler=_tour)
+
+    report = commands.add_parser("report", help="build reports from run folders")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    compare = report_commands.add_parser("compare", help="overlay the histories of runs and tabulate final metrics")
+    compare.add_argument("runs", nargs="+", help="two or more run folders (<logging_directory>/<prefix>_rN)")
+    compare.add_argument("--output", default=None, help="output folder (default ./compare_<A>_vs_<B>)")
+    compare.set_defaults(handler=_report_compare)
+    run = report_commands.add_parser("run", help="(re)build a run folder's index.html")
+    run.add_argument("path", help="the run folder")
+    run.set_defaults(handler=_report_run)
     return parser
 
 

@@ -107,6 +107,21 @@ class SequenceArray(Sequence):
             return self.num_samples // self.batch_size
         return -(-self.num_samples // self.batch_size)
 
+    def samples_by_uid(self, sample_uids) -> Batch:
+        """The (un-augmented) samples with these ``sample_uid`` values, as one batch in the given order.
+
+        Raises:
+            KeyError: a uid is not in this sequence.
+        """
+        if not hasattr(self, "_row_of_uid"):
+            uids = np.asarray(self.split[SAMPLE_UID])
+            self._row_of_uid = {int(uid): row for row, uid in enumerate(uids.tolist())}
+        try:
+            rows = np.asarray([self._row_of_uid[int(uid)] for uid in np.asarray(sample_uids).reshape(-1)], dtype=np.int64)
+        except KeyError as error:
+            raise KeyError(f"sample_uids: {error.args[0]} is not a sample of this sequence") from None
+        return {name: _take(values, rows, 0, 0, False) for name, values in self.split.items()}
+
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The sample order of ``epoch`` (identity when not shuffling)."""
         if not self.shuffle:

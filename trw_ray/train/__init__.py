@@ -20,10 +20,25 @@ from trw_ray.train import callbacks
 from trw_ray.train.callbacks import (
     Callback,
     CallbackBestHistory,
+    CallbackClassificationReport,
+    CallbackDataSummary,
     CallbackEpochSummary,
+    CallbackExplainWorstSamples,
+    CallbackExportErrors,
     CallbackExportOnnx,
+    CallbackExportSamples,
+    CallbackHistoryPlots,
+    CallbackLearningRateRecorder,
+    CallbackModelDebugging,
+    CallbackModelSummary,
+    CallbackReportIndex,
+    CallbackTensorboard,
+    CallbackTensorboardEmbedding,
+    CallbackWorstSamplesByEpoch,
     TrainerContext,
 )
+from trw_ray.train.callbacks import tensorboard as callback_tensorboard
+from trw_ray.train.callbacks import worst_samples as callback_worst_samples
 from trw_ray.train.callbacks import best_history as callback_best_history
 from trw_ray.train.callbacks import epoch_summary as callback_epoch_summary
 from trw_ray.train.callbacks import export_onnx as callback_export_onnx
@@ -49,8 +64,23 @@ from trw_ray.train.utilities import to_value
 __all__ = [
     "Callback",
     "CallbackBestHistory",
+    "CallbackClassificationReport",
+    "CallbackDataSummary",
     "CallbackEpochSummary",
+    "CallbackExplainWorstSamples",
+    "CallbackExportErrors",
     "CallbackExportOnnx",
+    "CallbackExportSamples",
+    "CallbackHistoryPlots",
+    "CallbackLearningRateRecorder",
+    "CallbackModelDebugging",
+    "CallbackModelSummary",
+    "CallbackReportIndex",
+    "CallbackTensorboard",
+    "CallbackTensorboardEmbedding",
+    "CallbackWorstSamplesByEpoch",
+    "callback_tensorboard",
+    "callback_worst_samples",
     "Output",
     "OutputClassification",
     "OutputEmbedding",

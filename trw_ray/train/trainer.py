@@ -25,6 +25,7 @@ from trw_ray.train.outputs import Output
 
 TRAIN_SPLIT = "train"
 EXAMPLE_BATCH_SIZE = 8
+SPLIT_SAMPLES = 16
 MODEL_FILENAME = "last.model"
 RESULT_FILENAME = "last.model.result"
 
@@ -302,7 +303,11 @@ class Trainer:
                     loss = None
                     for output_name, output in outputs.items():
                         evaluation = output.evaluate(batch, output_name)
-                        context.output_types[output_name] = type(output)
+                        if batch_index == 0:
+                            context.output_types[output_name] = type(output)
+                            target = getattr(output, "classes_name", None) or getattr(output, "target_name", None)
+                            if target is not None:
+                                context.output_targets[output_name] = target
                         if evaluation.loss is not None:
                             loss = evaluation.loss if loss is None else loss + evaluation.loss
                         store = collectors.setdefault(output_name, {})
@@ -314,6 +319,10 @@ class Trainer:
                                    torch.arange(num_samples, num_samples + size))
                 if context.example_batch is None:
                     context.example_batch = self._example_batch(batch)
+                if batch_index == 0 and epoch == 0:
+                    context.split_samples.setdefault(dataset_name, {})[split_name] = {
+                        name: (value.detach().cpu() if isinstance(value, torch.Tensor) else value)
+                        for name, value in self._example_batch(batch, SPLIT_SAMPLES).items()}
                 if loss is not None and not bool(torch.isfinite(loss)):
                     kept = (f"{context.run_dir / MODEL_FILENAME} holds the model of the last good epoch ({context.epoch})"
                             if context.epoch else "no epoch had finished, so no model was saved")
@@ -397,11 +406,11 @@ class Trainer:
         return metrics, collected_all
 
     @staticmethod
-    def _example_batch(batch: Mapping[str, Any]) -> dict[str, Any]:
+    def _example_batch(batch: Mapping[str, Any], size: int = EXAMPLE_BATCH_SIZE) -> dict[str, Any]:
         example = {}
         for name, value in batch.items():
             if isinstance(value, (torch.Tensor, list, tuple, np.ndarray)) and len(value) > 0:
-                example[name] = value[:EXAMPLE_BATCH_SIZE]
+                example[name] = value[:size]
             else:
                 example[name] = value
         return example

@@ -30,6 +30,8 @@ class TrainerContext:
         epoch: the number of finished epochs.
         example_batch: a small batch (first samples of the first batch seen), on the model's device.
         learning_rates: one ``{dataset: learning rate}`` per finished epoch.
+        output_types: ``{output_name: Output class}``; output_targets: ``{output_name: target feature}``.
+        split_samples: the first samples of each split as the model saw them in the first epoch (on CPU).
         extra: free room for callbacks to share results (e.g. the ONNX comparison).
     """
 
@@ -46,11 +48,32 @@ class TrainerContext:
     epoch: int = 0
     example_batch: dict[str, Any] | None = None
     learning_rates: list[dict[str, float]] = field(default_factory=list)
+    output_targets: dict[str, str] = field(default_factory=dict)
+    split_samples: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_epochs(self) -> int:
         return self.options["training_parameters"]["num_epochs"]
+
+    @property
+    def is_last_epoch(self) -> bool:
+        return self.epoch >= self.num_epochs
+
+    def class_names(self, dataset: str, split: str, output_name: str) -> list[str] | None:
+        """The class names of an output's target feature, when its sequence knows them."""
+        sequence = self.datasets.get(dataset, {}).get(split)
+        target = self.output_targets.get(output_name)
+        names = getattr(sequence, "class_names", None) or {}
+        return names.get(target) if target is not None else None
+
+    def samples_by_uid(self, dataset: str, split: str, sample_uids) -> dict[str, Any] | None:
+        """The samples with these uids when the split's sequence can look them up, else None."""
+        sequence = self.datasets.get(dataset, {}).get(split)
+        lookup = getattr(sequence, "samples_by_uid", None)
+        if lookup is None:
+            return None
+        return lookup(sample_uids)
 
 
 class Callback(abc.ABC):

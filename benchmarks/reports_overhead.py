@@ -1,0 +1,53 @@
+"""Cost of the default reports: the same MNIST training with the Trainer's default callbacks and with none.
+
+Both runs train the documentation's CNN on full MNIST (55,000 train, 5,000 valid, 10,000 test images, batch
+1000) for the same number of epochs, one after the other. Prints seconds per epoch of each (the whole
+``fit``, set-up and final reports included, divided by the epochs) and the ratio (goal: <= 1.10).
+
+    python benchmarks/reports_overhead.py [--epochs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+
+import torch
+
+import trw_ray as trw
+from trw_ray.examples.mnist_tour import Net
+
+
+def fit_seconds(epochs: int, reports: bool, logging_directory: str) -> float:
+    options = trw.train.create_default_options(num_epochs=epochs, device="cpu", logging_directory=logging_directory,
+                                               progress_bar=False, seed=0)
+    options["workflow_options"]["console_log"] = False
+    trainer = trw.train.Trainer() if reports else trw.train.Trainer(
+        callbacks_pre_training_fn=lambda: [], callbacks_per_epoch_fn=lambda: [], callbacks_post_training_fn=lambda: [])
+    datasets = trw.datasets.create_mnist_dataset(batch_size=1000)
+    started = time.perf_counter()
+    trainer.fit(options, inputs_fn=lambda: datasets, model_fn=lambda options: Net(),
+                optimizers_fn=lambda d, m: trw.train.create_sgd_optimizers_fn(d, m, learning_rate=0.1),
+                run_prefix="reports" if reports else "bare")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as logging_directory:
+        bare = fit_seconds(args.epochs, False, logging_directory)
+        with_reports = fit_seconds(args.epochs, True, logging_directory)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
+    print(f"MNIST CNN, full MNIST, batch 1000, {args.epochs} epochs")
+    print(f"no callbacks:    {bare / args.epochs:.2f} s/epoch ({bare:.1f} s)")
+    print(f"default reports: {with_reports / args.epochs:.2f} s/epoch ({with_reports:.1f} s)")
+    print(f"ratio reports / none: {with_reports / bare:.3f} (goal <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

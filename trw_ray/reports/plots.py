@@ -1,0 +1,189 @@
+"""Matplotlib figures (Agg backend) written to PNG: curves, confusion matrices, ROC, heatmaps, image grids."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(figure, path: str | os.PathLike, tight: bool = True) -> Path:
+    path = Path(path)
+    if tight:
+        figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    figure.savefig(temporary, dpi=90)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return path
+
+
+def to_displayable_image(array: np.ndarray) -> np.ndarray | None:
+    """(C, H, W) with C in 1/3/4, (H, W, C) or (H, W) -> an (H, W) or (H, W, 3) float image in [0, 1]; None if not an image."""
+    image = np.asarray(array)
+    if image.dtype.kind not in "biuf":
+        return None
+    if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[1] > 4 and image.shape[2] > 4:
+        image = np.moveaxis(image, 0, -1)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim == 3 and image.shape[-1] == 4:
+        image = image[..., :3]
+    if image.ndim == 2 and min(image.shape) > 4 or (image.ndim == 3 and image.shape[-1] == 3 and min(image.shape[:2]) > 4):
+        image = image.astype(np.float64)
+        low, high = float(np.min(image)), float(np.max(image))
+        return (image - low) / (high - low) if high > low else np.zeros_like(image)
+    return None
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike) -> Path | None:
+    """Writes an image-like array as PNG (grayscale or RGB, scaled to its range); None when not image-like."""
+    image = to_displayable_image(array)
+    if image is None:
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plt.imsave(path, image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+    return path
+
+
+def _overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    rgb = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
+    colored = matplotlib.colormaps["jet"](np.clip(heat, 0, 1))[..., :3]
+    return (1 - alpha) * rgb + alpha * colored
+
+
+def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str], path, title: str = "",
+                    columns: int = 8, overlays: Sequence[np.ndarray | None] | None = None) -> Path:
+    """A mosaic of images with a caption under each; ``overlays`` are [0, 1] heatmaps blended on top.
+
+    Drawn as one image (not one axes per tile) so that large grids stay fast.
+    """
+    tiles = [to_displayable_image(image) for image in images]
+    tiles = [np.zeros((8, 8)) if tile is None else tile for tile in tiles]
+    if overlays is not None:
+        tiles = [tile if heat is None else _overlay(tile, heat) for tile, heat in zip(tiles, overlays)]
+    if any(tile.ndim == 3 for tile in tiles):
+        tiles = [np.repeat(tile[..., None], 3, axis=-1) if tile.ndim == 2 else tile for tile in tiles]
+    count = max(len(tiles), 1)
+    columns = min(columns, count)
+    rows = math.ceil(count / columns)
+    height = max(tile.shape[0] for tile in tiles) if tiles else 8
+    width = max(tile.shape[1] for tile in tiles) if tiles else 8
+    tile_inches = 1.6
+    pixels_per_inch = width / tile_inches
+    lines = max((str(t).count("\n") + 1 for t in titles), default=1)
+    pad = max(2, width // 14)
+    caption = int(math.ceil(lines * 0.14 * pixels_per_inch)) + pad
+    row_height, column_width = height + caption, width + pad
+    shape = (rows * row_height, columns * column_width, *((3,) if any(t.ndim == 3 for t in tiles) else ()))
+    mosaic = np.ones(shape)
+    for index, tile in enumerate(tiles):
+        row, column = divmod(index, columns)
+        top, left = row * row_height, column * column_width
+        mosaic[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+    figure = plt.figure(figsize=(shape[1] / pixels_per_inch, shape[0] / pixels_per_inch + (0.4 if title else 0)))
+    axis = figure.add_axes((0, 0, 1, shape[0] / pixels_per_inch / figure.get_figheight()))
+    axis.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    axis.axis("off")
+    for index, text in enumerate(titles[: len(tiles)]):
+        row, column = divmod(index, columns)
+        axis.text(column * column_width + width / 2, row * row_height + height + pad / 2, text,
+                  ha="center", va="top", fontsize=7)
+    if title:
+        figure.suptitle(title, y=1 - 0.1 / figure.get_figheight(), va="top", fontsize=10)
+    return _save(figure, path, tight=False)
+
+
+def _draw_curves(axis, series, title: str, xlabel: str, ylabel: str) -> None:
+    for label, (x, y) in series.items():
+        axis.plot(list(x), list(y), marker="o", markersize=3, label=label)
+    axis.set_title(title)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(True, alpha=0.3)
+    if series:
+        axis.legend(fontsize=8)
+
+
+def plot_curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path, title: str,
+                xlabel: str = "epoch", ylabel: str = "") -> Path:
+    """One line per ``{label: (x, y)}``."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    _draw_curves(axis, series, title, xlabel, ylabel)
+    return _save(figure, path)
+
+
+def plot_curve_panels(panels: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]], path,
+                      xlabel: str = "epoch") -> Path:
+    """Side-by-side panels ``[(title, {label: (x, y)}), ...]`` in one figure."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    for axis, (title, series) in zip(axes[0], panels):
+        _draw_curves(axis, series, title, xlabel, title)
+    return _save(figure, path)
+
+
+def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], path, title: str) -> Path:
+    """Confusion matrix with counts; rows are the truth, columns the prediction."""
+    size = max(4.5, 0.55 * len(class_names) + 2)
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    shown = axis.imshow(matrix, cmap="Blues")
+    figure.colorbar(shown, ax=axis, fraction=0.046)
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, labels=class_names, rotation=45, ha="right", fontsize=8)
+    axis.set_yticks(ticks, labels=class_names, fontsize=8)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("truth")
+    axis.set_title(title)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    if len(class_names) <= 30:
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                axis.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
+                          color="white" if matrix[i, j] > threshold else "black")
+    return _save(figure, path)
+
+
+def plot_roc(false_positive_rate, true_positive_rate, auc: float, path, title: str) -> Path:
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot(false_positive_rate, true_positive_rate, label=f"ROC (AUC = {auc:.4f})")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="gray", label="chance")
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_title(title)
+    axis.legend(loc="lower right")
+    return _save(figure, path)
+
+
+def plot_heatmap(matrix: np.ndarray, path, title: str, xlabel: str, ylabel: str, colorbar_label: str = "",
+                 cmap: str = "YlOrRd", yticklabels: Sequence[str] | None = None) -> Path:
+    figure, axis = plt.subplots(figsize=(9, max(2.5, 0.35 * matrix.shape[0] + 1.5)))
+    shown = axis.imshow(matrix, aspect="auto", interpolation="nearest", cmap=cmap)
+    colorbar = figure.colorbar(shown, ax=axis)
+    colorbar.set_label(colorbar_label)
+    axis.set_title(title)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if yticklabels is not None:
+        axis.set_yticks(np.arange(len(yticklabels)), labels=yticklabels)
+    return _save(figure, path)
+
+
+def plot_bars(names: Sequence[str], values: Sequence[float], path, title: str, xlabel: str,
+              errors: Sequence[float] | None = None) -> Path:
+    figure, axis = plt.subplots(figsize=(6.4, max(2.5, 0.4 * len(names) + 1)))
+    positions = np.arange(len(names))
+    axis.barh(positions, values, xerr=errors, color="tab:blue", alpha=0.8)
+    axis.set_yticks(positions, labels=names)
+    axis.invert_yaxis()
+    axis.set_xlabel(xlabel)
+    axis.set_title(title)
+    return _save(figure, path)
