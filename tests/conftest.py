@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +25,10 @@ def _isolated_logging_root(tmp_path, monkeypatch):
 def ray_local():
     """One embedded local Ray for the whole session (2 CPUs, no dashboard), stopped at the end."""
     ray = pytest.importorskip("ray")
+    # functions defined in test modules are pickled by reference: the workers must import them too
+    tests_root = Path(__file__).resolve().parent
+    folders = [str(tests_root), *(str(p) for p in tests_root.iterdir() if p.is_dir() and not p.name.startswith("_"))]
+    os.environ["PYTHONPATH"] = os.pathsep.join([*folders, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     started = False
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,

@@ -1,18 +1,20 @@
 """trw_ray: Torch Research Workflows on Ray.
 
 ``import trw_ray as trw`` gives the namespaces of TRW's documentation: ``trw.train`` (Trainer, outputs,
-optimizers, sequences), ``trw.datasets`` (MNIST, ...), and the ones built on them as they land.
+optimizers, sequences), ``trw.datasets`` (MNIST), ``trw.simple_layers``, ``trw.hparams``, and the rest as
+they land. Sub-packages load on first use, so a Ray worker that only needs ``trw_ray.data`` does not import
+the reports' plotting libraries.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from trw_ray import datasets, train
-
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = {
+_SUBMODULES = {
+    "train": "trw_ray.train",
+    "datasets": "trw_ray.datasets",
     "simple_layers": "trw_ray.layers",
     "layers": "trw_ray.layers",
     "hparams": "trw_ray.hparams",
@@ -23,11 +25,15 @@ _LAZY_SUBMODULES = {
 
 
 def __getattr__(name: str):
-    if name in _LAZY_SUBMODULES:
-        module = importlib.import_module(_LAZY_SUBMODULES[name])
+    if name in _SUBMODULES:
+        module = importlib.import_module(_SUBMODULES[name])
         globals()[name] = module
         return module
     raise AttributeError(f"module 'trw_ray' has no attribute {name!r}")
 
 
-__all__ = ["train", "datasets", "__version__", *_LAZY_SUBMODULES]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SUBMODULES])
+
+
+__all__ = ["__version__", *_SUBMODULES]

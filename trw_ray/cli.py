@@ -13,6 +13,7 @@ def _tour(args: argparse.Namespace) -> int:
     print(f"trw_ray tour: training the MNIST CNN for {args.epochs} epoch(s)"
           + (f" on {args.max_train_samples} training samples" if args.max_train_samples else "") + " ...", flush=True)
     summary = run_training(num_epochs=args.epochs, max_train_samples=args.max_train_samples, batch_size=args.batch_size,
+                           augment=args.augment, workers=args.workers,
                            logging_directory=args.logging_directory, device=args.device)
     print(f"run folder: {summary['run_dir']}")
     print(f"report: {Path(summary['run_dir']) / 'index.html'}")
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--logging-directory", default=None,
                       help="where the run folder goes (default $TRW_RAY_LOGGING_ROOT or ~/trw_ray_logs)")
     tour.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
+    tour.add_argument("--augment", choices=["none", "map", "reservoir"], default="none",
+                      help="augment the training split through SequenceMap or SequenceAsyncReservoir (Ray actors)")
+    tour.add_argument("--workers", type=int, default=2, help="Ray actors of the augmentation pipeline (default 2)")
     tour.set_defaults(handler=_tour)
 
     report = commands.add_parser("report", help="build reports from run folders")

@@ -23,6 +23,50 @@ class Sequence(abc.ABC):
     def close(self) -> None:
         """Releases the resources of the sequence (nothing to release by default)."""
 
+    # ---------------------------------------------------------------- chaining (TRW's sequence API)
+
+    def map(self, function_to_run, nb_workers: int = 2, max_jobs_at_once: int | None = None, **kwargs):
+        """Applies ``function_to_run`` to each batch in Ray Data actors (``nb_workers=0``: inline); see SequenceMap."""
+        from trw_ray.data.sequence_map import SequenceMap
+
+        return SequenceMap(self, function_to_run, nb_workers=nb_workers, max_jobs_at_once=max_jobs_at_once, **kwargs)
+
+    def async_reservoir(self, max_reservoir_samples: int, function_to_run=None, **kwargs):
+        """Serves batches from a reservoir refilled in the background; see SequenceAsyncReservoir."""
+        from trw_ray.data.sequence_async_reservoir import SequenceAsyncReservoir
+
+        return SequenceAsyncReservoir(self, max_reservoir_samples, function_to_run, **kwargs)
+
+    def batch(self, num_batches: int):
+        """Concatenates every ``num_batches`` consecutive batches."""
+        from trw_ray.data.sequence_ops import SequenceBatch
+
+        return SequenceBatch(self, num_batches)
+
+    def rebatch(self, batch_size: int):
+        """Re-cuts the stream into batches of ``batch_size`` samples."""
+        from trw_ray.data.sequence_ops import SequenceRebatch
+
+        return SequenceRebatch(self, batch_size)
+
+    def sub_batch(self, max_batch_size: int):
+        """Splits each batch into batches of at most ``max_batch_size`` samples."""
+        from trw_ray.data.sequence_ops import SequenceSubBatch
+
+        return SequenceSubBatch(self, max_batch_size)
+
+    def max_samples(self, max_samples: int):
+        """A virtual epoch of ``max_samples`` samples."""
+        from trw_ray.data.sequence_ops import SequenceMaxSamples
+
+        return SequenceMaxSamples(self, max_samples)
+
+    def collate(self, device=None, pin_memory: bool | None = None):
+        """Tensors on ``device`` (pinned, non-blocking, one batch ahead on CUDA)."""
+        from trw_ray.data.sequence_ops import SequenceCollate
+
+        return SequenceCollate(self, device, pin_memory)
+
     def __enter__(self):
         return self
 

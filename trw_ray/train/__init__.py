@@ -14,8 +14,15 @@ Example (the tour of TRW's documentation)::
 
 from __future__ import annotations
 
-from trw_ray.data.sequence import Sequence
-from trw_ray.data.sequence_array import SequenceArray
+from trw_ray.data import (
+    Sequence,
+    SequenceArray,
+    SequenceAsyncReservoir,
+    SequenceCollate,
+    SequenceFromDataLoader,
+    SequenceMap,
+    SequenceMapError,
+)
 from trw_ray.train import callbacks
 from trw_ray.train.callbacks import (
     Callback,
@@ -24,6 +31,7 @@ from trw_ray.train.callbacks import (
     CallbackDataSummary,
     CallbackEpochSummary,
     CallbackExplainWorstSamples,
+    CallbackExportAugmentations,
     CallbackExportErrors,
     CallbackExportOnnx,
     CallbackExportSamples,
@@ -68,6 +76,7 @@ __all__ = [
     "CallbackDataSummary",
     "CallbackEpochSummary",
     "CallbackExplainWorstSamples",
+    "CallbackExportAugmentations",
     "CallbackExportErrors",
     "CallbackExportOnnx",
     "CallbackExportSamples",
@@ -89,6 +98,11 @@ __all__ = [
     "OutputSegmentation",
     "Sequence",
     "SequenceArray",
+    "SequenceAsyncReservoir",
+    "SequenceCollate",
+    "SequenceFromDataLoader",
+    "SequenceMap",
+    "SequenceMapError",
     "Trainer",
     "TrainerContext",
     "TrainingDivergedError",

@@ -12,6 +12,7 @@ from trw_ray.train.callbacks.best_history import CallbackBestHistory
 from trw_ray.train.callbacks.classification_report import CallbackClassificationReport
 from trw_ray.train.callbacks.epoch_summary import CallbackEpochSummary
 from trw_ray.train.callbacks.explanations import CallbackExplainWorstSamples
+from trw_ray.train.callbacks.export_augmentations import CallbackExportAugmentations
 from trw_ray.train.callbacks.export_errors import CallbackExportErrors
 from trw_ray.train.callbacks.export_onnx import CallbackExportOnnx
 from trw_ray.train.callbacks.export_samples import CallbackExportSamples
@@ -30,7 +31,7 @@ def default_pre_training_callbacks() -> list[Callback]:
 
 def default_per_epoch_callbacks() -> list[Callback]:
     return [CallbackEpochSummary(), CallbackModelSummary(), CallbackDataSummary(), CallbackExportSamples(),
-            CallbackModelDebugging(), CallbackTensorboard(), CallbackWorstSamplesByEpoch()]
+            CallbackExportAugmentations(), CallbackModelDebugging(), CallbackTensorboard(), CallbackWorstSamplesByEpoch()]
 
 
 def default_post_training_callbacks() -> list[Callback]:
@@ -41,7 +42,7 @@ def default_post_training_callbacks() -> list[Callback]:
 
 __all__ = [
     "Callback", "TrainerContext", "CallbackBestHistory", "CallbackClassificationReport", "CallbackDataSummary",
-    "CallbackEpochSummary", "CallbackExplainWorstSamples", "CallbackExportErrors", "CallbackExportOnnx",
+    "CallbackEpochSummary", "CallbackExplainWorstSamples", "CallbackExportAugmentations", "CallbackExportErrors", "CallbackExportOnnx",
     "CallbackExportSamples", "CallbackHistoryPlots", "CallbackLearningRateRecorder", "CallbackModelDebugging",
     "CallbackModelSummary", "CallbackDataSummary", "CallbackReportIndex", "CallbackTensorboard",
     "CallbackTensorboardEmbedding", "CallbackWorstSamplesByEpoch", "default_pre_training_callbacks",

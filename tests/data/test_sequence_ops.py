@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+
+from trw_ray.data import SequenceArray, SequenceFromDataLoader, SequenceMap, SequenceMapError
+from trw_ray.data.transforms import Noise, TransformBatch
+
+
+def source(n=20, batch_size=6, **kwargs):
+    return SequenceArray({"x": np.arange(n, dtype=np.float32)[:, None], "y": np.arange(n)}, batch_size=batch_size, **kwargs)
+
+
+def uids(batches):
+    return [u for b in batches for u in b["sample_uid"].tolist()]
+
+
+def test_rebatch_sub_batch_batch():
+    assert [len(b["y"]) for b in source().rebatch(8)] == [8, 8, 4]
+    assert [len(b["y"]) for b in source().sub_batch(4)] == [4, 2, 4, 2, 4, 2, 2]
+    assert [len(b["y"]) for b in source().batch(2)] == [12, 8]
+    assert sorted(uids(source().rebatch(7))) == list(range(20))
+
+
+def test_max_samples_makes_virtual_epochs_across_the_source():
+    sequence = source(shuffle=False).max_samples(15)
+    first, second = uids(sequence), uids(sequence)
+    assert first == list(range(15)) and len(second) == 15 and second[:5] == [15, 16, 17, 18, 19]
+    with pytest.raises(ValueError, match="max_samples"):
+        source().max_samples(0)
+
+
+def test_collate_to_cpu_and_dataloader_adaptor():
+    collated = next(iter(SequenceFromDataLoader([{"x": np.ones((2, 3))}]).collate(device="cpu")))
+    assert isinstance(collated["x"], torch.Tensor)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 2), torch.arange(10)), batch_size=4)
+    batches = list(SequenceFromDataLoader(loader, feature_names=["x", "y"]))
+    assert [b["y"].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    with pytest.raises(TypeError, match="feature_names"):
+        list(SequenceFromDataLoader(loader))
+
+
+def test_inline_map_covers_each_sample_once_with_per_epoch_augmentation():
+    sequence = source(n=30).map(TransformBatch(Noise(1.0, feature_names=["x"]), seed=0), nb_workers=0)
+    epoch_0, epoch_1 = list(sequence), list(sequence)
+    assert sorted(uids(epoch_0)) == list(range(30)) == sorted(uids(epoch_1))
+    x0 = {u: x for b in epoch_0 for u, x in zip(b["sample_uid"].tolist(), b["x"][:, 0].tolist())}
+    x1 = {u: x for b in epoch_1 for u, x in zip(b["sample_uid"].tolist(), b["x"][:, 0].tolist())}
+    assert all(abs(x0[u] - u) < 6 for u in x0) and x0 != x1
+
+
+def failing(batch):
+    raise ValueError("cannot load this sample")
+
+
+def test_inline_map_errors_name_the_samples():
+    with pytest.raises(SequenceMapError, match=r"(?s)raised ValueError on sample_uid \[.*\].*cannot load this sample"):
+        list(SequenceMap(source(), failing, nb_workers=0))
+    with pytest.raises(SequenceMapError, match="must return a dict batch; got list"):
+        list(SequenceMap(source(), lambda batch: [1, 2], nb_workers=0))
+    with pytest.raises(SequenceMapError, match="same number of samples"):
+        list(SequenceMap(source(), lambda batch: {"a": np.zeros(2), "b": np.zeros(3)}, nb_workers=0))
+    with pytest.raises(ValueError, match="nb_workers"):
+        SequenceMap(source(), failing, nb_workers=-1)
+    with pytest.raises(TypeError, match="SequenceArray"):
+        SequenceMap([{"x": 1}], failing, nb_workers=2)
+
+
+def test_trainer_with_inline_map_writes_the_augmentation_report():
+    from pathlib import Path
+
+    import trw_ray as trw
+    from trw_ray.examples.mnist_tour import Net, augmentation
+
+    def inputs():
+        datasets = trw.datasets.create_mnist_dataset(batch_size=100, max_train_samples=300)
+        datasets["mnist"]["train"] = datasets["mnist"]["train"].map(augmentation(), nb_workers=0)
+        datasets["mnist"]["valid"] = trw.train.SequenceArray(
+            {k: v[:200] for k, v in datasets["mnist"]["valid"].split.items()}, batch_size=100)
+        del datasets["mnist"]["test"]
+        return datasets
+
+    options = trw.train.create_default_options(num_epochs=1, device="cpu")
+    _, results = trw.train.Trainer().fit(options, inputs_fn=inputs, model_fn=lambda o: Net(),
+                                         optimizers_fn=lambda d, m: trw.train.create_sgd_optimizers_fn(d, m, 0.1))
+    run_dir = Path(results["run_dir"])
+    assert (run_dir / "augmentations" / "mnist" / "mnist_train_augmentations.png").is_file()
+    assert "augmentations/mnist/mnist_train_augmentations.png" in (run_dir / "index.html").read_text()

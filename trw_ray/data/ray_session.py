@@ -1,0 +1,36 @@
+"""Starting or joining Ray: an embedded local instance unless ``RAY_ADDRESS`` (or ``address``) names a cluster."""
+
+from __future__ import annotations
+
+import os
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None):
+    """Returns the ``ray`` module with Ray initialized.
+
+    Joins the running instance if any; else connects to ``address`` / ``$RAY_ADDRESS``; else starts a local
+    embedded instance (no dashboard, usage statistics off, object store capped at 25% of memory) on 127.0.0.1.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return ray
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    total_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
+             configure_logging=False, object_store_memory=min(int(total_memory * 0.25), 8 * 2**30))
+    return ray
+
+
+def quiet_ray_data() -> None:
+    """No progress bars or execution banners from Ray Data in the training output."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False

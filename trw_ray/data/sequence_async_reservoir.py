@@ -1,0 +1,229 @@
+"""``SequenceAsyncReservoir``: Ray actors process samples in the background and keep a reservoir of results
+fresh; the training loop samples its batches from the reservoir and never waits once it is warm.
+
+Workers (plain Ray actors, restarted and retried by Ray when they die) rebuild source batches from the arrays
+they share through the object store and apply ``function_to_run``. A background thread of the training
+process keeps ``max_jobs_at_once`` jobs in flight and inserts their results, replacing the oldest entries
+(at most ``max_reservoir_replacement_size`` samples per epoch). An epoch serves every sample that is in the
+reservoir when the epoch starts, once, in a seeded random order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from trw_ray.data.batch_utils import batch_length, concatenate_batches, slice_batch, to_tensors
+from trw_ray.data.sequence import Batch, Sequence
+from trw_ray.data.sequence_map import ERROR_COLUMN, EPOCH_COLUMN, SequenceMapError, _accepts_epoch, _MapWorker, apply_function
+
+
+def _identity(batch):
+    return batch
+
+
+class SequenceAsyncReservoir(Sequence):
+    """A reservoir of processed samples refilled by Ray actors.
+
+    Args:
+        source: an in-RAM :class:`SequenceArray` (its batches are the workers' jobs).
+        max_reservoir_samples: capacity of the reservoir, in samples.
+        function_to_run: ``batch -> batch`` or ``(batch, epoch) -> batch``; None keeps the batches as they are.
+        min_reservoir_samples: the first epoch waits until this many samples are in (default: one source batch).
+        nb_workers: worker actors; 0 processes jobs inline in the background thread (no Ray).
+        max_reservoir_replacement_size: samples replaced per epoch at most (default: the capacity).
+        max_jobs_at_once: jobs in flight (default ``2 * nb_workers``).
+        batch_size: samples per served batch (default: the source's batch size).
+        seed: seed of the serving order.
+        num_cpus_per_worker: CPUs each actor reserves.
+        fill_timeout_s: how long the first epoch may wait for ``min_reservoir_samples``.
+    """
+
+    def __init__(self, source: Sequence, max_reservoir_samples: int, function_to_run: Callable | None = None,
+                 min_reservoir_samples: int | None = None, nb_workers: int = 2,
+                 max_reservoir_replacement_size: int | None = None, max_jobs_at_once: int | None = None,
+                 batch_size: int | None = None, seed: int = 0, num_cpus_per_worker: float = 1.0,
+                 fill_timeout_s: float = 600.0):
+        if not all(hasattr(source, a) for a in ("split", "epoch_order", "batch_size")):
+            raise TypeError(f"source: expected an in-RAM SequenceArray; got {type(source).__name__}")
+        for name, value in (("max_reservoir_samples", max_reservoir_samples),):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1; got {value!r}")
+        if not isinstance(nb_workers, int) or nb_workers < 0:
+            raise ValueError(f"nb_workers: expected an integer >= 0; got {nb_workers!r}")
+        self.min_reservoir_samples = min(min_reservoir_samples or source.batch_size, max_reservoir_samples)
+        if self.min_reservoir_samples < 1:
+            raise ValueError(f"min_reservoir_samples: expected an integer >= 1; got {min_reservoir_samples!r}")
+        self.source, self.function_to_run = source, function_to_run or _identity
+        self.max_reservoir_samples, self.nb_workers = max_reservoir_samples, nb_workers
+        self.max_reservoir_replacement_size = max_reservoir_replacement_size or max_reservoir_samples
+        self.max_jobs_at_once = max_jobs_at_once or max(2, 2 * nb_workers)
+        self.batch_size = batch_size or source.batch_size
+        self.seed, self.num_cpus_per_worker, self.fill_timeout_s = seed, num_cpus_per_worker, fill_timeout_s
+        self.class_names = getattr(source, "class_names", {})
+        self.epoch = 0
+        self._accepts_epoch = _accepts_epoch(self.function_to_run)
+        self._reservoir: deque[Batch] = deque()
+        self._reservoir_size = 0
+        self._replaced_this_epoch = 0
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._workers: list = []
+        self.jobs_done = 0
+
+    # ---------------------------------------------------------------- background filling
+
+    def _jobs(self) -> Iterator[tuple[int, int]]:
+        epoch = 0
+        while True:
+            for index in range(len(self.source)):
+                yield epoch, index
+            epoch += 1
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        if self.nb_workers > 0:
+            from trw_ray.data.ray_session import ensure_ray
+
+            ray = ensure_ray()
+            arrays = ray.put(dict(self.source.split))
+            worker_class = ray.remote(num_cpus=self.num_cpus_per_worker, max_restarts=-1, max_task_retries=-1)(_MapWorker)
+            self._workers = [worker_class.remote(arrays, self.function_to_run, self.source.batch_size, self.source.shuffle,
+                                                 self.source.seed, self.source.drop_last) for _ in range(self.nb_workers)]
+        self._thread = threading.Thread(target=self._fill, name="trw_ray-reservoir", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            if self.nb_workers == 0:
+                self._fill_inline()
+            else:
+                self._fill_ray()
+        except BaseException as error:  # surfaced to the training loop by __iter__
+            with self._lock:
+                self._error = error
+                self._lock.notify_all()
+
+    def _fill_inline(self) -> None:
+        worker = _MapWorker(dict(self.source.split), self.function_to_run, self.source.batch_size, self.source.shuffle,
+                            self.source.seed, self.source.drop_last)
+        for epoch, index in self._jobs():
+            if self._stop.is_set():
+                return
+            self._wait_for_room()
+            self._insert(worker({"epoch": np.array([epoch]), "index": np.array([index])}))
+
+    def _fill_ray(self) -> None:
+        import ray
+
+        jobs = self._jobs()
+        in_flight: dict[Any, int] = {}
+        next_worker = 0
+        while not self._stop.is_set():
+            while len(in_flight) < self.max_jobs_at_once:
+                epoch, index = next(jobs)
+                worker = self._workers[next_worker % len(self._workers)]
+                next_worker += 1
+                in_flight[worker.__call__.remote({"epoch": np.array([epoch]), "index": np.array([index])})] = epoch
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
+            for reference in done:
+                in_flight.pop(reference)
+                result = ray.get(reference)
+                self._wait_for_room()
+                if self._stop.is_set():
+                    return
+                self._insert(result)
+
+    def _wait_for_room(self) -> None:
+        with self._lock:
+            while (not self._stop.is_set() and self._reservoir_size >= self.max_reservoir_samples
+                   and self._replaced_this_epoch >= self.max_reservoir_replacement_size):
+                self._lock.wait(timeout=0.5)
+
+    def _insert(self, result: dict) -> None:
+        result = dict(result)
+        if ERROR_COLUMN in result:
+            raise SequenceMapError(str(result[ERROR_COLUMN][0]))
+        result.pop(EPOCH_COLUMN, None)
+        result = {k: list(v) if isinstance(v, np.ndarray) and v.dtype == object else v for k, v in result.items()}
+        size = batch_length(result, "function_to_run's result")
+        with self._lock:
+            self._reservoir.append(result)
+            self._reservoir_size += size
+            while self._reservoir_size - batch_length(self._reservoir[0]) >= self.max_reservoir_samples:
+                removed = self._reservoir.popleft()
+                removed_size = batch_length(removed)
+                self._reservoir_size -= removed_size
+                self._replaced_this_epoch += removed_size
+            self.jobs_done += 1
+            self._lock.notify_all()
+
+    # ---------------------------------------------------------------- serving
+
+    @property
+    def reservoir_size(self) -> int:
+        return self._reservoir_size
+
+    def samples_by_uid(self, sample_uids) -> Batch:
+        return self.source.samples_by_uid(sample_uids)
+
+    def augment(self, batch: Batch, epoch: int) -> Batch:
+        return to_tensors(apply_function(self.function_to_run, dict(batch), epoch, self._accepts_epoch))
+
+    def __iter__(self) -> Iterator[Batch]:
+        self._start()
+        epoch = self.epoch
+        self.epoch += 1
+        deadline = time.monotonic() + self.fill_timeout_s
+        with self._lock:
+            while self._error is None and self._reservoir_size < self.min_reservoir_samples:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"SequenceAsyncReservoir: fewer than min_reservoir_samples="
+                                       f"{self.min_reservoir_samples} samples after {self.fill_timeout_s} s")
+                self._lock.wait(timeout=0.5)
+            self._raise_worker_error()
+            snapshot = list(self._reservoir)
+            self._replaced_this_epoch = 0
+            self._lock.notify_all()
+        served = concatenate_batches(snapshot)
+        size = batch_length(served)
+        order = np.random.default_rng([self.seed, epoch]).permutation(size)
+        served = {name: value[order] if isinstance(value, np.ndarray) else [value[i] for i in order]
+                  for name, value in served.items()}
+        for start in range(0, size, self.batch_size):
+            with self._lock:
+                self._raise_worker_error()
+            yield to_tensors(slice_batch(served, start, min(start + self.batch_size, size)))
+
+    def _raise_worker_error(self) -> None:
+        if self._error is None:
+            return
+        error = self._error
+        cause = error
+        while cause is not None and not isinstance(cause, SequenceMapError):
+            cause = getattr(cause, "cause", None) or cause.__cause__
+        raise SequenceMapError(f"SequenceAsyncReservoir worker failed: {cause if cause is not None else repr(error)}") from error
+
+    def close(self) -> None:
+        """Stops the background thread and kills the worker actors."""
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self._workers:
+            import ray
+
+            for worker in self._workers:
+                ray.kill(worker, no_restart=True)
+            self._workers = []
+        self._stop.clear()

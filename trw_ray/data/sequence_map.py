@@ -1,0 +1,261 @@
+"""``SequenceMap``: applies a function (loading, augmentation) to the batches of a source sequence in a pool
+of Ray Data actors, streaming the results to the training loop.
+
+The pool is a ``map_batches`` actor pool (``ActorPoolStrategy``) whose execution spans several epochs
+(``epochs_per_execution``), so the 2-5 s of actor start-up are paid once rather than every epoch. The jobs
+are ``(epoch, batch index)`` pairs: each actor holds the source's arrays (shared through the object store) and
+rebuilds the batch itself, so batches never travel from the driver. Results are tagged with their epoch;
+an epoch yields every batch of that epoch exactly once, in completion order. Workers that die are restarted
+and their jobs retried (Ray's actor fault tolerance); an exception raised by the function stops the epoch
+with a ``SequenceMapError`` naming the samples and carrying the original traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from trw_ray.data.batch_utils import batch_length, to_tensors
+from trw_ray.data.sequence import Batch, Sequence
+
+EPOCH_COLUMN = "__trw_ray_epoch"
+ERROR_COLUMN = "__trw_ray_error"
+
+
+class SequenceMapError(RuntimeError):
+    """``function_to_run`` failed (or returned something that is not a batch) on some samples."""
+
+
+def _accepts_epoch(function: Callable) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return "epoch" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _describe_uids(batch: Mapping[str, Any]) -> str:
+    uids = batch.get("sample_uid")
+    if uids is None:
+        return "samples without sample_uid"
+    uids = np.asarray(uids).reshape(-1).tolist()
+    return f"sample_uid {uids[:8]}{' ...' if len(uids) > 8 else ''}"
+
+
+def apply_function(function: Callable, batch: dict[str, Any], epoch: int, accepts_epoch: bool) -> dict[str, Any]:
+    """Runs ``function`` on ``batch`` and checks its result; errors name the samples."""
+    try:
+        result = function(batch, epoch=epoch) if accepts_epoch else function(batch)
+    except Exception as error:
+        raise SequenceMapError(f"function_to_run raised {type(error).__name__} on {_describe_uids(batch)} "
+                               f"(epoch {epoch}):\n{traceback.format_exc()}") from error
+    if not isinstance(result, Mapping):
+        raise SequenceMapError(f"function_to_run must return a dict batch; got {type(result).__name__} "
+                               f"on {_describe_uids(batch)}")
+    try:
+        batch_length(result, "function_to_run's result")
+    except (TypeError, ValueError) as error:
+        raise SequenceMapError(f"{error} (on {_describe_uids(batch)})") from None
+    return dict(result)
+
+
+def _to_numpy_columns(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    columns = {}
+    for name, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        elif isinstance(value, (list, tuple)):
+            array = np.empty(len(value), dtype=object)
+            array[:] = list(value)
+            value = array
+        columns[name] = np.asarray(value)
+    return columns
+
+
+class _MapWorker:
+    """The Ray Data actor: rebuilds the batch of a job from the source arrays and applies the function."""
+
+    def __init__(self, arrays, function, batch_size: int, shuffle: bool, seed: int, drop_last: bool):
+        if not isinstance(arrays, dict):  # an ObjectRef of the arrays, shared through the object store
+            import ray
+
+            arrays = ray.get(arrays)
+        self.arrays = arrays
+        self.function, self.accepts_epoch = function, _accepts_epoch(function)
+        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
+        self.num_samples = len(next(iter(self.arrays.values())))
+        self.orders: dict[int, np.ndarray] = {}
+        torch.set_num_threads(1)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if epoch not in self.orders:
+            self.orders = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.num_samples)
+                           if self.shuffle else np.arange(self.num_samples)}
+        return self.orders[epoch]
+
+    def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        epoch, index = int(jobs["epoch"][0]), int(jobs["index"][0])
+        rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        batch = {name: values[rows] if isinstance(values, np.ndarray) else [values[r] for r in rows]
+                 for name, values in self.arrays.items()}
+        try:
+            result = _to_numpy_columns(apply_function(self.function, batch, epoch, self.accepts_epoch))
+        except SequenceMapError as error:
+            # returned, not raised: a failed Ray Data execution leaves its actors alive, a closed one does not
+            message = np.empty(1, dtype=object)
+            message[0] = str(error)
+            return {ERROR_COLUMN: message, EPOCH_COLUMN: np.array([epoch], dtype=np.int64)}
+        result[EPOCH_COLUMN] = np.full(len(rows), epoch, dtype=np.int64)
+        return result
+
+
+class SequenceMap(Sequence):
+    """Applies ``function_to_run`` to every batch of ``source``, in ``nb_workers`` Ray Data actors.
+
+    Args:
+        source: an in-RAM sequence (:class:`SequenceArray`, whose arrays are shared with the workers).
+        function_to_run: ``batch -> batch`` (or ``(batch, epoch) -> batch``, e.g. a
+            :class:`~trw_ray.data.transforms.TransformBatch`); must be picklable.
+        nb_workers: actors in the pool; 0 runs the function inline in the training process (for debugging).
+        max_jobs_at_once: batches prefetched ahead of the training loop (default ``2 * nb_workers``).
+        num_cpus_per_worker: CPUs each actor reserves.
+        epochs_per_execution: epochs one Ray Data execution (one set of actors) serves.
+
+    Example:
+        >>> augmented = SequenceArray(split, batch_size=64).map(TransformBatch(RandomCropPad(2)), nb_workers=2)
+    """
+
+    def __init__(self, source: Sequence, function_to_run: Callable, nb_workers: int = 2,
+                 max_jobs_at_once: int | None = None, num_cpus_per_worker: float = 1.0,
+                 epochs_per_execution: int = 10):
+        if not callable(function_to_run):
+            raise TypeError(f"function_to_run: expected a callable batch -> batch; got {function_to_run!r}")
+        if not isinstance(nb_workers, int) or nb_workers < 0:
+            raise ValueError(f"nb_workers: expected an integer >= 0; got {nb_workers!r}")
+        if max_jobs_at_once is not None and (not isinstance(max_jobs_at_once, int) or max_jobs_at_once < 1):
+            raise ValueError(f"max_jobs_at_once: expected None or an integer >= 1; got {max_jobs_at_once!r}")
+        if nb_workers > 0 and not all(hasattr(source, a) for a in ("split", "epoch_order", "batch_size")):
+            raise TypeError(f"source: Ray workers need an in-RAM SequenceArray source; got {type(source).__name__} "
+                            "(use nb_workers=0, or wrap the data in a SequenceArray)")
+        self.source, self.function_to_run = source, function_to_run
+        self.nb_workers, self.num_cpus_per_worker = nb_workers, num_cpus_per_worker
+        self.max_jobs_at_once = max_jobs_at_once or max(2, 2 * nb_workers)
+        self.epochs_per_execution = epochs_per_execution
+        self.class_names = getattr(source, "class_names", {})
+        self.epoch = 0
+        self._accepts_epoch = _accepts_epoch(function_to_run)
+        self._iterator = None
+        self._stream_epochs = range(0)
+        self._buffer: dict[int, deque] = defaultdict(deque)
+        self._arrays_ref = None
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def num_samples(self) -> int | None:
+        return getattr(self.source, "num_samples", None)
+
+    def samples_by_uid(self, sample_uids) -> Batch:
+        """The samples before the function (as the augmentation report shows them)."""
+        return self.source.samples_by_uid(sample_uids)
+
+    def augment(self, batch: Batch, epoch: int) -> Batch:
+        """``function_to_run`` applied to ``batch`` as the workers apply it at ``epoch``."""
+        return to_tensors(apply_function(self.function_to_run, dict(batch), epoch, self._accepts_epoch))
+
+    def __iter__(self) -> Iterator[Batch]:
+        epoch = self.epoch
+        self.epoch += 1
+        if self.nb_workers == 0:
+            yield from self._iterate_inline(epoch)
+        else:
+            yield from self._iterate_ray(epoch)
+
+    def _iterate_inline(self, epoch: int) -> Iterator[Batch]:
+        source_epoch = getattr(self.source, "epoch", None)
+        if source_epoch is not None:
+            self.source.epoch = epoch  # keep the source's shuffle in step with this sequence's epochs
+        for batch in self.source:
+            yield to_tensors(apply_function(self.function_to_run, dict(batch), epoch, self._accepts_epoch))
+
+    # ---------------------------------------------------------------- Ray Data
+
+    def _start_stream(self, first_epoch: int) -> None:
+        from trw_ray.data.ray_session import ensure_ray, quiet_ray_data
+
+        ray = ensure_ray()
+        import ray.data
+
+        quiet_ray_data()
+        self._close_stream()
+        if self._arrays_ref is None:
+            self._arrays_ref = ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
+                                        for name, values in self.source.split.items()})
+        epochs = range(first_epoch, first_epoch + self.epochs_per_execution)
+        jobs = [{"epoch": e, "index": i} for e in epochs for i in range(len(self.source))]
+        dataset = ray.data.from_items(jobs, override_num_blocks=len(jobs)).map_batches(
+            _MapWorker,
+            fn_constructor_kwargs={"arrays": self._arrays_ref, "function": self.function_to_run,
+                                   "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
+                                   "seed": self.source.seed, "drop_last": self.source.drop_last},
+            batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=self.nb_workers),
+            num_cpus=self.num_cpus_per_worker)  # Ray Data's actors default to max_restarts=-1, max_task_retries=-1
+        self._iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
+                                                   prefetch_batches=self.max_jobs_at_once))
+        self._stream_epochs = epochs
+
+    def _iterate_ray(self, epoch: int) -> Iterator[Batch]:
+        if epoch not in self._stream_epochs or self._iterator is None:
+            self._start_stream(epoch)
+        remaining = len(self.source)
+        while remaining:
+            if self._buffer[epoch]:
+                block = self._buffer[epoch].popleft()
+            else:
+                block = self._next_block()
+                if ERROR_COLUMN in block:
+                    self._close_stream()
+                    raise SequenceMapError(f"SequenceMap worker failed: {block[ERROR_COLUMN][0]}")
+                block_epoch = int(block[EPOCH_COLUMN][0])
+                if block_epoch != epoch:
+                    if block_epoch > epoch:
+                        self._buffer[block_epoch].append(block)
+                    continue
+            remaining -= 1
+            block = dict(block)
+            block.pop(EPOCH_COLUMN)
+            yield to_tensors({name: list(values) if values.dtype == object else values for name, values in block.items()})
+        self._buffer.pop(epoch, None)
+
+    def _next_block(self) -> dict[str, np.ndarray]:
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self._close_stream()
+            raise RuntimeError("SequenceMap: the Ray Data stream ended before the epoch was complete") from None
+        except Exception as error:
+            self._close_stream()
+            cause = error
+            while cause is not None and not isinstance(cause, SequenceMapError):
+                cause = getattr(cause, "cause", None) or cause.__cause__
+            message = str(cause) if cause is not None else f"{type(error).__name__}: {error}"
+            raise SequenceMapError(f"SequenceMap worker failed: {message}") from error
+
+    def _close_stream(self) -> None:
+        iterator, self._iterator = self._iterator, None
+        self._stream_epochs = range(0)
+        self._buffer.clear()
+        if iterator is not None and hasattr(iterator, "close"):
+            iterator.close()
+
+    def close(self) -> None:
+        """Stops the workers (their actors end with the Ray Data execution)."""
+        self._close_stream()
+        self._arrays_ref = None
