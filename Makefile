@@ -42,6 +42,8 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/trainer_overhead.py
 	$(PY) benchmarks/simple_layers_overhead.py
+	$(PY) benchmarks/reports_overhead.py
+	$(PY) benchmarks/pipeline_throughput.py
 	$(PY) benchmarks/mnist_full.py
 
 lint: $(STAMP)
