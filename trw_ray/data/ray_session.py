@@ -34,3 +34,18 @@ def quiet_ray_data() -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+
+
+def current_placement_group_strategy():
+    """A scheduling strategy that keeps new actors inside the caller's placement group (e.g. a Ray Tune trial's
+    bundles), so a trial's pipeline workers use the trial's resources; None outside any placement group."""
+    import ray
+    from ray.util import get_current_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    if not ray.is_initialized():
+        return None
+    placement_group = get_current_placement_group()
+    if placement_group is None:
+        return None
+    return PlacementGroupSchedulingStrategy(placement_group, placement_group_capture_child_tasks=True)

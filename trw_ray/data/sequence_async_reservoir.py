@@ -91,11 +91,15 @@ class SequenceAsyncReservoir(Sequence):
         if self._thread is not None:
             return
         if self.nb_workers > 0:
-            from trw_ray.data.ray_session import ensure_ray
+            from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray
 
             ray = ensure_ray()
             arrays = ray.put(dict(self.source.split))
-            worker_class = ray.remote(num_cpus=self.num_cpus_per_worker, max_restarts=-1, max_task_retries=-1)(_MapWorker)
+            options = {"num_cpus": self.num_cpus_per_worker, "max_restarts": -1, "max_task_retries": -1}
+            strategy = current_placement_group_strategy()
+            if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles
+                options["scheduling_strategy"] = strategy
+            worker_class = ray.remote(**options)(_MapWorker)
             self._workers = [worker_class.remote(arrays, self.function_to_run, self.source.batch_size, self.source.shuffle,
                                                  self.source.seed, self.source.drop_last) for _ in range(self.nb_workers)]
         self._thread = threading.Thread(target=self._fill, name="trw_ray-reservoir", daemon=True)

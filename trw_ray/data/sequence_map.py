@@ -188,12 +188,17 @@ class SequenceMap(Sequence):
     # ---------------------------------------------------------------- Ray Data
 
     def _start_stream(self, first_epoch: int) -> None:
-        from trw_ray.data.ray_session import ensure_ray, quiet_ray_data
+        from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray, quiet_ray_data
 
         ray = ensure_ray()
         import ray.data
 
         quiet_ray_data()
+        strategy = current_placement_group_strategy()
+        if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles
+            context = ray.data.DataContext.get_current()
+            context.scheduling_strategy = strategy
+            context.scheduling_strategy_large_args = strategy
         self._close_stream()
         if self._arrays_ref is None:
             self._arrays_ref = ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
