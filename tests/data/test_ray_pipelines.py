@@ -42,7 +42,8 @@ def by_uid(batches):
 
 
 def test_map_covers_every_sample_once_per_epoch_and_reuses_its_actors(ray_local):
-    sequence = SequenceMap(SequenceArray(split(), batch_size=20), AUGMENT, nb_workers=2, epochs_per_execution=3)
+    sequence = SequenceMap(SequenceArray(split(), batch_size=20), AUGMENT, nb_workers=2, epochs_per_execution=3,
+                           batches_per_job=1)
     try:
         epochs = [list(sequence)]
         assert len(actors("MapWorker")) == 2  # the pool outlives the epoch
@@ -61,7 +62,7 @@ def test_same_seed_same_batches_for_one_and_two_workers(ray_local):
     results = []
     for workers in (1, 2):
         sequence = SequenceMap(SequenceArray(split(), batch_size=20, seed=3), AUGMENT, nb_workers=workers,
-                               epochs_per_execution=2)
+                               epochs_per_execution=2, batches_per_job=workers + 1)
         try:
             results.append([by_uid(sequence) for _ in range(2)])
         finally:
@@ -102,7 +103,8 @@ def slow(batch):
 
 
 def test_killed_worker_is_replaced_and_the_epoch_is_complete(ray_local):
-    sequence = SequenceMap(SequenceArray(split(), batch_size=10), slow, nb_workers=2, epochs_per_execution=1)
+    sequence = SequenceMap(SequenceArray(split(), batch_size=10), slow, nb_workers=2, epochs_per_execution=1,
+                           batches_per_job=2)
     try:
         iterator = iter(sequence)
         seen = [next(iterator) for _ in range(3)]

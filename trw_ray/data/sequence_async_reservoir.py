@@ -20,7 +20,7 @@ import numpy as np
 
 from trw_ray.data.batch_utils import batch_length, concatenate_batches, slice_batch, to_tensors
 from trw_ray.data.sequence import Batch, Sequence
-from trw_ray.data.sequence_map import ERROR_COLUMN, EPOCH_COLUMN, SequenceMapError, _accepts_epoch, _MapWorker, apply_function
+from trw_ray.data.sequence_map import BATCH_COLUMN, ERROR_COLUMN, EPOCH_COLUMN, SequenceMapError, _accepts_epoch, _MapWorker, apply_function
 
 
 def _identity(batch):
@@ -157,6 +157,7 @@ class SequenceAsyncReservoir(Sequence):
         if ERROR_COLUMN in result:
             raise SequenceMapError(str(result[ERROR_COLUMN][0]))
         result.pop(EPOCH_COLUMN, None)
+        result.pop(BATCH_COLUMN, None)
         result = {k: list(v) if isinstance(v, np.ndarray) and v.dtype == object else v for k, v in result.items()}
         size = batch_length(result, "function_to_run's result")
         with self._lock:

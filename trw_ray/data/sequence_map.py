@@ -26,6 +26,7 @@ from trw_ray.data.sequence import Batch, Sequence
 
 EPOCH_COLUMN = "__trw_ray_epoch"
 ERROR_COLUMN = "__trw_ray_error"
+BATCH_COLUMN = "__trw_ray_batch"
 
 
 class SequenceMapError(RuntimeError):
@@ -100,19 +101,38 @@ class _MapWorker:
         return self.orders[epoch]
 
     def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        epoch, index = int(jobs["epoch"][0]), int(jobs["index"][0])
-        rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
-        batch = {name: values[rows] if isinstance(values, np.ndarray) else [values[r] for r in rows]
-                 for name, values in self.arrays.items()}
-        try:
-            result = _to_numpy_columns(apply_function(self.function, batch, epoch, self.accepts_epoch))
-        except SequenceMapError as error:
-            # returned, not raised: a failed Ray Data execution leaves its actors alive, a closed one does not
-            message = np.empty(1, dtype=object)
-            message[0] = str(error)
-            return {ERROR_COLUMN: message, EPOCH_COLUMN: np.array([epoch], dtype=np.int64)}
-        result[EPOCH_COLUMN] = np.full(len(rows), epoch, dtype=np.int64)
-        return result
+        """Processes batches ``index .. index + count - 1`` of ``epoch``; one output block for all of them,
+        its rows tagged with their epoch and batch (larger jobs amortize Ray Data's cost per task)."""
+        epoch, first = int(jobs["epoch"][0]), int(jobs["index"][0])
+        count = int(jobs["count"][0]) if "count" in jobs else 1
+        results = []
+        for index in range(first, first + count):
+            rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+            batch = {name: values[rows] if isinstance(values, np.ndarray) else [values[r] for r in rows]
+                     for name, values in self.arrays.items()}
+            try:
+                result = _to_numpy_columns(apply_function(self.function, batch, epoch, self.accepts_epoch))
+            except SequenceMapError as error:
+                # returned, not raised: a failed Ray Data execution leaves its actors alive, a closed one does not
+                message = np.empty(1, dtype=object)
+                message[0] = str(error)
+                return {ERROR_COLUMN: message, EPOCH_COLUMN: np.array([epoch], dtype=np.int64)}
+            size = len(next(iter(result.values())))
+            result[EPOCH_COLUMN] = np.full(size, epoch, dtype=np.int64)
+            result[BATCH_COLUMN] = np.full(size, index, dtype=np.int64)
+            results.append(result)
+        if len(results) == 1:
+            return results[0]
+        return {name: np.concatenate([r[name] for r in results]) for name in results[0]}
+
+
+def split_job_block(block: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """The batches of one job's output block (rows grouped by their batch column, which is dropped)."""
+    batch_ids = block[BATCH_COLUMN]
+    boundaries = np.flatnonzero(np.diff(batch_ids)) + 1
+    starts, stops = np.concatenate([[0], boundaries]), np.concatenate([boundaries, [len(batch_ids)]])
+    columns = {name: values for name, values in block.items() if name != BATCH_COLUMN}
+    return [{name: values[start:stop] for name, values in columns.items()} for start, stop in zip(starts, stops)]
 
 
 class SequenceMap(Sequence):
@@ -123,7 +143,9 @@ class SequenceMap(Sequence):
         function_to_run: ``batch -> batch`` (or ``(batch, epoch) -> batch``, e.g. a
             :class:`~trw_ray.data.transforms.TransformBatch`); must be picklable.
         nb_workers: actors in the pool; 0 runs the function inline in the training process (for debugging).
-        max_jobs_at_once: batches prefetched ahead of the training loop (default ``2 * nb_workers``).
+        max_jobs_at_once: jobs prefetched ahead of the training loop (default ``2 * nb_workers``).
+        batches_per_job: batches one worker call processes (default: enough for about 256 samples); Ray Data
+            costs tens of milliseconds per task on 2 cores, which larger jobs amortize.
         num_cpus_per_worker: CPUs each actor reserves.
         epochs_per_execution: epochs one Ray Data execution (one set of actors) serves.
 
@@ -133,7 +155,7 @@ class SequenceMap(Sequence):
 
     def __init__(self, source: Sequence, function_to_run: Callable, nb_workers: int = 2,
                  max_jobs_at_once: int | None = None, num_cpus_per_worker: float = 1.0,
-                 epochs_per_execution: int = 10):
+                 epochs_per_execution: int = 10, batches_per_job: int | None = None):
         if not callable(function_to_run):
             raise TypeError(f"function_to_run: expected a callable batch -> batch; got {function_to_run!r}")
         if not isinstance(nb_workers, int) or nb_workers < 0:
@@ -147,6 +169,9 @@ class SequenceMap(Sequence):
         self.nb_workers, self.num_cpus_per_worker = nb_workers, num_cpus_per_worker
         self.max_jobs_at_once = max_jobs_at_once or max(2, 2 * nb_workers)
         self.epochs_per_execution = epochs_per_execution
+        if batches_per_job is not None and (not isinstance(batches_per_job, int) or batches_per_job < 1):
+            raise ValueError(f"batches_per_job: expected None or an integer >= 1; got {batches_per_job!r}")
+        self.batches_per_job = batches_per_job or max(1, 256 // max(1, getattr(source, "batch_size", 256)))
         self.class_names = getattr(source, "class_names", {})
         self.epoch = 0
         self._accepts_epoch = _accepts_epoch(function_to_run)
@@ -204,7 +229,9 @@ class SequenceMap(Sequence):
             self._arrays_ref = ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
                                         for name, values in self.source.split.items()})
         epochs = range(first_epoch, first_epoch + self.epochs_per_execution)
-        jobs = [{"epoch": e, "index": i} for e in epochs for i in range(len(self.source))]
+        per_job = self.batches_per_job
+        jobs = [{"epoch": e, "index": i, "count": min(per_job, len(self.source) - i)}
+                for e in epochs for i in range(0, len(self.source), per_job)]
         dataset = ray.data.from_items(jobs, override_num_blocks=len(jobs)).map_batches(
             _MapWorker,
             fn_constructor_kwargs={"arrays": self._arrays_ref, "function": self.function_to_run,
@@ -222,21 +249,19 @@ class SequenceMap(Sequence):
         remaining = len(self.source)
         while remaining:
             if self._buffer[epoch]:
-                block = self._buffer[epoch].popleft()
+                batch = self._buffer[epoch].popleft()
             else:
                 block = self._next_block()
                 if ERROR_COLUMN in block:
                     self._close_stream()
                     raise SequenceMapError(f"SequenceMap worker failed: {block[ERROR_COLUMN][0]}")
                 block_epoch = int(block[EPOCH_COLUMN][0])
-                if block_epoch != epoch:
-                    if block_epoch > epoch:
-                        self._buffer[block_epoch].append(block)
-                    continue
+                if block_epoch >= epoch:
+                    self._buffer[block_epoch].extend(split_job_block(dict(block)))
+                continue
             remaining -= 1
-            block = dict(block)
-            block.pop(EPOCH_COLUMN)
-            yield to_tensors({name: list(values) if values.dtype == object else values for name, values in block.items()})
+            batch.pop(EPOCH_COLUMN)
+            yield to_tensors({name: list(values) if values.dtype == object else values for name, values in batch.items()})
         self._buffer.pop(epoch, None)
 
     def _next_block(self) -> dict[str, np.ndarray]:
