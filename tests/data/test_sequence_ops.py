@@ -85,3 +85,17 @@ def test_trainer_with_inline_map_writes_the_augmentation_report():
     run_dir = Path(results["run_dir"])
     assert (run_dir / "augmentations" / "mnist" / "mnist_train_augmentations.png").is_file()
     assert "augmentations/mnist/mnist_train_augmentations.png" in (run_dir / "index.html").read_text()
+
+
+@pytest.mark.parametrize("make, argument", [
+    (lambda: SequenceMap(source(), failing, nb_workers=1, epochs_per_execution=0), "epochs_per_execution"),
+    (lambda: SequenceMap(source(), failing, nb_workers=1, batches_per_job=0), "batches_per_job"),
+    (lambda: SequenceMap(source(), failing, nb_workers=1, num_cpus_per_worker=-1), "num_cpus_per_worker"),
+    (lambda: source().async_reservoir(0), "max_reservoir_samples"),
+    (lambda: source().async_reservoir(10, batch_size=0), "batch_size"),
+    (lambda: source().async_reservoir(10, max_reservoir_replacement_size=0), "max_reservoir_replacement_size"),
+    (lambda: source().async_reservoir(10, min_reservoir_samples=0), "min_reservoir_samples"),
+])
+def test_pipeline_arguments_are_validated_by_name(make, argument):
+    with pytest.raises(ValueError, match=argument):
+        make()

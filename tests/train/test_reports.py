@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from sklearn import metrics as sk_metrics

@@ -9,6 +9,13 @@ from typing import Any
 Batch = dict[str, Any]
 
 
+def positive_int(value: Any, argument: str) -> int:
+    """``value`` when it is an integer >= 1, else a ValueError naming ``argument``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{argument}: expected an integer >= 1; got {value!r}")
+    return value
+
+
 class Sequence(abc.ABC):
     """An epoch-iterable source of dict batches (``{feature_name: tensor or list}``).
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trw_ray.data.sequence import Batch, Sequence
+from trw_ray.data.sequence import Batch, Sequence, positive_int
 
 SAMPLE_UID = "sample_uid"
 
@@ -37,6 +37,14 @@ def _with_row_major_strides(values: Any) -> Any:
     if tuple(reversed(expected)) != values.strides:
         return np.array(values, order="C", copy=True)
     return values
+
+
+def epoch_permutation(num_samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The sample order of ``epoch``: the permutation of ``numpy.random.default_rng([seed, epoch])``, or the
+    identity without shuffling. Ray workers rebuild batches with it, so it is the single definition."""
+    if not shuffle:
+        return np.arange(num_samples)
+    return np.random.default_rng([seed, epoch]).permutation(num_samples)
 
 
 def _take(values: Any, indices: np.ndarray, start: int, stop: int, contiguous: bool) -> Any:
@@ -83,8 +91,7 @@ class SequenceArray(Sequence):
     ):
         if not isinstance(split, Mapping) or not split:
             raise ValueError(f"split: expected a non-empty dict of features; got {split!r:.100}")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size: expected an integer >= 1; got {batch_size!r}")
+        positive_int(batch_size, "batch_size")
         lengths = {name: _length(name, values) for name, values in split.items()}
         if len(set(lengths.values())) != 1:
             raise ValueError(f"split: every feature must have the same number of samples; got {lengths}")
@@ -124,9 +131,7 @@ class SequenceArray(Sequence):
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The sample order of ``epoch`` (identity when not shuffling)."""
-        if not self.shuffle:
-            return np.arange(self.num_samples)
-        return np.random.default_rng([self.seed, epoch]).permutation(self.num_samples)
+        return epoch_permutation(self.num_samples, self.seed, epoch, self.shuffle)
 
     def __iter__(self) -> Iterator[Batch]:
         order = self.epoch_order(self.epoch)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from trw_ray.data.batch_utils import batch_length, concatenate_batches, slice_batch, to_tensors
-from trw_ray.data.sequence import Batch, Sequence
+from trw_ray.data.sequence import Batch, Sequence, positive_int
 from trw_ray.data.sequence_map import BATCH_COLUMN, ERROR_COLUMN, EPOCH_COLUMN, SequenceMapError, _accepts_epoch, _MapWorker, apply_function
 
 
@@ -51,14 +51,17 @@ class SequenceAsyncReservoir(Sequence):
                  fill_timeout_s: float = 600.0):
         if not all(hasattr(source, a) for a in ("split", "epoch_order", "batch_size")):
             raise TypeError(f"source: expected an in-RAM SequenceArray; got {type(source).__name__}")
-        for name, value in (("max_reservoir_samples", max_reservoir_samples),):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected an integer >= 1; got {value!r}")
+        positive_int(max_reservoir_samples, "max_reservoir_samples")
+        for name, value in (("min_reservoir_samples", min_reservoir_samples),
+                            ("max_reservoir_replacement_size", max_reservoir_replacement_size),
+                            ("max_jobs_at_once", max_jobs_at_once), ("batch_size", batch_size)):
+            if value is not None:
+                positive_int(value, name)
         if not isinstance(nb_workers, int) or nb_workers < 0:
             raise ValueError(f"nb_workers: expected an integer >= 0; got {nb_workers!r}")
+        if not isinstance(num_cpus_per_worker, (int, float)) or num_cpus_per_worker < 0:
+            raise ValueError(f"num_cpus_per_worker: expected a number >= 0; got {num_cpus_per_worker!r}")
         self.min_reservoir_samples = min(min_reservoir_samples or source.batch_size, max_reservoir_samples)
-        if self.min_reservoir_samples < 1:
-            raise ValueError(f"min_reservoir_samples: expected an integer >= 1; got {min_reservoir_samples!r}")
         self.source, self.function_to_run = source, function_to_run or _identity
         self.max_reservoir_samples, self.nb_workers = max_reservoir_samples, nb_workers
         self.max_reservoir_replacement_size = max_reservoir_replacement_size or max_reservoir_samples
@@ -101,7 +104,7 @@ class SequenceAsyncReservoir(Sequence):
                 options["scheduling_strategy"] = strategy
             worker_class = ray.remote(**options)(_MapWorker)
             self._workers = [worker_class.remote(arrays, self.function_to_run, self.source.batch_size, self.source.shuffle,
-                                                 self.source.seed, self.source.drop_last) for _ in range(self.nb_workers)]
+                                                 self.source.seed) for _ in range(self.nb_workers)]
         self._thread = threading.Thread(target=self._fill, name="trw_ray-reservoir", daemon=True)
         self._thread.start()
 
@@ -118,7 +121,7 @@ class SequenceAsyncReservoir(Sequence):
 
     def _fill_inline(self) -> None:
         worker = _MapWorker(dict(self.source.split), self.function_to_run, self.source.batch_size, self.source.shuffle,
-                            self.source.seed, self.source.drop_last)
+                            self.source.seed)
         for epoch, index in self._jobs():
             if self._stop.is_set():
                 return

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from trw_ray.data.batch_utils import batch_length, to_tensors
-from trw_ray.data.sequence import Batch, Sequence
+from trw_ray.data.sequence import Batch, Sequence, positive_int
+from trw_ray.data.sequence_array import epoch_permutation
 
 EPOCH_COLUMN = "__trw_ray_epoch"
 ERROR_COLUMN = "__trw_ray_error"
@@ -82,22 +83,21 @@ def _to_numpy_columns(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
 class _MapWorker:
     """The Ray Data actor: rebuilds the batch of a job from the source arrays and applies the function."""
 
-    def __init__(self, arrays, function, batch_size: int, shuffle: bool, seed: int, drop_last: bool):
+    def __init__(self, arrays, function, batch_size: int, shuffle: bool, seed: int):
         if not isinstance(arrays, dict):  # an ObjectRef of the arrays, shared through the object store
             import ray
 
             arrays = ray.get(arrays)
         self.arrays = arrays
         self.function, self.accepts_epoch = function, _accepts_epoch(function)
-        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.num_samples = len(next(iter(self.arrays.values())))
         self.orders: dict[int, np.ndarray] = {}
         torch.set_num_threads(1)
 
     def order(self, epoch: int) -> np.ndarray:
         if epoch not in self.orders:
-            self.orders = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.num_samples)
-                           if self.shuffle else np.arange(self.num_samples)}
+            self.orders = {epoch: epoch_permutation(self.num_samples, self.seed, epoch, self.shuffle)}
         return self.orders[epoch]
 
     def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -160,8 +160,11 @@ class SequenceMap(Sequence):
             raise TypeError(f"function_to_run: expected a callable batch -> batch; got {function_to_run!r}")
         if not isinstance(nb_workers, int) or nb_workers < 0:
             raise ValueError(f"nb_workers: expected an integer >= 0; got {nb_workers!r}")
-        if max_jobs_at_once is not None and (not isinstance(max_jobs_at_once, int) or max_jobs_at_once < 1):
-            raise ValueError(f"max_jobs_at_once: expected None or an integer >= 1; got {max_jobs_at_once!r}")
+        if max_jobs_at_once is not None:
+            positive_int(max_jobs_at_once, "max_jobs_at_once")
+        positive_int(epochs_per_execution, "epochs_per_execution")
+        if not isinstance(num_cpus_per_worker, (int, float)) or num_cpus_per_worker < 0:
+            raise ValueError(f"num_cpus_per_worker: expected a number >= 0; got {num_cpus_per_worker!r}")
         if nb_workers > 0 and not all(hasattr(source, a) for a in ("split", "epoch_order", "batch_size")):
             raise TypeError(f"source: Ray workers need an in-RAM SequenceArray source; got {type(source).__name__} "
                             "(use nb_workers=0, or wrap the data in a SequenceArray)")
@@ -169,8 +172,8 @@ class SequenceMap(Sequence):
         self.nb_workers, self.num_cpus_per_worker = nb_workers, num_cpus_per_worker
         self.max_jobs_at_once = max_jobs_at_once or max(2, 2 * nb_workers)
         self.epochs_per_execution = epochs_per_execution
-        if batches_per_job is not None and (not isinstance(batches_per_job, int) or batches_per_job < 1):
-            raise ValueError(f"batches_per_job: expected None or an integer >= 1; got {batches_per_job!r}")
+        if batches_per_job is not None:
+            positive_int(batches_per_job, "batches_per_job")
         self.batches_per_job = batches_per_job or max(1, 256 // max(1, getattr(source, "batch_size", 256)))
         self.class_names = getattr(source, "class_names", {})
         self.epoch = 0
@@ -215,7 +218,8 @@ class SequenceMap(Sequence):
     def _start_stream(self, first_epoch: int) -> None:
         from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray, quiet_ray_data
 
-        ray = ensure_ray()
+        ensure_ray()
+        import ray
         import ray.data
 
         quiet_ray_data()
@@ -236,7 +240,7 @@ class SequenceMap(Sequence):
             _MapWorker,
             fn_constructor_kwargs={"arrays": self._arrays_ref, "function": self.function_to_run,
                                    "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
-                                   "seed": self.source.seed, "drop_last": self.source.drop_last},
+                                   "seed": self.source.seed},
             batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=self.nb_workers),
             num_cpus=self.num_cpus_per_worker)  # Ray Data's actors default to max_restarts=-1, max_task_retries=-1
         self._iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",

@@ -6,17 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import numpy as np
 import torch
 
 from trw_ray.data.batch_utils import batch_length, concatenate_batches, slice_batch, to_tensors
-from trw_ray.data.sequence import Batch, Sequence
-
-
-def _positive(value: Any, argument: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{argument}: expected an integer >= 1; got {value!r}")
-    return value
+from trw_ray.data.sequence import Batch, Sequence, positive_int
 
 
 class _Wrapper(Sequence):
@@ -40,7 +33,7 @@ class SequenceBatch(_Wrapper):
 
     def __init__(self, source: Iterable, num_batches: int):
         super().__init__(source)
-        self.num_batches = _positive(num_batches, "num_batches")
+        self.num_batches = positive_int(num_batches, "num_batches")
 
     def __iter__(self) -> Iterator[Batch]:
         pending = []
@@ -58,7 +51,7 @@ class SequenceRebatch(_Wrapper):
 
     def __init__(self, source: Iterable, batch_size: int):
         super().__init__(source)
-        self.batch_size = _positive(batch_size, "batch_size")
+        self.batch_size = positive_int(batch_size, "batch_size")
 
     def __iter__(self) -> Iterator[Batch]:
         pending, count = [], 0
@@ -80,7 +73,7 @@ class SequenceSubBatch(_Wrapper):
 
     def __init__(self, source: Iterable, max_batch_size: int):
         super().__init__(source)
-        self.max_batch_size = _positive(max_batch_size, "max_batch_size")
+        self.max_batch_size = positive_int(max_batch_size, "max_batch_size")
 
     def __iter__(self) -> Iterator[Batch]:
         for batch in self.source:
@@ -96,7 +89,7 @@ class SequenceMaxSamples(_Wrapper):
 
     def __init__(self, source: Iterable, max_samples: int):
         super().__init__(source)
-        self.max_samples = _positive(max_samples, "max_samples")
+        self.max_samples = positive_int(max_samples, "max_samples")
         self._iterator: Iterator | None = None
         self._leftover: Batch | None = None
 
@@ -192,8 +185,3 @@ class SequenceFromDataLoader(Sequence):
                 yield dict(zip(self.feature_names, batch))
             else:
                 raise TypeError(f"loader: batches must be dicts (or tuples with feature_names); got {type(batch).__name__}")
-
-
-def numpy_batch(batch: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v) if isinstance(v, list) else v
-            for k, v in batch.items()}

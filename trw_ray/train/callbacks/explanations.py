@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from trw_ray.reports import plots
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.classification_report import classification_outputs
-from trw_ray.train.callbacks.export_onnx import _KeyRecordingDict
+from trw_ray.train.callbacks.export_onnx import KeyRecordingDict
 from trw_ray.train.callbacks.worst_samples import first_image_feature
 
 
@@ -91,7 +91,7 @@ class CallbackExplainWorstSamples(Callback):
             context.logger.info("explanations: %s/%s cannot look samples up by uid; skipped", dataset, split)
             return
         batch = _to_device(samples, device)
-        recorder = _KeyRecordingDict(batch)
+        recorder = KeyRecordingDict(batch)
         was_training = model.training
         model.eval()
         try:

@@ -14,7 +14,7 @@ from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.outputs import Output
 
 
-class _KeyRecordingDict(dict):
+class KeyRecordingDict(dict):
     """A batch that remembers which features the model read."""
 
     def __init__(self, *args, **kwargs):
@@ -60,7 +60,7 @@ def export_onnx(model: torch.nn.Module, batch: Mapping[str, Any], path, opset_ve
     was_training = model.training
     model.eval()
     try:
-        recorder = _KeyRecordingDict(batch)
+        recorder = KeyRecordingDict(batch)
         with torch.no_grad():
             outputs = model(recorder)
         input_names = [key for key in recorder.read_keys if isinstance(batch[key], torch.Tensor)]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from trw_ray.train.callbacks.base import Callback, TrainerContext
-from trw_ray.train.callbacks.export_onnx import OnnxExportModule, _KeyRecordingDict
+from trw_ray.train.callbacks.export_onnx import OnnxExportModule, KeyRecordingDict
 from trw_ray.train.callbacks.worst_samples import first_image_feature
 from trw_ray.train.outputs import Output, OutputClassification, OutputEmbedding
 
@@ -67,7 +67,7 @@ class CallbackTensorboard(Callback):
 
     def _add_graph(self, context: TrainerContext) -> None:
         batch = context.example_batch
-        recorder = _KeyRecordingDict(batch)
+        recorder = KeyRecordingDict(batch)
         model = context.model
         was_training = model.training
         model.eval()
