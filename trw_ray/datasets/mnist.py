@@ -206,6 +206,7 @@ def create_mnist_dataset(
     max_train_samples: int | None = None,
     seed: int = 0,
     download: bool = True,
+    max_eval_samples: int | None = None,
 ) -> dict[str, dict[str, SequenceArray]]:
     """MNIST as ``{'mnist': {'train', 'valid', 'test'}}`` sequences of dict batches.
 
@@ -220,9 +221,12 @@ def create_mnist_dataset(
         max_train_samples: keep a random subset (seeded) of this many training samples; valid/test stay whole.
         seed: seed of the subset and of the training shuffle.
         download: allow downloading when no local or bundled copy is found.
+        max_eval_samples: keep only the first samples of valid and test (quick searches and tests).
     """
     if max_train_samples is not None and (not isinstance(max_train_samples, int) or max_train_samples < 1):
         raise ValueError(f"max_train_samples: expected None or an integer >= 1; got {max_train_samples!r}")
+    if max_eval_samples is not None and (not isinstance(max_eval_samples, int) or max_eval_samples < 1):
+        raise ValueError(f"max_eval_samples: expected None or an integer >= 1; got {max_eval_samples!r}")
     arrays, _ = load_mnist_arrays(root, download=download)
 
     def features(images: np.ndarray, labels: np.ndarray, uid_offset: int) -> dict[str, np.ndarray]:
@@ -237,6 +241,9 @@ def create_mnist_dataset(
     if max_train_samples is not None and max_train_samples < NUM_TRAIN:
         keep = np.sort(np.random.default_rng(seed).choice(NUM_TRAIN, size=max_train_samples, replace=False))
         train = {name: values[keep] for name, values in train.items()}
+    if max_eval_samples is not None:
+        valid = {name: values[:max_eval_samples] for name, values in valid.items()}
+        test = {name: values[:max_eval_samples] for name, values in test.items()}
     class_names = {"targets": list(CLASS_NAMES)}
     return {
         "mnist": {

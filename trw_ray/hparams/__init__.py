@@ -1,7 +1,12 @@
-"""Hyper-parameters: parameter specs and define-by-run ``HyperParameters`` (search on Ray Tune builds on them)."""
+"""Hyper-parameters: specs, define-by-run ``HyperParameters``, search spaces, the search driver on Ray Tune,
+search algorithms and importance analysis.
+
+Ray is imported when :func:`search` runs, never by importing this package.
+"""
 
 from __future__ import annotations
 
+from trw_ray.hparams.driver import ALGORITHMS, HyperParametersOptimizerRandomSearchLocal, search
 from trw_ray.hparams.hyperparameters import HyperParameters
 from trw_ray.hparams.params import (
     ContinuousPower,
@@ -12,9 +17,23 @@ from trw_ray.hparams.params import (
     DiscreteMapping,
     DiscreteValue,
     Param,
+    param_from_dict,
 )
+from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution, SearchLogic, hyperband_brackets
+from trw_ray.hparams.space import SearchSpace, discover_space, load_space
+
+
+def __getattr__(name: str):
+    if name in ("analyse", "analyse_hyperparameters", "importance"):
+        from trw_ray.hparams import analysis
+
+        return getattr(analysis, name)
+    raise AttributeError(f"module 'trw_ray.hparams' has no attribute {name!r}")
+
 
 __all__ = [
-    "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
-    "DiscreteMapping", "DiscreteValue", "HyperParameters", "Param",
+    "ALGORITHMS", "HyperParametersOptimizerRandomSearchLocal", "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
+    "DiscreteMapping", "DiscreteValue", "GridSearch", "HyperParameters", "Param", "RandomSearch",
+    "RegularizedEvolution", "SearchLogic", "SearchSpace", "discover_space", "hyperband_brackets", "load_space",
+    "param_from_dict", "search",
 ]

@@ -18,6 +18,9 @@ class HyperParameters:
     Args:
         values: ``{name: value}`` chosen for this run (mapping parameters: the key); names not given get their
             default.
+        space: the search's specs ``{name: spec}`` when they come from elsewhere than the code (a YAML space): a
+            value is then checked against (and resolved by) the search's spec, which may differ from the range
+            the code declares.
 
     Example:
         >>> hparams = HyperParameters()
@@ -27,10 +30,13 @@ class HyperParameters:
         0.01
     """
 
-    def __init__(self, values: Mapping[str, Any] | None = None):
+    def __init__(self, values: Mapping[str, Any] | None = None, space: Mapping[str, Param] | None = None):
         if values is not None and not isinstance(values, Mapping):
             raise TypeError(f"values: expected a dict {{name: value}} or None; got {type(values).__name__}")
+        if space is not None and not isinstance(space, Mapping):
+            raise TypeError(f"space: expected a dict {{name: spec}} or None; got {type(space).__name__}")
         self.values: dict[str, Any] = dict(values or {})
+        self.space: dict[str, Param] = dict(space or {})
         self.specs: dict[str, Param] = {}
         self.chosen: dict[str, Any] = {}
 
@@ -45,9 +51,16 @@ class HyperParameters:
         if known is not None and known != spec:
             raise ValueError(f"hyper-parameter {name!r} was declared twice with different specs: {known} and {spec}")
         self.specs[name] = spec
-        value = spec.validate(self.values[name]) if name in self.values else spec.default
+        if name not in self.values:
+            self.chosen[name] = spec.default
+            return spec.resolve(spec.default)
+        governing = self.space.get(name, spec)
+        try:
+            value = governing.validate(self.values[name])
+        except ValueError as error:
+            raise ValueError(f"hyper-parameter {name!r}: {error}") from error
         self.chosen[name] = value
-        return spec.resolve(value)
+        return governing.resolve(value)
 
     def __repr__(self) -> str:
         return f"HyperParameters({self.chosen})"

@@ -35,6 +35,38 @@ class Param(abc.ABC):
         """What the user's code receives for ``value`` (the value itself except for mappings)."""
         return value
 
+    @abc.abstractmethod
+    def to_unit(self, value: Any) -> float:
+        """``value`` as a position in [0, 1] (log scale for powers; the middle of its cell for discrete values),
+        the uniform measure that importance analysis and mutation work in."""
+
+    @abc.abstractmethod
+    def from_unit(self, position: float) -> Any:
+        """The value at ``position`` in [0, 1] (inverse of :meth:`to_unit`)."""
+
+    @abc.abstractmethod
+    def grid(self, points: int) -> list[Any]:
+        """Grid-search values: every choice of a discrete spec, ``points`` evenly spaced values of a continuous one."""
+
+    @property
+    def choices(self) -> list[Any] | None:
+        """The values of a categorical spec (value, mapping key, boolean); None for ordered ones."""
+        return None
+
+    def mutate(self, value: Any, rng: np.random.Generator, scale: float = 0.15) -> Any:
+        """A neighbour of ``value``: another choice for categorical specs, a gaussian step of ``scale`` (in the
+        unit measure) otherwise, never ``value`` itself when the range has another value."""
+        choices = self.choices
+        if choices is not None:
+            others = [choice for choice in choices if choice != value]
+            return others[int(rng.integers(len(others)))] if others else value
+        position = self.to_unit(value)
+        for _ in range(16):
+            candidate = self.from_unit(float(np.clip(position + rng.normal(0.0, scale), 0.0, 1.0)))
+            if candidate != value:
+                return candidate
+        return self.sample(rng)
+
     def describe(self) -> dict[str, Any]:
         """The spec as JSON-serializable data (``type`` plus constructor arguments)."""
         return {"type": type(self).__name__, **self.__dict__}
@@ -69,6 +101,19 @@ class DiscreteValue(Param):
             raise ValueError(f"DiscreteValue: {value!r} is not one of {self.values}")
         return value
 
+    @property
+    def choices(self):
+        return list(self.values)
+
+    def to_unit(self, value):
+        return (self.values.index(value) + 0.5) / len(self.values)
+
+    def from_unit(self, position):
+        return self.values[min(int(position * len(self.values)), len(self.values) - 1)]
+
+    def grid(self, points):
+        return list(self.values)
+
 
 class DiscreteMapping(Param):
     """A key of ``mapping``; the code receives ``mapping[key]``, e.g. ``DiscreteMapping('relu', {'relu': nn.ReLU})``."""
@@ -93,6 +138,20 @@ class DiscreteMapping(Param):
     def resolve(self, value):
         return self.mapping[value]
 
+    @property
+    def choices(self):
+        return list(self.mapping)
+
+    def to_unit(self, value):
+        return (list(self.mapping).index(value) + 0.5) / len(self.mapping)
+
+    def from_unit(self, position):
+        keys = list(self.mapping)
+        return keys[min(int(position * len(keys)), len(keys) - 1)]
+
+    def grid(self, points):
+        return list(self.mapping)
+
     def describe(self):
         return {"type": "DiscreteMapping", "default": self.default, "keys": list(self.mapping)}
 
@@ -116,6 +175,17 @@ class DiscreteInteger(Param):
             raise ValueError(f"DiscreteInteger: {value!r} is not an integer in [{self.min}, {self.max}]")
         return int(value)
 
+    def to_unit(self, value):
+        return (int(value) - self.min + 0.5) / (self.max - self.min + 1)
+
+    def from_unit(self, position):
+        return min(self.min + int(position * (self.max - self.min + 1)), self.max)
+
+    def grid(self, points):
+        if self.max - self.min + 1 <= points:
+            return list(range(self.min, self.max + 1))
+        return sorted({int(round(v)) for v in np.linspace(self.min, self.max, points)})
+
 
 class DiscreteBoolean(Param):
     """True or False."""
@@ -132,6 +202,19 @@ class DiscreteBoolean(Param):
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"DiscreteBoolean: {value!r} is not a bool")
         return bool(value)
+
+    @property
+    def choices(self):
+        return [False, True]
+
+    def to_unit(self, value):
+        return 0.75 if value else 0.25
+
+    def from_unit(self, position):
+        return bool(position >= 0.5)
+
+    def grid(self, points):
+        return [False, True]
 
 
 class ContinuousUniform(Param):
@@ -153,6 +236,15 @@ class ContinuousUniform(Param):
         if not _is_number(value) or not self.min <= value <= self.max:
             raise ValueError(f"ContinuousUniform: {value!r} is not a number in [{self.min}, {self.max}]")
         return float(value)
+
+    def to_unit(self, value):
+        return (float(value) - self.min) / (self.max - self.min)
+
+    def from_unit(self, position):
+        return float(self.min + position * (self.max - self.min))
+
+    def grid(self, points):
+        return [float(v) for v in np.linspace(self.min, self.max, points)]
 
 
 class ContinuousPower(Param):
@@ -179,6 +271,50 @@ class ContinuousPower(Param):
             raise ValueError(f"ContinuousPower: {value!r} is not a number in [{low:g}, {high:g}]")
         return float(value)
 
+    def to_unit(self, value):
+        exponent = math.log10(max(float(value), 1e-300))
+        return min(max((exponent - self.exponent_min) / (self.exponent_max - self.exponent_min), 0.0), 1.0)
+
+    def from_unit(self, position):
+        return float(10.0 ** (self.exponent_min + position * (self.exponent_max - self.exponent_min)))
+
+    def grid(self, points):
+        return [float(10.0 ** e) for e in np.linspace(self.exponent_min, self.exponent_max, points)]
+
 
 #: the spelling of TRW's documentation
 DiscreteIntegrer = DiscreteInteger
+
+#: every spec by its type name (YAML space files, JSON descriptions)
+PARAM_TYPES: dict[str, type[Param]] = {
+    cls.__name__: cls for cls in (DiscreteValue, DiscreteMapping, DiscreteInteger, DiscreteBoolean,
+                                  ContinuousUniform, ContinuousPower)
+}
+PARAM_TYPES["DiscreteIntegrer"] = DiscreteInteger
+
+
+def param_from_dict(data: Mapping[str, Any], where: str = "parameter") -> Param:
+    """Builds a spec from ``{'type': 'ContinuousUniform', 'default': 0.1, 'min': 1e-5, 'max': 1.0}``.
+
+    Raises:
+        ValueError: unknown type, missing or unknown argument, invalid range; the message starts with ``where``.
+    """
+    import inspect
+
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a mapping with a 'type' key; got {data!r}")
+    kind = data.get("type")
+    if kind not in PARAM_TYPES:
+        raise ValueError(f"{where}: 'type' must be one of {sorted(PARAM_TYPES)}; got {kind!r}")
+    cls = PARAM_TYPES[kind]
+    allowed = [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+    arguments = {key: value for key, value in data.items() if key != "type"}
+    unknown = sorted(set(arguments) - set(allowed))
+    missing = [name for name in allowed if name not in arguments]
+    if unknown or missing:
+        problem = f"unknown key(s) {unknown}" if unknown else f"missing key(s) {missing}"
+        raise ValueError(f"{where}: {problem}; {kind} takes {allowed}")
+    try:
+        return cls(**arguments)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from trw_ray.io import write_json_atomic
 from trw_ray.train import callbacks as callbacks_module
+from trw_ray.train import tune_bridge
 from trw_ray.train.callbacks.base import TrainerContext
 from trw_ray.train.model_io import save_model
 from trw_ray.train.options import create_default_options, resolve_device
@@ -201,6 +202,13 @@ class Trainer:
         if not isinstance(options, Mapping) or "workflow_options" not in options or "training_parameters" not in options:
             raise TypeError(f"options: expected the dict of create_default_options(); got {type(options).__name__}")
         options["workflow_options"]["device"] = resolve_device(options["workflow_options"].get("device"))
+        search = tune_bridge.current()
+        if search is not None and search.mode == "discovery":
+            self._discover(options, inputs_fn, model_fn, optimizers_fn)
+        if search is not None:
+            options["workflow_options"]["logging_directory"] = str(search.run_root)
+            if search.max_epochs is not None:
+                options["training_parameters"]["num_epochs"] = search.max_epochs
 
         run_dir = create_run_directory(options["workflow_options"]["logging_directory"], run_prefix)
         logger = _create_logger(run_dir, console=options["workflow_options"].get("console_log", True))
@@ -210,9 +218,16 @@ class Trainer:
         try:
             logger.info("run folder: %s", run_dir)
             self._setup(context, inputs_fn, model_fn, optimizers_fn)
-            self._run_callbacks(self.callbacks_pre_training_fn(), context, "pre-training")
             per_epoch = self.callbacks_per_epoch_fn()
-            for epoch in range(context.num_epochs):
+            if search is not None:
+                search.run_dirs.append(str(run_dir))
+                per_epoch = [*per_epoch, tune_bridge.CallbackTuneReport(search)]
+                if search.checkpoint_state is not None:
+                    state, search.checkpoint_state = search.checkpoint_state, None
+                    tune_bridge.restore_trainer_state(context, state)
+                    logger.info("resumed from the trial's checkpoint at epoch %d", context.epoch)
+            self._run_callbacks(self.callbacks_pre_training_fn(), context, "pre-training")
+            for epoch in range(context.epoch, context.num_epochs):
                 evaluate = (epoch + 1) % eval_every_X_epoch == 0 or epoch == context.num_epochs - 1
                 self._run_epoch(context, epoch, evaluate)
                 self._run_callbacks(per_epoch, context, f"epoch {epoch + 1}")
@@ -233,6 +248,22 @@ class Trainer:
         return context.model, self._results(context)
 
     # ------------------------------------------------------------------ set-up
+
+    def _discover(self, options, inputs_fn, model_fn, optimizers_fn) -> None:
+        """Discovery mode of a search: build everything (so every hyper-parameter is declared), then stop."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="trw_ray_discovery_") as folder:
+            logger = _create_logger(Path(folder), console=False)
+            context = TrainerContext(options=options, run_dir=Path(folder), logger=logger)
+            self._context = context
+            try:
+                self._setup(context, inputs_fn, model_fn, optimizers_fn)
+            finally:
+                self._close_sequences(context)
+                _close_logger(logger)
+        raise tune_bridge.DiscoveryComplete()
+
 
     def _setup(self, context: TrainerContext, inputs_fn, model_fn, optimizers_fn) -> None:
         options = context.options

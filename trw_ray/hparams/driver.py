@@ -1,0 +1,493 @@
+"""The search driver: runs ``evaluate_fn(hparams)`` as Ray Tune trials and returns queryable results.
+
+Example (the seed's ``evaluate_hparams``, 40 random trials in parallel on the local machine)::
+
+    results = trw.hparams.search(evaluate_hparams, algorithm='random', num_samples=40, seed=0)
+    print(results.trials().sort_values('last/loss').head())
+    trw.hparams.analyse(results, 'report')
+
+Inside each trial: ``HyperParameters(config)`` is passed to ``evaluate_fn``; the Trainer writes its run folder
+into the trial's directory (``<trial>/runs/``), reports every epoch to Tune and checkpoints (see
+:mod:`trw_ray.train.tune_bridge`); the value the function returns is the trial's final result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trw_ray.hparams.hyperparameters import HyperParameters
+from trw_ray.hparams.params import Param
+from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution
+from trw_ray.hparams.space import SearchSpace, discover_space, import_function, load_space
+
+ALGORITHMS = ("random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe")
+RESOURCE_KEYS = ("cpu", "gpu", "memory", "pipeline_workers", "cpus_per_pipeline_worker")
+RESUME_CHOICES = ("auto", True, False)
+INFOS_FILENAME = "trw_ray_infos.json"
+
+
+# ---------------------------------------------------------------------------------------------------- the trial
+
+def parse_returned(returned: Any) -> tuple[float, Any]:
+    """``loss`` or ``(loss, infos...)`` -> ``(loss, infos)``; ValueError for anything else or a non-finite loss."""
+    from trw_ray.train.utilities import to_value
+
+    infos = None
+    value = returned
+    if isinstance(returned, (tuple, list)) and returned:
+        value, rest = returned[0], returned[1:]
+        infos = rest[0] if len(rest) == 1 else (list(rest) if rest else None)
+    value = to_value(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"evaluate_fn: expected it to return a number (the loss) or a tuple (loss, infos); "
+                         f"got {type(returned).__name__} {returned!r:.100}")
+    if not math.isfinite(value):
+        raise ValueError(f"evaluate_fn: returned a non-finite loss ({value}); the trial counts as failed")
+    return float(value), infos
+
+
+def _json_infos(infos: Any) -> Any:
+    try:
+        return json.loads(json.dumps(infos, default=lambda v: v.tolist() if hasattr(v, "tolist") else repr(v)))
+    except (TypeError, ValueError):
+        return repr(infos)
+
+
+def trial_seed(seed: int | None, config: Mapping[str, Any]) -> int:
+    """The seed of one trial: the search seed mixed with the configuration (same seed and config, same trial)."""
+    text = json.dumps(dict(config), sort_keys=True, default=repr)
+    return (zlib.crc32(text.encode()) ^ (0 if seed is None else int(seed) * 2654435761)) % (2**31)
+
+
+def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_epochs: int | None,
+              seed: int | None, cpus: float, experiment_dir: str, space: Mapping[str, Param] | None = None) -> None:
+    """The function trainable of every trw_ray search (runs inside a Tune trial actor).
+
+    Nothing of a previous trial survives in a reused actor: the search context is set and removed around the
+    call, torch's thread count is set to the trial's CPUs and restored, and torch/numpy/random are seeded from
+    :func:`trial_seed`.
+    """
+    import torch
+    from ray import tune
+
+    from trw_ray.hparams.recorder import FINAL_KEY
+    from trw_ray.io import write_json_atomic
+    from trw_ray.train import tune_bridge
+
+    # Tune stages a trial's working files outside storage_path; trw_ray writes straight into the trial's folder of
+    # the experiment (a local or shared filesystem), so run folders are where the results API looks
+    trial_dir = Path(experiment_dir) / Path(tune.get_context().get_trial_dir()).name
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    state = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            state = tune_bridge.load_checkpoint_state(folder)
+    search = tune_bridge.SearchContext(mode="trial", metric=metric, run_root=trial_dir / "runs", max_epochs=max_epochs,
+                                       checkpoint_state=state)
+    value_seed = trial_seed(seed, config)
+    torch.manual_seed(value_seed)
+    np.random.seed(value_seed)
+    random.seed(value_seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(round(cpus))))
+    try:
+        with tune_bridge.activate(search):
+            returned = evaluate_fn(HyperParameters(config, space))
+        loss, infos = parse_returned(returned)
+        pending = search.pending or {"metrics": {}, "state": None}
+        search.pending = None
+        metrics = dict(pending["metrics"])
+        metrics[metric] = loss
+        metrics[FINAL_KEY] = True
+        if search.run_dirs:
+            metrics["run_dir"] = search.run_dirs[-1]
+        if infos is not None:
+            write_json_atomic(trial_dir / INFOS_FILENAME, {"loss": loss, "infos": _json_infos(infos)})
+        tune_bridge.send_report(metrics, pending["state"])
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------------------------------------- arguments
+
+def _check_number(value: Any, name: str, minimum: float = 0.0) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < minimum:
+        raise ValueError(f"resources_per_trial: {name!r} expected a number >= {minimum}; got {value!r}")
+    return float(value)
+
+
+def trial_resources(resources: Mapping[str, Any] | None):
+    """``{'cpu': 1, 'gpu': 0.5, 'pipeline_workers': 2}`` -> Tune's ``PlacementGroupFactory``, plus the trial's CPUs.
+
+    The first bundle runs the trial (``cpu``, ``gpu``, ``memory`` bytes); ``pipeline_workers`` adds one bundle of
+    ``cpus_per_pipeline_worker`` (default 1) CPUs per SequenceMap/SequenceAsyncReservoir worker, which the
+    pipelines use automatically. ``gpu`` may be a fraction (0.25 packs four trials on one GPU) or a whole number.
+    """
+    from ray import tune
+
+    resources = {"cpu": 1, "gpu": 0} if resources is None else resources
+    if not isinstance(resources, Mapping):
+        raise TypeError(f"resources_per_trial: expected a dict like {{'cpu': 1, 'gpu': 0}}; got {type(resources).__name__}")
+    unknown = sorted(set(resources) - set(RESOURCE_KEYS))
+    if unknown:
+        raise ValueError(f"resources_per_trial: unknown key(s) {unknown}; allowed: {list(RESOURCE_KEYS)}")
+    cpu = _check_number(resources.get("cpu", 1), "cpu")
+    gpu = _check_number(resources.get("gpu", 0), "gpu")
+    if gpu > 1 and gpu != int(gpu):
+        raise ValueError(f"resources_per_trial: 'gpu' above 1 must be a whole number of GPUs; got {gpu}")
+    if cpu == 0 and gpu == 0:
+        raise ValueError("resources_per_trial: a trial needs some 'cpu' or 'gpu'; got 0 for both")
+    workers = resources.get("pipeline_workers", 0)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        raise ValueError(f"resources_per_trial: 'pipeline_workers' expected an integer >= 0; got {workers!r}")
+    worker_cpus = _check_number(resources.get("cpus_per_pipeline_worker", 1), "cpus_per_pipeline_worker")
+    head = {"CPU": cpu}
+    if gpu:
+        head["GPU"] = gpu
+    if resources.get("memory"):
+        head["memory"] = _check_number(resources["memory"], "memory")
+    bundles = [head] + [{"CPU": worker_cpus} for _ in range(workers)]
+    return tune.PlacementGroupFactory(bundles), cpu
+
+
+def check_cluster_resources(bundles: list[dict[str, float]]) -> None:
+    """Raises at once when a trial's bundles can never be placed (Tune would leave the trials pending forever)."""
+    import ray
+
+    total = ray.cluster_resources()
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    head = bundles[0]
+    for resource, amount in head.items():
+        if amount and not any(node.get(resource, 0) >= amount for node in nodes):
+            available = {key: total.get(key, 0) for key in ("CPU", "GPU")}
+            raise ValueError(
+                f"resources_per_trial: a trial asks for {amount:g} {resource} on one node, but no node of this Ray "
+                f"cluster has that much (cluster: {available}); lower the request"
+                + (" or run on a machine with a GPU" if resource == "GPU" else ""))
+    for resource in {key for bundle in bundles for key in bundle}:
+        needed = sum(bundle.get(resource, 0) for bundle in bundles)
+        if needed > total.get(resource, 0) + 1e-9:
+            raise ValueError(f"resources_per_trial: one trial needs {needed:g} {resource} in all (trial + pipeline "
+                             f"workers) but the Ray cluster has {total.get(resource, 0):g}")
+
+
+def _resolve_space(evaluate_fn, space) -> tuple[Callable, SearchSpace]:
+    if isinstance(space, (str, os.PathLike)):
+        space = load_space(space)
+    if isinstance(space, SearchSpace):
+        if evaluate_fn is None:
+            if space.trainable is None:
+                raise ValueError(f"evaluate_fn: none given and the space {space.source or ''} names no trainable")
+            evaluate_fn = space.resolve_trainable()
+        return evaluate_fn, space
+    if isinstance(evaluate_fn, str):
+        evaluate_fn = import_function(evaluate_fn, "evaluate_fn")
+    if not callable(evaluate_fn):
+        raise TypeError(f"evaluate_fn: expected a function hparams -> loss | (loss, infos) or 'module:function'; "
+                        f"got {evaluate_fn!r}")
+    if space is None:
+        return evaluate_fn, SearchSpace(parameters=discover_space(evaluate_fn))
+    if isinstance(space, Mapping):
+        for name, spec in space.items():
+            if not isinstance(spec, Param):
+                raise TypeError(f"space: {name!r} must be a parameter spec (ContinuousUniform, ...); "
+                                f"got {type(spec).__name__}")
+        if not space:
+            raise ValueError("space: expected a non-empty dict {name: spec}")
+        return evaluate_fn, SearchSpace(parameters=dict(space))
+    raise TypeError(f"space: expected None (define-by-run), a dict {{name: spec}}, a SearchSpace or a YAML path; "
+                    f"got {type(space).__name__}")
+
+
+def _clip_to_space(parameters: Mapping[str, Param]) -> Callable[[dict], dict]:
+    def explore(config: dict) -> dict:
+        for name, spec in parameters.items():
+            if name not in config:
+                continue
+            if spec.choices is not None:
+                if config[name] not in spec.choices:
+                    config[name] = spec.default
+            else:
+                config[name] = spec.from_unit(float(np.clip(spec.to_unit(config[name]), 0.0, 1.0)))
+        return config
+
+    return explore
+
+
+def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str, max_epochs: int | None,
+                     seed: int | None, max_concurrent: int | None, options: Mapping[str, Any]):
+    """``(searcher, scheduler)`` of an algorithm name (see :data:`ALGORITHMS`)."""
+    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, PopulationBasedTraining
+
+    from trw_ray.hparams.tune_searcher import LogicSearcher
+
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm: expected one of {list(ALGORITHMS)}; got {algorithm!r}")
+    options = dict(options or {})
+    allowed = {"grid": {"grid_points"}, "evolution": {"population_size", "sample_size", "avoid_duplicates"},
+               "hyperband": {"reduction_factor"}, "asha": {"reduction_factor", "grace_period"},
+               "pbt": {"perturbation_interval", "mutations", "quantile_fraction", "resample_probability"}}
+    unknown = sorted(set(options) - allowed.get(algorithm, set()))
+    if unknown:
+        raise TypeError(f"algorithm_options: unknown for {algorithm!r}: {unknown}; allowed: "
+                        f"{sorted(allowed.get(algorithm, set()))}")
+    if algorithm in ("hyperband", "asha", "pbt") and max_epochs is None:
+        raise ValueError(f"max_epochs: {algorithm!r} schedules trials by epochs; give the budget of one trial "
+                         "(e.g. max_epochs=9)")
+    params = space.parameters
+    if algorithm == "tpe":
+        try:
+            from ray.tune.search import ConcurrencyLimiter
+            from ray.tune.search.optuna import OptunaSearch
+            import optuna  # noqa: F401
+        except ImportError as error:
+            raise ValueError("algorithm: 'tpe' uses Optuna's TPE sampler; install it with `pip install optuna` "
+                             f"({error})") from error
+        searcher = OptunaSearch(space=space.to_tune(), metric=metric, mode=mode, seed=seed)
+        return (ConcurrencyLimiter(searcher, max_concurrent) if max_concurrent else searcher), None
+    if algorithm == "grid":
+        logic = GridSearch(params, mode, seed, **options)
+    elif algorithm == "evolution":
+        logic = RegularizedEvolution(params, mode, seed, **options)
+    else:
+        logic = RandomSearch(params, mode, seed)
+    searcher = LogicSearcher(logic, metric, mode, max_concurrent)
+    scheduler = None
+    if algorithm == "hyperband":
+        scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=max_epochs,
+                                       reduction_factor=options.get("reduction_factor", 3))
+    elif algorithm == "asha":
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
+                                  grace_period=options.get("grace_period", 1),
+                                  reduction_factor=options.get("reduction_factor", 3))
+    elif algorithm == "pbt":
+        names = options.get("mutations") or [name for name, spec in params.items() if spec.choices is None
+                                              and type(spec).__name__.startswith("Continuous")]
+        unknown_names = sorted(set(names) - set(params))
+        if not names or unknown_names:
+            raise ValueError(f"algorithm_options: 'mutations' must name continuous parameters of the space "
+                             f"{list(params)}; got {names!r}")
+        rng = np.random.default_rng(seed)
+        mutations = {name: (lambda spec=params[name]: spec.sample(rng)) for name in names}
+        scheduler = PopulationBasedTraining(
+            time_attr="training_iteration",
+            perturbation_interval=options.get("perturbation_interval", max(1, max_epochs // 4)),
+            hyperparam_mutations=mutations, custom_explore_fn=_clip_to_space(params),
+            quantile_fraction=options.get("quantile_fraction", 0.25),
+            resample_probability=options.get("resample_probability", 0.25))
+    return searcher, scheduler
+
+
+def _function_name(evaluate_fn: Any) -> str:
+    target = getattr(evaluate_fn, "func", evaluate_fn)
+    return getattr(target, "__name__", type(target).__name__).strip("<>") or "search"
+
+
+def default_storage_path() -> Path:
+    """``$TRW_RAY_LOGGING_ROOT/searches`` (or ``~/trw_ray_logs/searches``)."""
+    from trw_ray.train.options import default_logging_directory
+
+    return Path(default_logging_directory()) / "searches"
+
+
+# ---------------------------------------------------------------------------------------------------- the driver
+
+def search(
+    evaluate_fn: Callable | str | None = None,
+    space: Mapping[str, Param] | SearchSpace | str | os.PathLike | None = None,
+    algorithm: str | None = None,
+    num_samples: int | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    max_epochs: int | None = None,
+    resources_per_trial: Mapping[str, Any] | None = None,
+    max_concurrent: int | None = None,
+    storage_path: str | os.PathLike | None = None,
+    name: str | None = None,
+    seed: int | None = None,
+    resume: str | bool = "auto",
+    address: str | None = None,
+    max_failures: int = 0,
+    reuse_actors: bool = True,
+    algorithm_options: Mapping[str, Any] | None = None,
+    verbose: int = 1,
+):
+    """Runs a hyper-parameter search on Ray Tune and returns its :class:`trw_ray.results.ExperimentResults`.
+
+    Args:
+        evaluate_fn: ``hparams -> loss | (loss, infos)`` (the seed's ``evaluate_hparams``), or ``'module:function'``;
+            None when ``space`` is a space file that names its trainable.
+        space: None discovers the space by running ``evaluate_fn`` with defaults until it is about to train
+            (:func:`~trw_ray.hparams.space.discover_space`); or ``{name: spec}``; or a YAML path / :class:`SearchSpace`.
+        algorithm: ``random`` (default), ``grid``, ``hyperband``, ``asha``, ``pbt``, ``evolution`` (regularized
+            evolution) or ``tpe`` (Optuna's TPE; needs optuna).
+        num_samples: trials to run (default 40; a grid stops when exhausted).
+        metric, mode: what is optimized (default ``loss``, ``min``). Every epoch a trial reports its metrics as
+            ``dataset/split/output/metric`` and ``metric`` itself: a key of that form when ``metric`` is one, else
+            the ``overall_loss`` of the first split that is not ``train`` (MNIST: ``mnist/valid``). The last
+            report carries the value ``evaluate_fn`` returns.
+        max_epochs: budget of one trial in epochs: the Trainer trains this long and schedulers use it as ``max_t``
+            (required by hyperband, asha, pbt).
+        resources_per_trial: ``{'cpu': 1, 'gpu': 0}``; ``gpu`` may be fractional (0.25: four trials per GPU) or
+            whole; ``pipeline_workers: N`` reserves N extra 1-CPU bundles for the trial's SequenceMap/reservoir
+            workers. A request no node can satisfy raises at once.
+        max_concurrent: at most this many trials at once (default: as many as resources allow).
+        storage_path: where experiments go (default ``$TRW_RAY_LOGGING_ROOT/searches``).
+        name: the experiment's folder name (default ``<function>_<algorithm>_<time>``). Naming an existing
+            experiment resumes it when ``resume`` is ``'auto'`` or True.
+        seed: seeds the algorithm (same seed, same configurations) and each trial (see :func:`trial_seed`).
+        resume: ``'auto'`` continues an existing experiment of the same name (finished trials are kept, unfinished
+            ones resume from their last checkpoint) and starts a new one otherwise; True requires one to exist;
+            False refuses to reuse a name.
+        address: a Ray cluster address (default ``$RAY_ADDRESS``; none: an embedded local Ray).
+        max_failures: retries of a failed trial, each from its last checkpoint.
+        reuse_actors: reuse trial actors between trials (start-up dominates small trials).
+        algorithm_options: ``grid_points`` (grid), ``population_size``/``sample_size`` (evolution),
+            ``reduction_factor``/``grace_period`` (asha, hyperband), ``perturbation_interval``/``mutations`` (pbt).
+        verbose: 0 silent, 1 Tune's periodic status table, 2 with every result.
+
+    Returns:
+        :class:`trw_ray.results.ExperimentResults` of the experiment folder.
+    """
+    from ray import tune
+
+    from trw_ray.data.ray_session import ensure_ray
+    from trw_ray.hparams.recorder import RECORD_FOLDER, SEARCH_FILENAME, SearchRecorder
+    from trw_ray.io import write_json_atomic
+    from trw_ray.results import load
+
+    evaluate_fn, resolved = _resolve_space(evaluate_fn, space)
+    algorithm = algorithm or resolved.algorithm or "random"
+    metric = metric or resolved.metric
+    mode = mode or resolved.mode
+    max_epochs = max_epochs if max_epochs is not None else resolved.max_epochs
+    num_samples = num_samples if num_samples is not None else (resolved.num_samples or 40)
+    resources_per_trial = resources_per_trial if resources_per_trial is not None else resolved.resources_per_trial
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode: expected 'min' or 'max'; got {mode!r}")
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric: expected a non-empty string; got {metric!r}")
+    for argument, value in (("num_samples", num_samples), ("max_epochs", max_epochs), ("max_concurrent", max_concurrent)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"{argument}: expected an integer >= 1; got {value!r}")
+    if not isinstance(max_failures, int) or max_failures < 0:
+        raise ValueError(f"max_failures: expected an integer >= 0; got {max_failures!r}")
+    if resume not in RESUME_CHOICES:
+        raise ValueError(f"resume: expected one of {list(RESUME_CHOICES)}; got {resume!r}")
+    placement, cpus = trial_resources(resources_per_trial)
+    searcher, scheduler = create_algorithm(algorithm, resolved, metric, mode, max_epochs, seed, max_concurrent,
+                                           algorithm_options or {})
+
+    if storage_path is not None and "://" in str(storage_path):
+        raise ValueError(f"storage_path: expected a filesystem path (local, or shared by every node of a cluster); "
+                         f"got the URI {str(storage_path)!r}")
+    storage = Path(storage_path if storage_path is not None else default_storage_path()).expanduser().resolve()
+    if name is None:
+        name = f"{_function_name(evaluate_fn)}_{algorithm}_{time.strftime('%Y%m%d-%H%M%S')}"
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name: expected a folder name without '/'; got {name!r}")
+    experiment_dir = storage / name
+    exists = tune.Tuner.can_restore(str(experiment_dir))
+    if exists and resume is False:
+        raise ValueError(f"name: the experiment {str(experiment_dir)!r} exists; pass resume=True to continue it "
+                         "or choose another name")
+    if not exists and resume is True:
+        raise ValueError(f"resume: there is no experiment to resume at {str(experiment_dir)!r}")
+    if not exists and (experiment_dir / RECORD_FOLDER / SEARCH_FILENAME).is_file():
+        raise ValueError(f"name: {str(experiment_dir)!r} holds an experiment Tune cannot resume (its driver stopped "
+                         "before Tune saved any state); choose another name")
+
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials reach the saved state within a second
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    ensure_ray(address)
+    check_cluster_resources(placement.bundles)
+    if seed is not None:
+        random.seed(seed)  # PBT's exploration draws from the random module
+
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, evaluate_fn=evaluate_fn, metric=metric, max_epochs=max_epochs, seed=seed,
+                             cpus=cpus, experiment_dir=str(experiment_dir), space=resolved.parameters),
+        placement)
+    record_path = experiment_dir / RECORD_FOLDER / SEARCH_FILENAME
+    if exists:
+        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+        record.setdefault("resumed", []).append(time.time())
+        write_json_atomic(record_path, record)
+        tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, resume_unfinished=True,
+                                   resume_errored=False, restart_errored=False)
+    else:
+        write_json_atomic(record_path, {
+            "name": name, "algorithm": algorithm, "metric": metric, "mode": mode, "num_samples": num_samples,
+            "max_epochs": max_epochs, "seed": seed, "resources_per_trial": dict(resources_per_trial or {"cpu": 1}),
+            "algorithm_options": dict(algorithm_options or {}), "space": resolved.describe(),
+            "evaluate_fn": f"{getattr(evaluate_fn, '__module__', '?')}:{_function_name(evaluate_fn)}",
+            "space_file": resolved.source, "created": time.time(), "resumed": []})
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(metric=metric, mode=mode, search_alg=searcher, scheduler=scheduler,
+                                        num_samples=num_samples, reuse_actors=reuse_actors),
+            run_config=tune.RunConfig(
+                name=name, storage_path=str(storage), verbose=verbose,
+                callbacks=[SearchRecorder(experiment_dir)],
+                failure_config=tune.FailureConfig(max_failures=max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
+    tuner.fit()
+    return load(experiment_dir)
+
+
+class HyperParametersOptimizerRandomSearchLocal:
+    """The seed's random search, as a random search on Ray Tune (local Ray unless ``RAY_ADDRESS`` is set).
+
+    Args:
+        evaluate_hparams_fn: ``hparams -> loss | (loss, infos)``.
+        repeat: number of trials.
+        seed: seeds the configurations.
+        resources_per_trial: as :func:`search`.
+
+    Example (seed section 1.3.3)::
+
+        random_search = trw.hparams.HyperParametersOptimizerRandomSearchLocal(evaluate_hparams, repeat=40)
+        results = random_search.optimize(hparams_root)
+    """
+
+    def __init__(self, evaluate_hparams_fn: Callable, repeat: int = 40, seed: int | None = None,
+                 resources_per_trial: Mapping[str, Any] | None = None, log_string: Callable | None = None):
+        if not callable(evaluate_hparams_fn):
+            raise TypeError(f"evaluate_hparams_fn: expected a function hparams -> loss; got {evaluate_hparams_fn!r}")
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            raise ValueError(f"repeat: expected an integer >= 1; got {repeat!r}")
+        self.evaluate_hparams_fn = evaluate_hparams_fn
+        self.repeat = repeat
+        self.seed = seed
+        self.resources_per_trial = resources_per_trial
+        self.log_string = log_string or print
+
+    def optimize(self, result_path: str | os.PathLike | None = None):
+        """Runs the trials; their results go to ``result_path`` (an experiment folder; resumed if it exists)."""
+        if result_path is None:
+            storage, name = None, None
+        else:
+            result_path = Path(result_path).expanduser().resolve()
+            storage, name = result_path.parent, result_path.name
+        results = search(self.evaluate_hparams_fn, algorithm="random", num_samples=self.repeat, seed=self.seed,
+                         resources_per_trial=self.resources_per_trial, storage_path=storage, name=name,
+                         resume="auto", verbose=0)
+        best = results.best()
+        if best is not None:
+            self.log_string(f"best trial {best['trial_id']}: loss={best['value']:.6g} config={best['config']}")
+        return results
+
+
+__all__ = ["ALGORITHMS", "HyperParametersOptimizerRandomSearchLocal", "search", "run_trial", "trial_resources",
+           "create_algorithm", "check_cluster_resources", "parse_returned", "trial_seed"]

@@ -1,0 +1,151 @@
+"""The driver's record of a search: a Ray Tune callback that writes trw_ray's own experiment files.
+
+Layout under the experiment folder (``storage_path/name``), all JSON, written as results arrive::
+
+    trw_ray/search.json             what was searched (algorithm, metric, mode, space, seed...), by the driver
+    trw_ray/history.jsonl           one line per reported result of any trial (appended, flushed)
+    trw_ray/trials/<trial_id>.json  per trial: status, config, folder, last result, error and traceback
+
+Tune's own files (some pickled) stay as Tune writes them; :mod:`trw_ray.results` reads only these.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from trw_ray.io import write_json_atomic
+from trw_ray.results.experiment import HISTORY_FILENAME, RECORD_FOLDER, SEARCH_FILENAME, TRIALS_FOLDER
+
+__all__ = ["SearchRecorder", "result_row", "HISTORY_FILENAME", "RECORD_FOLDER", "SEARCH_FILENAME", "TRIALS_FOLDER"]
+FINAL_KEY = "trw_final"
+_SKIPPED_RESULT_KEYS = {"config", "hostname", "node_ip", "pid", "date", "trial_id", "experiment_tag", "done",
+                        "should_checkpoint", "checkpoint_dir_name"}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return value if not isinstance(value, float) or math.isfinite(value) else None
+    if hasattr(value, "item"):
+        try:
+            return _jsonable(value.item())
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def result_row(trial_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A reported result reduced to JSON scalars (no config, no host details)."""
+    row = {"trial_id": trial_id}
+    for key, value in result.items():
+        if key in _SKIPPED_RESULT_KEYS:
+            continue
+        converted = _jsonable(value)
+        if converted is not None or value is None:
+            row[key] = converted
+    return row
+
+
+class SearchRecorder(Callback):
+    """Writes ``trw_ray/history.jsonl`` and ``trw_ray/trials/*.json`` while Tune runs (see the module doc)."""
+
+    def __init__(self, experiment_dir: str | Path):
+        self.experiment_dir = Path(experiment_dir)
+        self.records: dict[str, dict[str, Any]] = {}
+
+    @property
+    def folder(self) -> Path:
+        return self.experiment_dir / RECORD_FOLDER
+
+    def _record(self, trial) -> dict[str, Any]:
+        record = self.records.get(trial.trial_id)
+        if record is None:
+            path = self.folder / TRIALS_FOLDER / f"{trial.trial_id}.json"
+            record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            record.setdefault("trial_id", trial.trial_id)
+            record.setdefault("started", time.time())
+            record.setdefault("failures", 0)
+            self.records[trial.trial_id] = record
+        record["config"] = {key: _jsonable(value) if not isinstance(value, (list, dict)) else value
+                            for key, value in (trial.config or {}).items()}
+        record["trial_dir"] = trial.path or trial.local_path
+        return record
+
+    def _write(self, record: dict[str, Any]) -> None:
+        record["updated"] = time.time()
+        write_json_atomic(self.folder / TRIALS_FOLDER / f"{record['trial_id']}.json", record)
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        record = self._record(trial)
+        record["status"] = "RUNNING"
+        self._write(record)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        record = self._record(trial)
+        row = result_row(trial.trial_id, result)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / HISTORY_FILENAME, "a", encoding="utf-8") as file:
+            file.write(json.dumps(row) + "\n")
+            file.flush()
+        record["status"] = "RUNNING"
+        record["last_result"] = row
+        record["iterations"] = row.get("training_iteration")
+        self._write(record)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        record = self._record(trial)
+        finished = bool((record.get("last_result") or {}).get(FINAL_KEY))
+        record["status"] = "TERMINATED"
+        record["completed"] = finished
+        record["stopped_early"] = not finished
+        record["ended"] = time.time()
+        self._write(record)
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        record = self._record(trial)
+        record["failures"] = int(record.get("failures", 0)) + 1
+        record["status"] = "RETRYING"
+        record["last_error"] = self._error_text(trial)
+        self._write(record)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        record = self._record(trial)
+        record["failures"] = int(record.get("failures", 0)) + 1
+        record["status"] = "ERROR"
+        text = self._error_text(trial)
+        record["error"] = _last_line(text)
+        record["traceback"] = text
+        record["ended"] = time.time()
+        self._write(record)
+
+    def on_experiment_end(self, trials, **info):
+        for trial in trials:
+            record = self._record(trial)
+            if record.get("status") not in ("TERMINATED", "ERROR"):
+                record["status"] = str(trial.status)
+                self._write(record)
+
+    @staticmethod
+    def _error_text(trial) -> str:
+        try:
+            error_file = trial.error_file
+            if error_file and Path(error_file).is_file():
+                return Path(error_file).read_text(encoding="utf-8", errors="replace")
+        except Exception:  # noqa: BLE001 - the record must be written whatever Tune's error file holds
+            pass
+        return str(getattr(trial, "error_msg", "") or "unknown error (Tune wrote no error file)")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "Exception" in line:
+            return line.strip()
+    return lines[-1].strip() if lines else ""

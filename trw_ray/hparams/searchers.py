@@ -1,0 +1,245 @@
+"""Search algorithms as Ray-free, seeded classes: which configuration to try next.
+
+Each :class:`SearchLogic` proposes configurations (``suggest``) and learns from finished ones (``observe``); its
+state is JSON so a resumed search continues where it stopped. :mod:`trw_ray.hparams.tune_searcher` adapts them
+to Ray Tune's ``Searcher`` interface; tests use them without Ray.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from trw_ray.hparams.params import Param
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return rng.bit_generator.state
+
+
+def _set_rng_state(rng: np.random.Generator, state: Mapping[str, Any]) -> None:
+    rng.bit_generator.state = dict(state)
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode: expected 'min' or 'max'; got {mode!r}")
+    return mode
+
+
+def _check_space(space: Mapping[str, Param]) -> dict[str, Param]:
+    if not isinstance(space, Mapping) or not space:
+        raise ValueError(f"space: expected a non-empty dict {{name: spec}}; got {space!r}")
+    for name, spec in space.items():
+        if not isinstance(spec, Param):
+            raise TypeError(f"space: {name!r} must be a parameter spec (ContinuousUniform, ...); got {type(spec).__name__}")
+    return dict(space)
+
+
+class SearchLogic(abc.ABC):
+    """Base of search algorithms.
+
+    Args:
+        space: ``{name: spec}``.
+        mode: ``'min'`` or ``'max'`` of the values given to :meth:`observe`.
+        seed: seeds the algorithm's own generator; same seed, same configurations.
+    """
+
+    def __init__(self, space: Mapping[str, Param], mode: str = "min", seed: int | None = None):
+        self.space = _check_space(space)
+        self.mode = _check_mode(mode)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.suggested = 0
+
+    @abc.abstractmethod
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        """The configuration of a new trial, or None when the algorithm has nothing more to propose."""
+
+    def observe(self, trial_id: str, value: float | None) -> None:
+        """A trial finished with ``value`` of the metric (None: it failed or reported nothing)."""
+
+    def sample(self) -> dict[str, Any]:
+        """A configuration drawn at random (every spec's ``sample``)."""
+        return {name: spec.sample(self.rng) for name, spec in self.space.items()}
+
+    def score(self, value: float) -> float:
+        """``value`` turned so that larger is better."""
+        return -value if self.mode == "min" else value
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serializable state (generator included)."""
+        return {"rng": _rng_state(self.rng), "suggested": self.suggested}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        _set_rng_state(self.rng, state["rng"])
+        self.suggested = int(state["suggested"])
+
+
+class RandomSearch(SearchLogic):
+    """Independent random configurations (the seed's ``HyperParametersOptimizerRandomSearchLocal``)."""
+
+    def suggest(self, trial_id):
+        self.suggested += 1
+        return self.sample()
+
+
+class GridSearch(SearchLogic):
+    """Every combination of the specs' grids, in order, then nothing more.
+
+    Args:
+        grid_points: values per continuous spec (discrete specs use each choice; integer ranges wider than this
+            are thinned to ``grid_points`` values).
+    """
+
+    def __init__(self, space, mode="min", seed=None, grid_points: int = 3):
+        super().__init__(space, mode, seed)
+        if not isinstance(grid_points, int) or isinstance(grid_points, bool) or grid_points < 2:
+            raise ValueError(f"grid_points: expected an integer >= 2; got {grid_points!r}")
+        self.grid_points = grid_points
+        axes = [spec.grid(grid_points) for spec in self.space.values()]
+        self.size = math.prod(len(axis) for axis in axes)
+        self._axes = axes
+
+    def config_at(self, index: int) -> dict[str, Any]:
+        values = []
+        for axis in reversed(self._axes):
+            index, position = divmod(index, len(axis))
+            values.append(axis[position])
+        return dict(zip(self.space, reversed(values)))
+
+    def suggest(self, trial_id):
+        if self.suggested >= self.size:
+            return None
+        config = self.config_at(self.suggested)
+        self.suggested += 1
+        return config
+
+
+def _config_key(config: Mapping[str, Any]) -> str:
+    return repr(sorted((name, repr(value)) for name, value in config.items()))
+
+
+class RegularizedEvolution(SearchLogic):
+    """Regularized (aging) evolution, Real et al. 2019, asynchronous.
+
+    The first ``population_size`` trials are random. Afterwards each new trial mutates one parameter of the best of
+    ``sample_size`` members drawn from the population (tournament selection); a finished trial joins the population
+    and the oldest member leaves it. Trials run in parallel: a tournament uses whatever members have finished.
+
+    Args:
+        population_size: members kept (P).
+        sample_size: tournament size (S).
+        avoid_duplicates: re-mutate (up to 32 times) a child that was already proposed, so a finite space is not
+            evaluated twice at the same point.
+    """
+
+    def __init__(self, space, mode="min", seed=None, population_size: int = 20, sample_size: int = 5,
+                 avoid_duplicates: bool = True):
+        super().__init__(space, mode, seed)
+        for name, value in (("population_size", population_size), ("sample_size", sample_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected an integer >= 1; got {value!r}")
+        if sample_size > population_size:
+            raise ValueError(f"sample_size: must be <= population_size ({population_size}); got {sample_size}")
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self.avoid_duplicates = avoid_duplicates
+        self.population: list[tuple[dict[str, Any], float]] = []  # oldest first
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.seen: set[str] = set()
+
+    def _new_point(self, make) -> dict[str, Any]:
+        config = make()
+        if self.avoid_duplicates:
+            for _ in range(32):
+                if _config_key(config) not in self.seen:
+                    break
+                config = make()
+        return config
+
+    def _mutate(self, parent: Mapping[str, Any]) -> dict[str, Any]:
+        child = dict(parent)
+        name = list(self.space)[int(self.rng.integers(len(self.space)))]
+        child[name] = self.space[name].mutate(child[name], self.rng)
+        return child
+
+    def _tournament(self) -> dict[str, Any]:
+        size = min(self.sample_size, len(self.population))
+        chosen = self.rng.choice(len(self.population), size=size, replace=False)
+        best = max(chosen, key=lambda index: self.population[index][1])
+        return self.population[int(best)][0]
+
+    def suggest(self, trial_id):
+        if self.suggested < self.population_size or not self.population:
+            config = self._new_point(self.sample)
+        else:
+            parent = self._tournament()
+            config = self._new_point(lambda: self._mutate(parent))
+        self.suggested += 1
+        self.pending[trial_id] = config
+        self.seen.add(_config_key(config))
+        return config
+
+    def observe(self, trial_id, value):
+        config = self.pending.pop(trial_id, None)
+        if config is None or value is None or not math.isfinite(value):
+            return
+        self.population.append((config, self.score(float(value))))
+        if len(self.population) > self.population_size:
+            self.population.pop(0)
+
+    def state_dict(self):
+        state = super().state_dict()
+        state.update(population=[[config, score] for config, score in self.population], pending=self.pending,
+                     seen=sorted(self.seen))
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.population = [(dict(config), float(score)) for config, score in state["population"]]
+        self.pending = {key: dict(value) for key, value in state["pending"].items()}
+        self.seen = set(state["seen"])
+
+
+def hyperband_brackets(max_t: int, reduction_factor: float = 3) -> list[dict[str, Any]]:
+    """The brackets of HyperBand (Li et al. 2018, Algorithm 1) for a budget of ``max_t`` epochs.
+
+    Returns one dict per bracket ``s = s_max .. 0``: ``n`` configurations started with ``r`` epochs each, and
+    the successive-halving rounds ``[(n_i, r_i), ...]``. ``max_t=81, reduction_factor=3`` gives the paper's table
+    (n = 81, 34, 15, 8, 5; r = 1, 3, 9, 27, 81).
+    """
+    if not isinstance(max_t, int) or max_t < 1:
+        raise ValueError(f"max_t: expected an integer >= 1; got {max_t!r}")
+    if not reduction_factor > 1:
+        raise ValueError(f"reduction_factor: expected a number > 1; got {reduction_factor!r}")
+    eta = reduction_factor
+    s_max = int(math.floor(math.log(max_t) / math.log(eta) + 1e-9))
+    budget = (s_max + 1) * max_t
+    brackets = []
+    for s in range(s_max, -1, -1):
+        n = int(math.ceil(budget / max_t / (s + 1) * eta ** s))
+        r = max_t * eta ** (-s)
+        rounds = [(int(math.floor(n * eta ** (-i))), r * eta ** i) for i in range(s + 1)]
+        brackets.append({"s": s, "n": n, "r": r, "rounds": rounds})
+    return brackets
+
+
+ALGORITHM_LOGIC: dict[str, type[SearchLogic]] = {
+    "random": RandomSearch,
+    "grid": GridSearch,
+    "evolution": RegularizedEvolution,
+}
+
+
+def grid_size(space: Mapping[str, Param], grid_points: int = 3) -> int:
+    """How many configurations a grid search of ``space`` has."""
+    return math.prod(len(spec.grid(grid_points)) for spec in _check_space(space).values())
+
+
+__all__ = ["SearchLogic", "RandomSearch", "GridSearch", "RegularizedEvolution", "hyperband_brackets", "grid_size",
+           "ALGORITHM_LOGIC"]

@@ -1,0 +1,202 @@
+"""Search spaces: ``{name: spec}`` declared in a YAML file or discovered by running define-by-run code.
+
+A space file (``search_spaces/*.yaml``) names everything ``trw-ray search FILE`` needs::
+
+    trainable: trw_ray.examples.mnist_search:evaluate_hparams   # module:function(hparams, **trainable_kwargs)
+    trainable_kwargs: {max_train_samples: 2000}                 # optional keyword arguments of the trainable
+    metric: loss                                                 # what the search optimizes
+    mode: min                                                    # min or max
+    max_epochs: 3                                                # optional: the budget of one trial, in epochs
+    parameters:
+      learning_rate: {type: ContinuousPower, default: 0.1, exponent_min: -4, exponent_max: 0}
+      number_hidden: {type: DiscreteInteger, default: 500, min: 100, max: 1000}
+
+Discovery (:func:`discover_space`) runs the function once with every default: each ``hparams.create`` is
+recorded; when the function trains with the Trainer, ``fit`` builds datasets, model and optimizers (so the
+``create`` calls inside ``model_fn``/``optimizers_fn`` run) and stops before the first epoch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trw_ray.hparams.hyperparameters import HyperParameters
+from trw_ray.hparams.params import Param, param_from_dict
+
+SPACE_KEYS = ("trainable", "trainable_kwargs", "metric", "mode", "max_epochs", "num_samples", "algorithm",
+              "resources_per_trial", "description", "parameters")
+
+
+@dataclass
+class SearchSpace:
+    """A search space and what runs it.
+
+    Attributes:
+        parameters: ``{name: spec}`` in declaration order.
+        trainable: ``'module:function'`` or the function itself; called as ``function(hparams, **trainable_kwargs)``.
+        trainable_kwargs: keyword arguments of the trainable.
+        metric, mode: what the search optimizes.
+        max_epochs, num_samples, algorithm, resources_per_trial: defaults of :func:`trw_ray.hparams.search`.
+        source: the file the space was loaded from, if any.
+    """
+
+    parameters: dict[str, Param]
+    trainable: str | Callable | None = None
+    trainable_kwargs: dict[str, Any] = field(default_factory=dict)
+    metric: str = "loss"
+    mode: str = "min"
+    max_epochs: int | None = None
+    num_samples: int | None = None
+    algorithm: str | None = None
+    resources_per_trial: dict[str, Any] | None = None
+    description: str = ""
+    source: str | None = None
+
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter at its default."""
+        return {name: spec.default for name, spec in self.parameters.items()}
+
+    def to_tune(self) -> dict[str, Any]:
+        """The space as Ray Tune's ``param_space`` (``tune.uniform``, ``tune.loguniform``, ``tune.choice``...)."""
+        return to_tune_param_space(self.parameters)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serializable description (written next to a search's results)."""
+        return {name: spec.describe() for name, spec in self.parameters.items()}
+
+    def resolve_trainable(self) -> Callable:
+        """The trainable as a function ``hparams -> loss | (loss, infos)``."""
+        function = import_function(self.trainable, "trainable") if isinstance(self.trainable, str) else self.trainable
+        if not callable(function):
+            raise ValueError(f"trainable: expected 'module:function' or a function; got {self.trainable!r}")
+        if self.trainable_kwargs:
+            import functools
+
+            return functools.partial(function, **self.trainable_kwargs)
+        return function
+
+
+def import_function(reference: str, argument: str = "trainable") -> Callable:
+    """``'package.module:function'`` -> the function. ValueError naming ``argument`` when it cannot be found."""
+    module_name, _, qualname = reference.partition(":")
+    if not module_name or not qualname:
+        raise ValueError(f"{argument}: expected 'module:function'; got {reference!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"{argument}: cannot import {reference!r} ({type(error).__name__}: {error})") from error
+    if not callable(obj):
+        raise ValueError(f"{argument}: {reference!r} is not callable")
+    return obj
+
+
+def to_tune_param_space(parameters: Mapping[str, Param]) -> dict[str, Any]:
+    """``{name: spec}`` as Ray Tune search domains (mappings and booleans become ``tune.choice`` of keys)."""
+    from ray import tune
+
+    from trw_ray.hparams.params import ContinuousPower, ContinuousUniform, DiscreteInteger
+
+    converted = {}
+    for name, spec in parameters.items():
+        if isinstance(spec, ContinuousPower):
+            converted[name] = tune.loguniform(10.0 ** spec.exponent_min, 10.0 ** spec.exponent_max)
+        elif isinstance(spec, ContinuousUniform):
+            converted[name] = tune.uniform(spec.min, spec.max)
+        elif isinstance(spec, DiscreteInteger):
+            converted[name] = tune.randint(spec.min, spec.max + 1)
+        else:
+            converted[name] = tune.choice(spec.choices)
+    return converted
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{where}: expected an integer >= 1; got {value!r}")
+    return value
+
+
+def space_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> SearchSpace:
+    """Builds a :class:`SearchSpace` from the content of a space file; errors name ``source`` and the key."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{source}: expected a mapping with the keys {list(SPACE_KEYS)}; got {type(data).__name__}")
+    unknown = sorted(set(data) - set(SPACE_KEYS))
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {unknown}; allowed: {list(SPACE_KEYS)}")
+    parameters = data.get("parameters")
+    if not isinstance(parameters, Mapping) or not parameters:
+        raise ValueError(f"{source}: 'parameters' must map each hyper-parameter name to a spec "
+                         f"({{type: ContinuousUniform, default: ..., min: ..., max: ...}}); got {parameters!r}")
+    specs = {str(name): param_from_dict(spec, f"{source}: parameters.{name}") for name, spec in parameters.items()}
+    mode = data.get("mode", "min")
+    if mode not in ("min", "max"):
+        raise ValueError(f"{source}: mode: expected 'min' or 'max'; got {mode!r}")
+    metric = data.get("metric", "loss")
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"{source}: metric: expected a non-empty string; got {metric!r}")
+    trainable = data.get("trainable")
+    if trainable is not None and (not isinstance(trainable, str) or ":" not in trainable):
+        raise ValueError(f"{source}: trainable: expected 'module:function'; got {trainable!r}")
+    kwargs = data.get("trainable_kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise ValueError(f"{source}: trainable_kwargs: expected a mapping of keyword arguments; got {kwargs!r}")
+    max_epochs = data.get("max_epochs")
+    if max_epochs is not None:
+        _positive_int(max_epochs, f"{source}: max_epochs")
+    num_samples = data.get("num_samples")
+    if num_samples is not None:
+        _positive_int(num_samples, f"{source}: num_samples")
+    resources = data.get("resources_per_trial")
+    if resources is not None and not isinstance(resources, Mapping):
+        raise ValueError(f"{source}: resources_per_trial: expected a mapping like {{cpu: 1, gpu: 0}}; got {resources!r}")
+    return SearchSpace(parameters=specs, trainable=trainable, trainable_kwargs=dict(kwargs), metric=metric, mode=mode,
+                       max_epochs=max_epochs, num_samples=num_samples, algorithm=data.get("algorithm"),
+                       resources_per_trial=dict(resources) if resources else None,
+                       description=str(data.get("description", "")), source=source)
+
+
+def load_space(path: str | os.PathLike) -> SearchSpace:
+    """Loads a YAML space file (see the module documentation for its keys).
+
+    Example:
+        >>> space = load_space('search_spaces/mnist_cnn_tiny.yaml')
+        >>> sorted(space.parameters)
+        ['learning_rate', 'number_conv1_channels', 'number_hidden']
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: no space file at {str(path)!r}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {error}") from error
+    return space_from_dict(data, str(path))
+
+
+def discover_space(evaluate_fn: Callable[[HyperParameters], Any]) -> dict[str, Param]:
+    """Runs a define-by-run function with every default until it is about to train; returns the specs it declared.
+
+    The function's ``hparams.create`` calls are recorded. Inside ``Trainer.fit`` the datasets, model and optimizers
+    are built, then training stops (no epoch runs, no run folder is kept). A function that does not use the
+    Trainer runs once to its end.
+    """
+    from trw_ray.train import tune_bridge
+
+    hparams = HyperParameters()
+    with tune_bridge.activate(tune_bridge.SearchContext(mode="discovery")):
+        try:
+            evaluate_fn(hparams)
+        except tune_bridge.DiscoveryComplete:
+            pass
+    if not hparams.specs:
+        raise ValueError("evaluate_fn: no hyper-parameter was declared (hparams.create was never called before "
+                         "training started); pass space= a dict {name: spec} or a space file")
+    return dict(hparams.specs)

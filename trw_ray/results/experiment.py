@@ -1,0 +1,190 @@
+"""One search experiment read from its folder (``trw_ray/`` files written by the search's recorder)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RECORD_FOLDER = "trw_ray"
+SEARCH_FILENAME = "search.json"
+HISTORY_FILENAME = "history.jsonl"
+TRIALS_FOLDER = "trials"
+SCOPES = ("last", "best")
+
+
+def load(path: str | os.PathLike | ExperimentResults) -> ExperimentResults:
+    """Opens an experiment folder (finished, interrupted or still running). No Ray needed."""
+    if isinstance(path, ExperimentResults):
+        return path
+    return ExperimentResults(path)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class ExperimentResults:
+    """The trials of one search experiment.
+
+    Args:
+        path: the experiment folder (``storage_path/name``), as printed by ``trw-ray search``.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).expanduser().resolve()
+        settings_path = self.path / RECORD_FOLDER / SEARCH_FILENAME
+        if not settings_path.is_file():
+            raise FileNotFoundError(f"path: {str(self.path)!r} is not a trw_ray search experiment "
+                                    f"(no {RECORD_FOLDER}/{SEARCH_FILENAME})")
+        self.settings: dict[str, Any] = json.loads(settings_path.read_text(encoding="utf-8"))
+        self.metric: str = self.settings.get("metric", "loss")
+        self.mode: str = self.settings.get("mode", "min")
+
+    def __repr__(self) -> str:
+        return f"ExperimentResults({str(self.path)!r}, algorithm={self.settings.get('algorithm')!r})"
+
+    # ------------------------------------------------------------------ raw records
+
+    def records(self) -> list[dict[str, Any]]:
+        """The per-trial records, oldest first."""
+        folder = self.path / RECORD_FOLDER / TRIALS_FOLDER
+        records = []
+        for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                records.append(json.loads(file.read_text(encoding="utf-8")))
+            except (OSError, json.JSONDecodeError):
+                continue  # being replaced right now: the next read sees it
+        return sorted(records, key=lambda record: record.get("started", 0))
+
+    def history(self, trial_id: str | None = None) -> pd.DataFrame:
+        """Every reported result (one row per trial and iteration): ``trial_id``, ``training_iteration``,
+        ``epoch``, the search metric and every ``dataset/split/output/metric``."""
+        path = self.path / RECORD_FOLDER / HISTORY_FILENAME
+        rows = []
+        if path.is_file():
+            with open(path, encoding="utf-8") as file:
+                for line in file:
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # a line being written
+                    if trial_id is None or row.get("trial_id") == trial_id:
+                        rows.append(row)
+        if trial_id is not None and not rows and trial_id not in {r["trial_id"] for r in self.records()}:
+            raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
+        table = pd.DataFrame(rows)
+        if table.empty:
+            return pd.DataFrame(columns=["trial_id", "training_iteration", self.metric])
+        # a trial resumed from a checkpoint reports its later iterations again: keep the newest of each
+        table = table.drop_duplicates(subset=["trial_id", "training_iteration"], keep="last")
+        return table.sort_values(["trial_id", "training_iteration"]).reset_index(drop=True)
+
+    def trial_ids(self) -> list[str]:
+        return [record["trial_id"] for record in self.records()]
+
+    # ------------------------------------------------------------------ tables
+
+    def trials(self) -> pd.DataFrame:
+        """One row per trial: ``trial_id``, ``status`` (TERMINATED, ERROR, RUNNING, PAUSED...), ``completed``
+        (its function returned), ``config/<name>``, ``last/<metric>``, ``best/<metric>``, ``iterations``, ``epochs``,
+        ``failures``, ``error``, ``trial_dir``, ``run_dir``."""
+        history = self.history()
+        metric = self.metric
+        rows = []
+        for record in self.records():
+            trial_history = history[history["trial_id"] == record["trial_id"]] if len(history) else history
+            values = trial_history[metric].dropna() if metric in trial_history else pd.Series(dtype=float)
+            last = (record.get("last_result") or {}).get(metric)
+            best = (values.min() if self.mode == "min" else values.max()) if len(values) else None
+            row = {"trial_id": record["trial_id"], "status": record.get("status"),
+                   "completed": bool(record.get("completed", False))}
+            for name, value in (record.get("config") or {}).items():
+                row[f"config/{name}"] = value
+            row[f"last/{metric}"] = last if _finite(last) else None
+            row[f"best/{metric}"] = float(best) if best is not None else None
+            row["iterations"] = record.get("iterations") or 0
+            epochs = trial_history["epoch"].max() if "epoch" in trial_history and len(trial_history) else None
+            row["epochs"] = int(epochs) if epochs is not None and _finite(epochs) else row["iterations"]
+            row["failures"] = record.get("failures", 0)
+            row["error"] = record.get("error")
+            row["trial_dir"] = record.get("trial_dir")
+            row["run_dir"] = (record.get("last_result") or {}).get("run_dir")
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def best(self, metric: str | None = None, mode: str | None = None, scope: str = "last") -> dict[str, Any] | None:
+        """The best trial by ``metric`` (default: the search's) as a dict with ``trial_id``, ``value``, ``config``,
+        ``status``, ``trial_dir``, ``checkpoint``, ``run_dir``; None when no trial reported the metric.
+
+        Args:
+            scope: ``'last'`` ranks trials by their last reported value (their result), ``'best'`` by the best
+                value they ever reported.
+        """
+        metric = metric or self.metric
+        mode = mode or (self.mode if metric == self.metric else "min")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode: expected 'min' or 'max'; got {mode!r}")
+        if scope not in SCOPES:
+            raise ValueError(f"scope: expected one of {list(SCOPES)}; got {scope!r}")
+        history = self.history()
+        if metric not in history:
+            known = sorted(c for c in history.columns if c not in ("trial_id",))
+            raise KeyError(f"metric: {metric!r} was never reported; reported: {known}")
+        candidates = []
+        for trial_id, rows in history.groupby("trial_id"):
+            values = rows[metric].dropna()
+            if not len(values):
+                continue
+            value = values.iloc[-1] if scope == "last" else (values.min() if mode == "min" else values.max())
+            if _finite(value):
+                candidates.append((float(value), trial_id))
+        if not candidates:
+            return None
+        value, trial_id = (min if mode == "min" else max)(candidates)
+        trial = self.trial(trial_id)
+        trial["value"] = value
+        trial["metric"] = metric
+        return trial
+
+    def trial(self, trial_id: str) -> dict[str, Any]:
+        """One trial: its record (``status``, ``config``, ``error``, ``traceback``...) plus ``checkpoint`` (newest
+        checkpoint folder or None), ``run_dirs`` (Trainer run folders) and ``run_dir`` (the newest)."""
+        for record in self.records():
+            if record["trial_id"] == trial_id:
+                break
+        else:
+            raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
+        trial = dict(record)
+        trial_dir = Path(record["trial_dir"]) if record.get("trial_dir") else None
+        checkpoints = sorted(trial_dir.glob("checkpoint_*")) if trial_dir and trial_dir.is_dir() else []
+        trial["checkpoint"] = str(checkpoints[-1]) if checkpoints else None
+        runs = sorted((trial_dir / "runs").glob("*_r*"), key=lambda p: p.stat().st_mtime) \
+            if trial_dir and (trial_dir / "runs").is_dir() else []
+        trial["run_dirs"] = [str(run) for run in runs]
+        trial["run_dir"] = (record.get("last_result") or {}).get("run_dir") or (str(runs[-1]) if runs else None)
+        return trial
+
+    def load_model(self, trial_id: str | None = None, model=None, device: str = "cpu"):
+        """The trained model of a trial (default: the best) as ``(model, metadata)``.
+
+        Reads the ``last.model`` of the trial's run folder (simple-layers networks rebuild themselves; other
+        classes need ``model=`` an instance of the same architecture).
+        """
+        from trw_ray.train.model_io import load_model
+
+        if trial_id is None:
+            best = self.best()
+            if best is None:
+                raise ValueError(f"trial_id: no trial of {self.path} reported {self.metric!r}; name one of "
+                                 f"{self.trial_ids()}")
+            trial_id = best["trial_id"]
+        trial = self.trial(trial_id)
+        if not trial["run_dir"] or not (Path(trial["run_dir"]) / "last.model").is_file():
+            raise FileNotFoundError(f"trial_id: trial {trial_id!r} has no last.model (its function did not train "
+                                    "with trw_ray's Trainer, or no epoch finished)")
+        return load_model(Path(trial["run_dir"]) / "last.model", model=model, device=device)

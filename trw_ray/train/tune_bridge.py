@@ -1,0 +1,223 @@
+"""The Trainer inside a hyper-parameter search: Ray Tune reports and checkpoints, and space discovery.
+
+A search (``trw_ray.hparams.search``) activates a :class:`SearchContext` around the user's function:
+
+- ``mode='trial'``: the Trainer writes its run folder into the trial's directory, trains for the search's
+  ``max_epochs`` when given, reports every epoch's metrics to Ray Tune (flattened ``dataset/split/output/metric``
+  keys, ``epoch``, and the search's metric name — see :func:`flatten_metrics`) with a checkpoint of the model,
+  optimizers, schedulers and history, and resumes from Tune's checkpoint when a scheduler pauses, a trial is
+  retried after a failure or PBT exploits another trial.
+- ``mode='discovery'``: the Trainer builds datasets, model and optimizers (so every ``hparams.create`` in
+  ``model_fn``/``optimizers_fn`` runs), then raises :class:`DiscoveryComplete` instead of training.
+
+The report of the last epoch is held back and sent by the search with the value the user's function returns,
+so the trial's final result is that value (and a scheduler cannot stop the trial between the two).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trw_ray.train.callbacks.base import Callback, TrainerContext
+
+CHECKPOINT_FILENAME = "trainer_state.pt"
+TRAIN_SPLIT = "train"
+
+
+class DiscoveryComplete(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by the Trainer in discovery mode once model and optimizers exist: the space is known."""
+
+
+@dataclass
+class SearchContext:
+    """What the Trainer needs to know when it runs inside a search.
+
+    Attributes:
+        mode: ``'trial'`` or ``'discovery'``.
+        metric: the search's metric name; reported every epoch (see :func:`flatten_metrics`).
+        run_root: trial mode: where the Trainer's run folders go (the trial's directory).
+        max_epochs: trial mode: when set, the number of epochs the Trainer trains.
+        checkpoint_state: trial mode: the state to resume from (consumed by the first ``fit``).
+        pending: the last epoch's report, sent by the search together with the function's result.
+        run_dirs: the Trainer run folders created in this trial.
+    """
+
+    mode: str
+    metric: str = "loss"
+    run_root: Path | None = None
+    max_epochs: int | None = None
+    checkpoint_state: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None
+    run_dirs: list[str] = field(default_factory=list)
+    reports: int = 0
+
+
+_current: SearchContext | None = None
+
+
+def current() -> SearchContext | None:
+    """The active search context, or None outside a search."""
+    return _current
+
+
+@contextlib.contextmanager
+def activate(context: SearchContext) -> Iterator[SearchContext]:
+    """Makes ``context`` the active one for the duration of the block (never leaks into a reused actor)."""
+    global _current
+    if context.mode not in ("trial", "discovery"):
+        raise ValueError(f"mode: expected 'trial' or 'discovery'; got {context.mode!r}")
+    previous, _current = _current, context
+    try:
+        yield context
+    finally:
+        _current = previous
+
+
+def flatten_metrics(entry: Mapping[str, Any], metric: str) -> dict[str, float]:
+    """One history entry as flat Tune metrics.
+
+    Every value becomes ``dataset/split/output/metric`` (e.g. ``mnist/valid/softmax/accuracy`` or
+    ``mnist/valid/overall_loss/loss``). ``metric`` is added too: when it is one of those keys it is that value,
+    else it is the ``overall_loss`` of the first evaluated split that is not ``train`` (for the MNIST datasets:
+    ``mnist/valid``), or of ``train`` when nothing else was evaluated.
+    """
+    flat: dict[str, float] = {}
+    for dataset, splits in entry.items():
+        for split, outputs in splits.items():
+            for output, metrics in outputs.items():
+                for name, value in metrics.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        flat[f"{dataset}/{split}/{output}/{name}"] = float(value)
+    if metric in flat or "/" in metric:
+        return flat
+    source = None
+    for dataset, splits in entry.items():
+        for split in splits:
+            if split != TRAIN_SPLIT:
+                source = f"{dataset}/{split}/overall_loss/loss"
+                break
+        if source:
+            break
+    if source is None and entry:
+        dataset = next(iter(entry))
+        source = f"{dataset}/{TRAIN_SPLIT}/overall_loss/loss"
+    if source in flat:
+        flat[metric] = flat[source]
+    return flat
+
+
+def evaluated_metric_value(history: list[Mapping[str, Any]], metric: str) -> float | None:
+    """The metric of the last epoch that evaluated a non-train split (None when no epoch has)."""
+    for entry in reversed(history):
+        value = flatten_metrics(entry, metric).get(metric)
+        if value is not None:
+            return value
+    return None
+
+
+def trainer_state(context: TrainerContext) -> dict[str, Any]:
+    """What a checkpoint holds: model, optimizers, schedulers, epoch, history (``weights_only``-loadable)."""
+    return {
+        "model": context.model.state_dict(),
+        "optimizers": {name: optimizer.state_dict() for name, optimizer in context.optimizers.items()},
+        "schedulers": {name: scheduler.state_dict() for name, scheduler in context.schedulers.items()
+                       if hasattr(scheduler, "state_dict")},
+        "epoch": context.epoch,
+        "history": context.history,
+        "learning_rates": context.learning_rates,
+    }
+
+
+def restore_trainer_state(context: TrainerContext, state: Mapping[str, Any]) -> None:
+    """Loads a checkpoint into the context's model and optimizers.
+
+    The optimizers keep this trial's hyper-parameters (learning rate, momentum...): a PBT trial that exploits
+    another trial takes its weights and optimizer buffers, not its old learning rate.
+    """
+    try:
+        context.model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise RuntimeError(
+            "the checkpoint's model does not fit the model this trial built (architecture hyper-parameters differ "
+            "from the checkpoint's — PBT must only mutate training hyper-parameters such as the learning rate): "
+            f"{error}") from error
+    for name, optimizer in context.optimizers.items():
+        saved = state.get("optimizers", {}).get(name)
+        if saved is None:
+            continue
+        own = [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+        optimizer.load_state_dict(saved)
+        for group, settings in zip(optimizer.param_groups, own):
+            group.update(settings)
+    for name, scheduler in context.schedulers.items():
+        saved = state.get("schedulers", {}).get(name)
+        if saved is not None and hasattr(scheduler, "load_state_dict"):
+            scheduler.load_state_dict(saved)
+    context.epoch = int(state.get("epoch", 0))
+    context.history = list(state.get("history", []))
+    context.learning_rates = list(state.get("learning_rates", []))
+
+
+def load_checkpoint_state(checkpoint_dir: str | Path) -> dict[str, Any] | None:
+    """The trainer state in a Tune checkpoint folder, or None when it holds none."""
+    path = Path(checkpoint_dir) / CHECKPOINT_FILENAME
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def send_report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None) -> None:
+    """``tune.report`` with a checkpoint folder holding ``state`` (when given)."""
+    from ray import tune
+
+    if state is None:
+        tune.report(dict(metrics))
+        return
+    with tempfile.TemporaryDirectory(prefix="trw_ray_ckpt_") as folder:
+        torch.save(dict(state), Path(folder) / CHECKPOINT_FILENAME)
+        tune.report(dict(metrics), checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def flush_pending(search: SearchContext) -> None:
+    """Sends the held-back report of a finished ``fit`` (when a function trains more than once)."""
+    if search.pending is not None:
+        pending, search.pending = search.pending, None
+        send_report(pending["metrics"], pending["state"])
+        search.reports += 1
+
+
+class CallbackTuneReport(Callback):
+    """Per-epoch callback added by the Trainer inside a trial: reports metrics and a checkpoint to Ray Tune.
+
+    The last epoch's report is held back in the search context; the search sends it with the function's result.
+    """
+
+    def __init__(self, search: SearchContext):
+        super().__init__(strict=True)
+        self.search = search
+
+    def __call__(self, context: TrainerContext) -> None:
+        if not context.history:
+            return
+        metrics = flatten_metrics(context.history[-1], self.search.metric)
+        value = metrics.get(self.search.metric)
+        if value is None:
+            last = evaluated_metric_value(context.history, self.search.metric)
+            if last is not None:
+                metrics[self.search.metric] = last
+        metrics["epoch"] = context.epoch
+        for name, value in list(metrics.items()):
+            if isinstance(value, float) and not math.isfinite(value):
+                metrics[name] = float("nan")
+        flush_pending(self.search)
+        self.search.pending = {"metrics": metrics, "state": trainer_state(context)}
+        if not context.is_last_epoch:
+            flush_pending(self.search)
