@@ -21,22 +21,99 @@ def _tour(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_compare(args: argparse.Namespace) -> int:
-    from trw_ray.reports.compare import compare_runs
+def _report(args: argparse.Namespace) -> int:
+    target, rest = args.target[0], args.target[1:]
+    if target == "compare":
+        from trw_ray.reports.compare import compare_runs
 
-    output = args.output or "compare_" + "_vs_".join(Path(run).name for run in args.runs)
-    table = compare_runs(args.runs, output)
-    if len(table):
-        print(table.pivot_table(index=["dataset", "split", "output", "metric"], columns="run", values="value")
-              .to_string(float_format=lambda v: f"{v:.6g}"))
-    print(f"comparison written to {Path(output).resolve() / 'index.html'}")
+        if len(rest) < 2:
+            raise SystemExit("trw-ray report compare: give two or more run folders")
+        output = args.output or "compare_" + "_vs_".join(Path(run).name for run in rest)
+        table = compare_runs(rest, output)
+        if len(table):
+            print(table.pivot_table(index=["dataset", "split", "output", "metric"], columns="run", values="value")
+                  .to_string(float_format=lambda v: f"{v:.6g}"))
+        print(f"comparison written to {Path(output).resolve() / 'index.html'}")
+        return 0
+    if target == "run":
+        if len(rest) != 1:
+            raise SystemExit("trw-ray report run: give one run folder")
+        target = rest[0]
+    elif rest:
+        raise SystemExit(f"trw-ray report: one PATH expected; got {args.target}")
+    path = Path(target)
+    if (path / "trw_ray" / "search.json").is_file():
+        from trw_ray.hparams.analysis import analyse
+
+        report = analyse(path, args.output)
+        print(f"search report: {report['index']}")
+        return 0
+    if (path / "last.model.result").is_file() or (path / "trainer.txt").is_file():
+        from trw_ray.reports.html import build_run_index
+
+        print(f"report: {build_run_index(path)}")
+        return 0
+    raise SystemExit(f"trw-ray report: {str(path)!r} is neither a search experiment (trw_ray/search.json) nor a run "
+                     "folder (last.model.result)")
+
+
+def _search(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from trw_ray.hparams.analysis import analyse
+    from trw_ray.hparams.driver import search
+    from trw_ray.hparams.space import load_space
+
+    space = load_space(args.space)
+    resources = dict(space.resources_per_trial or {"cpu": 1, "gpu": 0})
+    if args.cpus_per_trial is not None:
+        resources["cpu"] = args.cpus_per_trial
+    if args.gpus_per_trial is not None:
+        resources["gpu"] = args.gpus_per_trial
+    resume = {"auto": "auto", "yes": True, "no": False}[args.resume]
+    results = search(space=space, algorithm=args.algorithm, num_samples=args.num_samples, max_epochs=args.max_epochs,
+                     resources_per_trial=resources, max_concurrent=args.max_concurrent,
+                     storage_path=args.storage_path, name=args.name, seed=args.seed, resume=resume,
+                     address=args.address, max_failures=args.max_failures, verbose=args.verbose)
+    trials = results.trials()
+    column = f"last/{results.metric}"
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        shown = trials.drop(columns=["trial_dir", "run_dir", "error"], errors="ignore")
+        if column in shown:
+            shown = shown.sort_values(column, ascending=results.mode == "min")
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    best = results.best()
+    if best is not None:
+        print(f"best trial {best['trial_id']}: {results.metric}={best['value']:.6g} config={best['config']}")
+    print(f"experiment: {results.path}")
+    if not args.no_report:
+        print(f"search report: {analyse(results)['index']}")
     return 0
 
 
-def _report_run(args: argparse.Namespace) -> int:
-    from trw_ray.reports.html import build_run_index
+def _results(args: argparse.Namespace) -> int:
+    import json
 
-    print(f"report: {build_run_index(args.path)}")
+    import pandas as pd
+
+    from trw_ray.results import load
+
+    results = load(args.path)
+    trials = results.trials()
+    if args.json:
+        print(json.dumps({"path": str(results.path), "settings": results.settings,
+                          "trials": json.loads(trials.to_json(orient="records")), "best": results.best()},
+                         indent=1, default=str))
+        return 0
+    column = f"last/{results.metric}"
+    if column in trials:
+        trials = trials.sort_values(column, ascending=results.mode == "min")
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(trials.drop(columns=["trial_dir", "run_dir"], errors="ignore").to_string(
+            index=False, float_format=lambda v: f"{v:.5g}"))
+    best = results.best()
+    if best is not None:
+        print(f"best trial {best['trial_id']}: {results.metric}={best['value']:.6g}")
     return 0
 
 
@@ -55,15 +132,38 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--workers", type=int, default=2, help="Ray actors of the augmentation pipeline (default 2)")
     tour.set_defaults(handler=_tour)
 
-    report = commands.add_parser("report", help="build reports from run folders")
-    report_commands = report.add_subparsers(dest="report_command", required=True)
-    compare = report_commands.add_parser("compare", help="overlay the histories of runs and tabulate final metrics")
-    compare.add_argument("runs", nargs="+", help="two or more run folders (<logging_directory>/<prefix>_rN)")
-    compare.add_argument("--output", default=None, help="output folder (default ./compare_<A>_vs_<B>)")
-    compare.set_defaults(handler=_report_compare)
-    run = report_commands.add_parser("run", help="(re)build a run folder's index.html")
-    run.add_argument("path", help="the run folder")
-    run.set_defaults(handler=_report_run)
+    report = commands.add_parser(
+        "report", help="build reports: `report PATH` (search experiment or run folder), `report compare RUN RUN...`")
+    report.add_argument("target", nargs="+", help="PATH, or `compare RUN RUN...`, or `run RUN`")
+    report.add_argument("--output", default=None,
+                        help="output folder (search: default <experiment>/report; compare: ./compare_<A>_vs_<B>)")
+    report.set_defaults(handler=_report)
+
+    from trw_ray.hparams.driver import ALGORITHMS
+
+    search = commands.add_parser("search", help="run a hyper-parameter search described by a space file (YAML)")
+    search.add_argument("space", help="a space file, e.g. search_spaces/mnist_cnn_tiny.yaml")
+    search.add_argument("--algorithm", choices=ALGORITHMS, default=None, help="default: the file's, else random")
+    search.add_argument("--num-samples", type=int, default=None, help="trials (default: the file's, else 40)")
+    search.add_argument("--max-epochs", type=int, default=None, help="budget of one trial in epochs")
+    search.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs of one trial (default 1)")
+    search.add_argument("--gpus-per-trial", type=float, default=None,
+                        help="GPUs of one trial: 0.5 packs two trials per GPU (default 0)")
+    search.add_argument("--max-concurrent", type=int, default=None, help="trials running at once")
+    search.add_argument("--storage-path", default=None, help="default $TRW_RAY_LOGGING_ROOT/searches")
+    search.add_argument("--name", default=None, help="experiment name; an existing one is resumed (see --resume)")
+    search.add_argument("--seed", type=int, default=None)
+    search.add_argument("--resume", choices=["auto", "yes", "no"], default="auto")
+    search.add_argument("--address", default=None, help="Ray cluster address (default $RAY_ADDRESS, else local)")
+    search.add_argument("--max-failures", type=int, default=0, help="retries of a failed trial")
+    search.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    search.add_argument("--no-report", action="store_true", help="skip the importance report at the end")
+    search.set_defaults(handler=_search)
+
+    results = commands.add_parser("results", help="print the trials of a search experiment")
+    results.add_argument("path", help="the experiment folder")
+    results.add_argument("--json", action="store_true", help="machine-readable output")
+    results.set_defaults(handler=_results)
     return parser
 
 

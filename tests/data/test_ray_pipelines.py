@@ -1,9 +1,9 @@
 """SequenceMap and SequenceAsyncReservoir on a local Ray (2 CPUs): coverage, reproducibility, faults, shutdown."""
 
 import os
-from pathlib import Path
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest

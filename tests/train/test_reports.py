@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import torch.nn as nn
 import torch.nn.functional as F
+from conftest import make_blobs
 from sklearn import metrics as sk_metrics
 
 import trw_ray as trw
-from conftest import make_blobs
 from trw_ray.train import SequenceArray
 
 

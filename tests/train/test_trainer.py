@@ -6,9 +6,9 @@ import onnx
 import pytest
 import torch
 import torch.nn as nn
+from conftest import make_blobs
 
 import trw_ray as trw
-from conftest import make_blobs
 from trw_ray.train import OutputClassification, OutputRegression, SequenceArray
 
 
@@ -82,7 +82,7 @@ def test_fit_trains_and_fills_the_run_folder():
     x = make_blobs(37, seed=5)["x"]
     (onnx_logits,) = session.run(["cls"], {"x": x})
     with torch.no_grad():
-        torch_logits = model.eval()(({"x": torch.from_numpy(x)}))["cls"].output.numpy()
+        torch_logits = model.eval()({"x": torch.from_numpy(x)})["cls"].output.numpy()
     assert np.max(np.abs(onnx_logits - torch_logits)) < 1e-4
     assert results["onnx"]["max_abs_difference"] < 1e-4
 

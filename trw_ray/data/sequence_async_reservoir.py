@@ -20,7 +20,15 @@ import numpy as np
 
 from trw_ray.data.batch_utils import batch_length, concatenate_batches, slice_batch, to_tensors
 from trw_ray.data.sequence import Batch, Sequence, positive_int
-from trw_ray.data.sequence_map import BATCH_COLUMN, ERROR_COLUMN, EPOCH_COLUMN, SequenceMapError, _accepts_epoch, _MapWorker, apply_function
+from trw_ray.data.sequence_map import (
+    BATCH_COLUMN,
+    EPOCH_COLUMN,
+    ERROR_COLUMN,
+    SequenceMapError,
+    _accepts_epoch,
+    _MapWorker,
+    apply_function,
+)
 
 
 def _identity(batch):

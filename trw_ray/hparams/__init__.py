@@ -19,7 +19,13 @@ from trw_ray.hparams.params import (
     Param,
     param_from_dict,
 )
-from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution, SearchLogic, hyperband_brackets
+from trw_ray.hparams.searchers import (
+    GridSearch,
+    RandomSearch,
+    RegularizedEvolution,
+    SearchLogic,
+    hyperband_brackets,
+)
 from trw_ray.hparams.space import SearchSpace, discover_space, load_space
 
 

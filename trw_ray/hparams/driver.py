@@ -28,7 +28,13 @@ import numpy as np
 from trw_ray.hparams.hyperparameters import HyperParameters
 from trw_ray.hparams.params import Param
 from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution
-from trw_ray.hparams.space import SearchSpace, discover_space, import_function, load_space
+from trw_ray.hparams.space import (
+    SearchSpace,
+    discover_space,
+    import_function,
+    load_space,
+    space_from_settings,
+)
 
 ALGORITHMS = ("random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe")
 RESOURCE_KEYS = ("cpu", "gpu", "memory", "pipeline_workers", "cpus_per_pipeline_worker")
@@ -248,9 +254,9 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
     params = space.parameters
     if algorithm == "tpe":
         try:
+            import optuna  # noqa: F401
             from ray.tune.search import ConcurrencyLimiter
             from ray.tune.search.optuna import OptunaSearch
-            import optuna  # noqa: F401
         except ImportError as error:
             raise ValueError("algorithm: 'tpe' uses Optuna's TPE sampler; install it with `pip install optuna` "
                              f"({error})") from error
@@ -367,13 +373,36 @@ def search(
     from trw_ray.io import write_json_atomic
     from trw_ray.results import load
 
+    if resume not in RESUME_CHOICES:
+        raise ValueError(f"resume: expected one of {list(RESUME_CHOICES)}; got {resume!r}")
+    if storage_path is not None and "://" in str(storage_path):
+        raise ValueError(f"storage_path: expected a filesystem path (local, or shared by every node of a cluster); "
+                         f"got the URI {str(storage_path)!r}")
+    storage = Path(storage_path if storage_path is not None else default_storage_path()).expanduser().resolve()
+    if name is not None and (not isinstance(name, str) or not name or "/" in name):
+        raise ValueError(f"name: expected a folder name without '/'; got {name!r}")
+    record_path = storage / str(name) / RECORD_FOLDER / SEARCH_FILENAME
+    exists = name is not None and tune.Tuner.can_restore(str(storage / name))
+    if exists and resume is False:
+        raise ValueError(f"name: the experiment {str(storage / name)!r} exists; pass resume=True to continue it "
+                         "or choose another name")
+    if not exists and resume is True:
+        raise ValueError(f"resume: there is no experiment to resume at {str(storage / str(name))!r}")
+    if not exists and name is not None and record_path.is_file():
+        raise ValueError(f"name: {str(storage / name)!r} holds an experiment Tune cannot resume (its driver stopped "
+                         "before Tune saved any state); choose another name")
+    previous: dict[str, Any] = json.loads(record_path.read_text(encoding="utf-8")) if exists else {}
+    if exists and space is None and not isinstance(evaluate_fn, SearchSpace):
+        space = SearchSpace(parameters=space_from_settings(previous))  # a resumed search keeps its space
     evaluate_fn, resolved = _resolve_space(evaluate_fn, space)
-    algorithm = algorithm or resolved.algorithm or "random"
-    metric = metric or resolved.metric
-    mode = mode or resolved.mode
-    max_epochs = max_epochs if max_epochs is not None else resolved.max_epochs
-    num_samples = num_samples if num_samples is not None else (resolved.num_samples or 40)
-    resources_per_trial = resources_per_trial if resources_per_trial is not None else resolved.resources_per_trial
+    algorithm = algorithm or previous.get("algorithm") or resolved.algorithm or "random"
+    metric = metric or previous.get("metric") or resolved.metric
+    mode = mode or previous.get("mode") or resolved.mode
+    max_epochs = max_epochs if max_epochs is not None else previous.get("max_epochs", resolved.max_epochs)
+    seed = seed if seed is not None else previous.get("seed")
+    num_samples = num_samples if num_samples is not None else (previous.get("num_samples") or resolved.num_samples or 40)
+    if resources_per_trial is None:
+        resources_per_trial = previous.get("resources_per_trial") or resolved.resources_per_trial
     if mode not in ("min", "max"):
         raise ValueError(f"mode: expected 'min' or 'max'; got {mode!r}")
     if not isinstance(metric, str) or not metric:
@@ -383,30 +412,14 @@ def search(
             raise ValueError(f"{argument}: expected an integer >= 1; got {value!r}")
     if not isinstance(max_failures, int) or max_failures < 0:
         raise ValueError(f"max_failures: expected an integer >= 0; got {max_failures!r}")
-    if resume not in RESUME_CHOICES:
-        raise ValueError(f"resume: expected one of {list(RESUME_CHOICES)}; got {resume!r}")
     placement, cpus = trial_resources(resources_per_trial)
     searcher, scheduler = create_algorithm(algorithm, resolved, metric, mode, max_epochs, seed, max_concurrent,
                                            algorithm_options or {})
 
-    if storage_path is not None and "://" in str(storage_path):
-        raise ValueError(f"storage_path: expected a filesystem path (local, or shared by every node of a cluster); "
-                         f"got the URI {str(storage_path)!r}")
-    storage = Path(storage_path if storage_path is not None else default_storage_path()).expanduser().resolve()
     if name is None:
         name = f"{_function_name(evaluate_fn)}_{algorithm}_{time.strftime('%Y%m%d-%H%M%S')}"
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name: expected a folder name without '/'; got {name!r}")
     experiment_dir = storage / name
-    exists = tune.Tuner.can_restore(str(experiment_dir))
-    if exists and resume is False:
-        raise ValueError(f"name: the experiment {str(experiment_dir)!r} exists; pass resume=True to continue it "
-                         "or choose another name")
-    if not exists and resume is True:
-        raise ValueError(f"resume: there is no experiment to resume at {str(experiment_dir)!r}")
-    if not exists and (experiment_dir / RECORD_FOLDER / SEARCH_FILENAME).is_file():
-        raise ValueError(f"name: {str(experiment_dir)!r} holds an experiment Tune cannot resume (its driver stopped "
-                         "before Tune saved any state); choose another name")
+    record_path = experiment_dir / RECORD_FOLDER / SEARCH_FILENAME
 
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials reach the saved state within a second
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -419,7 +432,6 @@ def search(
         tune.with_parameters(run_trial, evaluate_fn=evaluate_fn, metric=metric, max_epochs=max_epochs, seed=seed,
                              cpus=cpus, experiment_dir=str(experiment_dir), space=resolved.parameters),
         placement)
-    record_path = experiment_dir / RECORD_FOLDER / SEARCH_FILENAME
     if exists:
         record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
         record.setdefault("resumed", []).append(time.time())

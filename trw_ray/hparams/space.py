@@ -196,7 +196,25 @@ def discover_space(evaluate_fn: Callable[[HyperParameters], Any]) -> dict[str, P
             evaluate_fn(hparams)
         except tune_bridge.DiscoveryComplete:
             pass
+        except Exception as error:
+            raise RuntimeError(
+                f"evaluate_fn: discovering the space runs it once with every default ({hparams.chosen}), and it raised "
+                f"{type(error).__name__}: {error}; fix it or pass space= a dict {{name: spec}} or a space file") from error
     if not hparams.specs:
         raise ValueError("evaluate_fn: no hyper-parameter was declared (hparams.create was never called before "
                          "training started); pass space= a dict {name: spec} or a space file")
     return dict(hparams.specs)
+
+
+def space_from_settings(settings: Mapping[str, Any]) -> dict[str, Param]:
+    """The specs recorded in a search's ``search.json`` (mappings come back as their keys)."""
+    specs = {}
+    for name, description in (settings.get("space") or {}).items():
+        description = dict(description)
+        if description.get("type") == "DiscreteMapping":
+            description = {"type": "DiscreteValue", "default": description["default"], "values": description["keys"]}
+        try:
+            specs[name] = param_from_dict(description, f"space.{name}")
+        except ValueError:
+            continue  # an unreadable spec: the column's range is inferred instead
+    return specs

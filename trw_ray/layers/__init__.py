@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from trw_ray.layers.activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from trw_ray.layers.compiled import CompiledNet, compile_nn, load, load_description
-from trw_ray.layers.convolutions import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from trw_ray.layers.convolutions import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from trw_ray.layers.inputs import Input
 from trw_ray.layers.linear import Linear
 from trw_ray.layers.node import Node

@@ -193,3 +193,62 @@ def plot_bars(names: Sequence[str], values: Sequence[float], path, title: str, x
     axis.set_xlabel(xlabel)
     axis.set_title(title)
     return _save(figure, path, {"left": 0.3, "right": 0.97, "bottom": 0.12, "top": 0.92})
+
+
+def plot_metric_against_parameters(panels: Sequence[dict], path, metric: str, title: str = "") -> Path:
+    """One scatter panel per hyper-parameter: the metric of each trial against the parameter's value.
+
+    Each panel is ``{'name', 'x', 'y', 'log': bool, 'categories': list | None, 'best': index or None}``;
+    categorical values are drawn at their category's position with a little jitter.
+    """
+    columns = min(3, max(1, len(panels)))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.4 * rows), squeeze=False)
+    jitter = np.random.default_rng(0)
+    for axis, panel in zip(axes.flat, panels):
+        y = np.asarray(panel["y"], dtype=float)
+        categories = panel.get("categories")
+        if categories:
+            x = np.array([categories.index(v) if v in categories else -1 for v in panel["x"]], dtype=float)
+            x = x + jitter.uniform(-0.12, 0.12, size=len(x))
+            axis.set_xticks(range(len(categories)), labels=[str(c) for c in categories], rotation=30, fontsize=8)
+        else:
+            x = np.asarray(panel["x"], dtype=float)
+            if panel.get("log"):
+                axis.set_xscale("log")
+        axis.scatter(x, y, s=18, alpha=0.75, color="tab:blue")
+        best = panel.get("best")
+        if best is not None and 0 <= best < len(x):
+            axis.scatter([x[best]], [y[best]], s=60, color="tab:red", marker="*", label="best", zorder=3)
+            axis.legend(fontsize=7)
+        axis.set_xlabel(panel["name"])
+        axis.set_ylabel(metric)
+        axis.grid(True, alpha=0.3)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return _save(figure, path, {"left": 0.08, "right": 0.98, "bottom": 0.14, "top": 0.9, "wspace": 0.35,
+                                "hspace": 0.55})
+
+
+def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path, title: str,
+                         ylabel: str, highlight: str | None = None, log_y: bool = False) -> Path:
+    """Many learning curves on one axis (no legend beyond the highlighted one)."""
+    figure, axis = plt.subplots(figsize=(6.4, 4.2))
+    for label, (x, y) in curves.items():
+        if label == highlight:
+            continue
+        axis.plot(list(x), list(y), color="tab:blue", alpha=0.35, linewidth=1)
+    if highlight in curves:
+        x, y = curves[highlight]
+        axis.plot(list(x), list(y), color="tab:red", linewidth=2, marker="o", markersize=3, label=f"best: {highlight}")
+        axis.legend(fontsize=8)
+    if log_y:
+        axis.set_yscale("log")
+    axis.set_title(title)
+    axis.set_xlabel("epoch (reported iteration)")
+    axis.set_ylabel(ylabel)
+    axis.grid(True, alpha=0.3)
+    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return _save(figure, path, {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92})

@@ -45,11 +45,11 @@ from trw_ray.train.callbacks import (
     CallbackWorstSamplesByEpoch,
     TrainerContext,
 )
-from trw_ray.train.callbacks import tensorboard as callback_tensorboard
-from trw_ray.train.callbacks import worst_samples as callback_worst_samples
 from trw_ray.train.callbacks import best_history as callback_best_history
 from trw_ray.train.callbacks import epoch_summary as callback_epoch_summary
 from trw_ray.train.callbacks import export_onnx as callback_export_onnx
+from trw_ray.train.callbacks import tensorboard as callback_tensorboard
+from trw_ray.train.callbacks import worst_samples as callback_worst_samples
 from trw_ray.train.model_io import load_model, read_model_metadata, save_model
 from trw_ray.train.optimizers import (
     create_adam_optimizers_fn,

@@ -3,9 +3,11 @@ classification output of every split, from the last evaluation."""
 
 from __future__ import annotations
 
-from trw_ray.reports.classification import write_classification_report
+from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.outputs import OutputClassification
+
+classification = lazy_module("trw_ray.reports.classification")
 
 
 def classification_outputs(context: TrainerContext):
@@ -22,7 +24,7 @@ class CallbackClassificationReport(Callback):
     def __call__(self, context: TrainerContext) -> None:
         summaries = {}
         for dataset, split, output_name, collected in classification_outputs(context):
-            summaries[(dataset, split, output_name)] = write_classification_report(
+            summaries[(dataset, split, output_name)] = classification.write_classification_report(
                 context.run_dir, f"{output_name}-{dataset}-{split}", collected["output_truth"], collected["output"],
                 collected.get("output_raw"), context.class_names(dataset, split, output_name),
                 title=f"{output_name} {dataset}/{split}")

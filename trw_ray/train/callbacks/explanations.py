@@ -13,11 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trw_ray.reports import plots
+from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.classification_report import classification_outputs
 from trw_ray.train.callbacks.export_onnx import KeyRecordingDict
 from trw_ray.train.callbacks.worst_samples import first_image_feature
+
+plots = lazy_module("trw_ray.reports.plots")
 
 
 def _to_device(batch: dict, device) -> dict:

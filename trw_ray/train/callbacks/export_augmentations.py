@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from trw_ray.reports import plots
+from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.worst_samples import first_image_feature
+
+plots = lazy_module("trw_ray.reports.plots")
 
 
 class CallbackExportAugmentations(Callback):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from trw_ray.reports import plots
+from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.classification_report import classification_outputs
 from trw_ray.train.callbacks.worst_samples import first_image_feature
+
+pd = lazy_module("pandas")
+plots = lazy_module("trw_ray.reports.plots")
 
 
 class CallbackExportErrors(Callback):

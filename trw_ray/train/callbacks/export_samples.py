@@ -7,8 +7,10 @@ import numpy as np
 import torch
 
 from trw_ray.io import write_text_atomic
-from trw_ray.reports import plots
+from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
+
+plots = lazy_module("trw_ray.reports.plots")
 
 
 def _value_text(value) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from trw_ray.reports import plots
+from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
+
+plots = lazy_module("trw_ray.reports.plots")
 
 
 def history_series(history: list[dict]) -> dict[tuple[str, str, str], dict[str, tuple[list, list]]]:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from trw_ray.train.callbacks.base import Callback, TrainerContext
-from trw_ray.train.callbacks.export_onnx import OnnxExportModule, KeyRecordingDict
+from trw_ray.train.callbacks.export_onnx import KeyRecordingDict, OnnxExportModule
 from trw_ray.train.callbacks.worst_samples import first_image_feature
 from trw_ray.train.outputs import Output, OutputClassification, OutputEmbedding
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from trw_ray.reports import plots
+from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
+
+pd = lazy_module("pandas")
+plots = lazy_module("trw_ray.reports.plots")
 
 
 def first_image_feature(batch: dict[str, Any] | None) -> str | None:

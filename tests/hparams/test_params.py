@@ -59,3 +59,44 @@ def test_define_by_run_defaults_and_assigned_values():
         hparams.create("lr", ContinuousUniform(0.2, 1e-5, 1.0))
     with pytest.raises(TypeError, match="spec"):
         hparams.create("x", 3)
+
+
+def test_unit_positions_round_trip_and_grids():
+    specs = [trw.hparams.ContinuousUniform(0.5, -1.0, 2.0), trw.hparams.ContinuousPower(0.01, -4, 0),
+             trw.hparams.DiscreteInteger(3, 1, 6), trw.hparams.DiscreteValue("b", ["a", "b", "c"]),
+             trw.hparams.DiscreteBoolean(True), trw.hparams.DiscreteMapping("x", {"x": 1, "y": 2})]
+    rng = np.random.default_rng(0)
+    for spec in specs:
+        for _ in range(20):
+            value = spec.sample(rng)
+            position = spec.to_unit(value)
+            assert 0.0 <= position <= 1.0
+            back = spec.from_unit(position)
+            assert back == pytest.approx(value) if spec.choices is None else back == value
+            neighbour = spec.mutate(value, rng)
+            assert neighbour != value and spec.validate(neighbour) == neighbour
+        grid = spec.grid(4)
+        assert all(spec.validate(value) == value for value in grid)
+    assert specs[1].grid(5) == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    assert specs[2].grid(10) == [1, 2, 3, 4, 5, 6]
+    assert specs[3].grid(2) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"type": "Nope", "default": 1}, "'type' must be one of"),
+    ({"type": "ContinuousUniform", "default": 0.1, "min": 0.0}, "missing key(s) ['max']"),
+    ({"type": "ContinuousUniform", "default": 0.1, "min": 0.0, "max": 1.0, "step": 2}, "unknown key(s) ['step']"),
+    ({"type": "DiscreteInteger", "default": 5, "min": 10, "max": 20}, "min <= default <= max"),
+])
+def test_param_from_dict_names_the_problem(data, message):
+    with pytest.raises(ValueError) as error:
+        trw.hparams.param_from_dict(data, "file.yaml: parameters.lr")
+    assert "file.yaml: parameters.lr" in str(error.value) and message in str(error.value)
+
+
+def test_search_space_overrides_the_range_declared_in_code():
+    space = {"units": trw.hparams.DiscreteInteger(20, 10, 40)}
+    hparams = trw.hparams.HyperParameters({"units": 12}, space)
+    assert hparams.create("units", trw.hparams.DiscreteInteger(500, 100, 1000)) == 12
+    with pytest.raises(ValueError, match="'units'"):
+        trw.hparams.HyperParameters({"units": 50}, space).create("units", trw.hparams.DiscreteInteger(500, 100, 1000))

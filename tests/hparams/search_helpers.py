@@ -1,0 +1,120 @@
+"""Trainables of the search tests (importable by Ray workers: conftest puts this folder on PYTHONPATH)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+import trw_ray as trw
+from trw_ray.hparams import ContinuousPower, ContinuousUniform, DiscreteValue
+
+
+def quadratic(hparams):
+    x = hparams.create("x", ContinuousUniform(0.5, -2.0, 2.0))
+    kind = hparams.create("kind", DiscreteValue("a", ["a", "b"]))
+    return (x - 1.0) ** 2 + (0.5 if kind == "b" else 0.0), {"kind": kind}
+
+
+def fails_for_positive_x(hparams):
+    x = hparams.create("x", ContinuousUniform(-0.5, -1.0, 1.0))
+    if x > 0:
+        raise RuntimeError(f"planted failure for x={x:.3f}")
+    return x ** 2
+
+
+def _blobs(seed=0, n=120):
+    centers = np.random.default_rng(1234).normal(scale=4.0, size=(3, 4))
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    x = centers[y] + rng.normal(size=(n, 4))
+    return {"x": x.astype(np.float32), "y": y.astype(np.int64)}
+
+
+class _Mlp(nn.Module):
+    def __init__(self, units, poison=False):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(4, units), nn.ReLU(), nn.Linear(units, 3))
+        self.poison = poison
+
+    def forward(self, batch):
+        logits = self.layers(batch["x"])
+        if self.poison:
+            logits = logits * float("nan")
+        return {"softmax": trw.train.OutputClassification(logits, "y")}
+
+
+class _FailOnce(trw.train.Callback):
+    """Raises at the end of epoch 2 the first time (a marker file remembers it)."""
+
+    def __init__(self, marker):
+        super().__init__(strict=True)
+        self.marker = Path(marker)
+
+    def __call__(self, context):
+        if context.epoch == 2 and str(self.marker) != os.devnull and not self.marker.exists():
+            self.marker.write_text("failed once")
+            raise RuntimeError("planted failure at epoch 2")
+
+
+def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None):
+    lr = hparams.create("lr", ContinuousPower(0.1, -3, 0))
+    units = hparams.create("units", DiscreteValue(8, [4, 8, 16]))
+    options = trw.train.create_default_options(num_epochs=num_epochs, device="cpu", progress_bar=False)
+    options["workflow_options"]["console_log"] = False
+    per_epoch = [trw.train.CallbackEpochSummary()] + ([_FailOnce(fail_once_marker)] if fail_once_marker else [])
+    trainer = trw.train.Trainer(callbacks_per_epoch_fn=lambda: per_epoch, callbacks_post_training_fn=lambda: [])
+    data = _blobs()
+    _, results = trainer.fit(
+        options,
+        inputs_fn=lambda: {"blobs": {"train": trw.train.SequenceArray(data, batch_size=20, shuffle=True, seed=0),
+                                     "valid": trw.train.SequenceArray(_blobs(1, 60), batch_size=30)}},
+        model_fn=lambda options: _Mlp(units, poison),
+        optimizers_fn=lambda datasets, model: trw.train.create_sgd_optimizers_fn(datasets, model, learning_rate=lr))
+    return results["outputs"]["blobs"]["valid"]["overall_loss"]["loss"], {"epochs": len(results["history"])}
+
+
+def blobs_poisoned(hparams):
+    return blobs_trainer(hparams, poison=True)
+
+
+def _trial_dir():
+    from trw_ray.train import tune_bridge
+
+    return tune_bridge.current().run_root.parent
+
+
+def blobs_fail_once(hparams):
+    marker = _trial_dir() / "failed_once" if hparams.values else Path(os.devnull)  # discovery: never fails
+    return blobs_trainer(hparams, fail_once_marker=marker)
+
+
+def state_probe(hparams):
+    """Reports what a reused actor could leak: process, search context, torch seed state and thread count."""
+    from trw_ray.train import tune_bridge
+
+    hparams.create("only", DiscreteValue("one", ["one"]))
+    context = tune_bridge.current()
+    probe = {"pid": os.getpid(), "first_random": float(torch.rand(1)), "threads": torch.get_num_threads(),
+             "fresh_context": context is not None and context.run_dirs == [] and context.reports == 0}
+    torch.manual_seed(12345)  # state a sloppy trial could leave behind
+    torch.set_num_threads(1 if torch.get_num_threads() > 1 else 2)
+    return 0.0, probe
+
+
+def slow_quadratic(hparams):
+    """Logs each start to starts.log in the experiment folder, then takes a while (the driver is killed meanwhile)."""
+    x = hparams.create("x", ContinuousUniform(0.0, -1.0, 1.0))
+    with open(_trial_dir().parent / "starts.log", "a") as log:
+        log.write(f"{x!r}\n")
+    time.sleep(1.5)
+    return x * x
+
+
+def run_driver(storage, name):
+    trw.hparams.search(slow_quadratic, space={"x": ContinuousUniform(0.0, -1.0, 1.0)}, num_samples=6, max_concurrent=1, seed=0, storage_path=storage, name=name,
+                       verbose=0)

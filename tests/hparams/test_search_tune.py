@@ -1,0 +1,159 @@
+"""Searches on the session's local Ray: every algorithm on the tiny MNIST space, faults, resume, the query API."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import search_helpers
+
+import trw_ray as trw
+from trw_ray.results import load
+
+SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
+TINY = SPACES / "mnist_cnn_tiny.yaml"
+
+
+@pytest.mark.parametrize("algorithm", ["random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe"])
+def test_each_algorithm_searches_the_tiny_mnist_space(ray_local, tmp_path, algorithm):
+    if algorithm == "tpe":
+        pytest.importorskip("optuna")
+    options = {"grid": {"grid_points": 2}, "evolution": {"population_size": 2, "sample_size": 2},
+               "pbt": {"perturbation_interval": 1, "quantile_fraction": 0.5}}.get(algorithm)
+    results = trw.hparams.search(space=TINY, algorithm=algorithm, num_samples=4, seed=0, storage_path=tmp_path,
+                                 name=algorithm, algorithm_options=options, verbose=0)
+    trials = results.trials()
+    assert len(trials) == 4 and set(trials["status"]) == {"TERMINATED"}, trials
+    assert trials["completed"].any()
+    history = results.history()
+    assert set(history["trial_id"]) == set(trials["trial_id"])
+    assert history["training_iteration"].max() == 3 and "mnist/valid/softmax/accuracy" in history
+    best = results.best()
+    assert best["value"] == pytest.approx(trials["last/loss"].min())
+    assert Path(best["checkpoint"]).is_dir() and Path(best["run_dir"]).parent.parent == Path(best["trial_dir"])
+    model, metadata = results.load_model(best["trial_id"])  # simple layers rebuild from the saved description
+    assert metadata["epoch"] >= 1 and sum(p.numel() for p in model.parameters()) > 0
+    if algorithm == "grid":
+        rates = sorted(set(trials["config/learning_rate"]))
+        assert rates == pytest.approx([1e-3]) or len(rates) <= 2
+    if algorithm == "pbt":
+        logs = [Path(run, "trainer.txt").read_text() for run in Path(results.path).glob("*/runs/*_r*")]
+        assert any("resumed from the trial's checkpoint" in log for log in logs)
+
+
+def test_seeded_searches_propose_the_same_configurations(ray_local, tmp_path):
+    configs = []
+    for name in ("first", "second"):
+        results = trw.hparams.search(search_helpers.quadratic, num_samples=5, seed=7, storage_path=tmp_path, name=name,
+                                     verbose=0)
+        configs.append(sorted(json.dumps(r["config"], sort_keys=True) for r in results.records()))
+    assert configs[0] == configs[1]
+
+
+def test_define_by_run_search_and_the_seed_alias(ray_local, tmp_path):
+    results = trw.hparams.search(search_helpers.quadratic, num_samples=6, seed=0, storage_path=tmp_path, name="dbr",
+                                 verbose=0)
+    trials = results.trials()
+    assert set(trials.columns) >= {"config/x", "config/kind", "last/loss", "best/loss", "error", "epochs"}
+    best = results.best()
+    expected = (best["config"]["x"] - 1) ** 2 + (0.5 if best["config"]["kind"] == "b" else 0)
+    assert best["value"] == pytest.approx(expected)
+    infos = json.loads(Path(best["trial_dir"], "trw_ray_infos.json").read_text())
+    assert infos["infos"] == {"kind": best["config"]["kind"]}
+    alias = trw.hparams.HyperParametersOptimizerRandomSearchLocal(search_helpers.quadratic, repeat=3, seed=1,
+                                                                   log_string=lambda text: None)
+    assert len(alias.optimize(tmp_path / "alias").trials()) == 3
+
+
+def test_failing_and_diverging_trials_are_recorded_and_the_search_goes_on(ray_local, tmp_path):
+    results = trw.hparams.search(search_helpers.fails_for_positive_x, num_samples=6, seed=3, storage_path=tmp_path,
+                                 name="failing", verbose=0)
+    trials = results.trials()
+    failed = trials[trials["status"] == "ERROR"]
+    assert len(failed) and len(failed) < len(trials)
+    assert (failed["config/x"] > 0).all() and failed["error"].str.contains("planted failure").all()
+    traceback = results.trial(failed["trial_id"].iloc[0])["traceback"]
+    assert "in fails_for_positive_x" in traceback and 'raise RuntimeError(f"planted failure' in traceback
+    assert (trials.loc[trials["status"] == "TERMINATED", "config/x"] <= 0).all()
+
+    diverged = trw.hparams.search(search_helpers.blobs_poisoned, num_samples=1, seed=0, storage_path=tmp_path,
+                                  name="nan", verbose=0).trials()
+    assert list(diverged["status"]) == ["ERROR"] and "TrainingDivergedError" in diverged["error"].iloc[0]
+
+
+def test_max_failures_retries_from_the_last_checkpoint(ray_local, tmp_path):
+    results = trw.hparams.search(search_helpers.blobs_fail_once, num_samples=1, seed=0, storage_path=tmp_path,
+                                 name="retry", max_failures=1, verbose=0)
+    trial = results.trials().iloc[0]
+    assert trial["status"] == "TERMINATED" and trial["failures"] == 1
+    assert Path(trial["trial_dir"], "failed_once").exists()
+    logs = [Path(run, "trainer.txt").read_text() for run in results.trial(trial["trial_id"])["run_dirs"]]
+    assert len(logs) == 2 and "resumed from the trial's checkpoint at epoch" in logs[1]
+    assert list(results.history()["epoch"]) == [1, 2, 3]
+
+
+def test_a_gpu_request_on_a_cpu_only_cluster_fails_at_once(ray_local, tmp_path):
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"resources_per_trial: a trial asks for 1 GPU"):
+        trw.hparams.search(search_helpers.quadratic, space={"x": trw.hparams.ContinuousUniform(0.5, 0.0, 1.0)},
+                           resources_per_trial={"cpu": 1, "gpu": 1}, storage_path=tmp_path, verbose=0)
+    assert time.perf_counter() - started < 10
+    with pytest.raises(ValueError, match="unknown key"):
+        trw.hparams.search(search_helpers.quadratic, resources_per_trial={"cpus": 1}, storage_path=tmp_path)
+    with pytest.raises(ValueError, match="algorithm: expected one of"):
+        trw.hparams.search(search_helpers.quadratic, algorithm="bayes", storage_path=tmp_path)
+    with pytest.raises(ValueError, match="max_epochs"):
+        trw.hparams.search(search_helpers.quadratic, algorithm="asha", storage_path=tmp_path)
+
+
+def test_reused_actors_carry_no_state_from_the_previous_trial(ray_local, tmp_path):
+    results = trw.hparams.search(search_helpers.state_probe, num_samples=4, max_concurrent=1, seed=0,
+                                 storage_path=tmp_path, name="probe", verbose=0)
+    probes = [json.loads(Path(t["trial_dir"], "trw_ray_infos.json").read_text())["infos"]
+              for _, t in results.trials().iterrows()]
+    assert len({probe["pid"] for probe in probes}) < len(probes)  # actors were reused
+    assert len({probe["first_random"] for probe in probes}) == 1  # same config, same seed: same random numbers
+    assert all(probe["threads"] == 1 and probe["fresh_context"] for probe in probes)
+
+
+def test_killed_driver_resumes_without_rerunning_or_losing_finished_trials(ray_local, tmp_path):
+    log = tmp_path / "killed" / "starts.log"
+    env = dict(os.environ, PYTHONPATH=os.environ["PYTHONPATH"])
+    code = f"import search_helpers; search_helpers.run_driver({str(tmp_path)!r}, 'killed')"
+    driver = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    experiment = tmp_path / "killed"
+    finished_before = set()
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(finished_before) < 2:
+            time.sleep(0.5)
+            if (experiment / "trw_ray" / "search.json").is_file():
+                trials = load(experiment).trials()  # the query API works on a running experiment
+                if len(trials):
+                    finished_before = set(trials.loc[trials["status"] == "TERMINATED", "trial_id"])
+        assert len(finished_before) >= 2, "the driver did not finish two trials in time"
+        time.sleep(1.2)  # Tune saves its state every second
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # the driver's own Ray processes
+        except ProcessLookupError:
+            pass
+    starts_before = log.read_text().splitlines()
+    results = trw.hparams.search(search_helpers.slow_quadratic, storage_path=tmp_path, name="killed", resume=True,
+                                 verbose=0)
+    trials = results.trials()
+    assert len(trials) == 6 and set(trials["status"]) == {"TERMINATED"}, trials
+    assert finished_before <= set(trials["trial_id"])
+    starts = log.read_text().splitlines()
+    finished_configs = {repr(results.trial(t)["config"]["x"]) for t in finished_before}
+    assert all(starts.count(x) == 1 for x in finished_configs), (starts_before, starts)
+    assert len(results.settings["resumed"]) == 1
+    with pytest.raises(ValueError, match="exists; pass resume=True"):
+        trw.hparams.search(search_helpers.slow_quadratic, storage_path=tmp_path, name="killed", resume=False)

@@ -1,0 +1,112 @@
+"""Search algorithms without Ray: seeded configurations, grid coverage, regularized evolution, HyperBand brackets."""
+
+import json
+
+import numpy as np
+import pytest
+
+from trw_ray.hparams import (
+    ContinuousPower,
+    ContinuousUniform,
+    DiscreteInteger,
+    DiscreteValue,
+    GridSearch,
+    RandomSearch,
+    RegularizedEvolution,
+    hyperband_brackets,
+)
+
+SPACE = {"lr": ContinuousPower(0.01, -4, 0), "units": DiscreteInteger(32, 8, 128),
+         "activation": DiscreteValue("relu", ["relu", "elu", "tanh"])}
+CELLS = {f"op{i}": DiscreteValue("a", ["a", "b", "c", "d", "e"]) for i in range(6)}
+
+
+def _configs(logic, count):
+    return [logic.suggest(f"t{i}") for i in range(count)]
+
+
+def test_same_seed_same_configurations_other_seed_others():
+    first, again, other = (_configs(RandomSearch(SPACE, seed=s), 10) for s in (3, 3, 4))
+    assert first == again
+    assert first != other
+    for config in first:
+        assert {name: spec.validate(config[name]) for name, spec in SPACE.items()} == config
+    assert _configs(RegularizedEvolution(SPACE, seed=3), 10) == _configs(RegularizedEvolution(SPACE, seed=3), 10)
+
+
+def test_grid_visits_every_combination_once_then_stops():
+    logic = GridSearch({"lr": ContinuousUniform(0.1, 0.0, 1.0), "activation": DiscreteValue("relu", ["relu", "elu"])},
+                       grid_points=3)
+    configs = []
+    while (config := logic.suggest("t")) is not None:
+        configs.append(config)
+    assert logic.size == 6 and len(configs) == 6
+    assert {(c["lr"], c["activation"]) for c in configs} == {(lr, a) for lr in (0.0, 0.5, 1.0) for a in ("relu", "elu")}
+
+
+def test_evolution_mutates_one_parameter_of_a_tournament_winner_and_ages_the_population():
+    logic = RegularizedEvolution(CELLS, mode="max", seed=0, population_size=4, sample_size=2)
+    initial = [logic.suggest(f"t{i}") for i in range(4)]
+    for index, config in enumerate(initial):
+        logic.observe(f"t{index}", float(index))
+    assert [score for _, score in logic.population] == [0.0, 1.0, 2.0, 3.0]
+    child = logic.suggest("t4")
+    differences = [min(sum(child[k] != member[k] for k in CELLS) for member, _ in logic.population)]
+    assert differences == [1]  # one parameter of a population member changed
+    logic.observe("t4", 10.0)
+    assert len(logic.population) == 4 and logic.population[0][1] == 1.0  # the oldest member left
+    logic.observe("never-suggested", 1.0)
+    logic.observe("t5", None)  # an unknown or failed trial changes nothing
+    assert len(logic.population) == 4
+
+
+def test_evolution_state_round_trips_through_json_and_continues_identically():
+    logic = RegularizedEvolution(CELLS, seed=1, population_size=5, sample_size=3)
+    for index in range(8):
+        config = logic.suggest(f"t{index}")
+        logic.observe(f"t{index}", float(sum(v == "c" for v in config.values())))
+    restored = RegularizedEvolution(CELLS, seed=99, population_size=5, sample_size=3)
+    restored.load_state_dict(json.loads(json.dumps(logic.state_dict())))
+    assert _configs(restored, 5) == _configs(logic, 5)
+
+
+def test_evolution_beats_random_search_on_a_structured_discrete_problem():
+    def objective(config):  # one best cell among 5**6, smooth in the number of matching operations
+        return float(sum(v == "c" for v in config.values()) + 0.5 * (config["op0"] == "e"))
+
+    def best_found(logic, budget=120):
+        best = -np.inf
+        for index in range(budget):
+            config = logic.suggest(f"t{index}")
+            value = objective(config)
+            logic.observe(f"t{index}", value)
+            best = max(best, value)
+        return best
+
+    evolution = np.mean([best_found(RegularizedEvolution(CELLS, mode="max", seed=s)) for s in range(10)])
+    random = np.mean([best_found(RandomSearch(CELLS, mode="max", seed=s)) for s in range(10)])
+    assert evolution > random
+
+
+def test_hyperband_brackets_match_li_et_al_and_tune():
+    brackets = hyperband_brackets(81, 3)
+    assert [b["n"] for b in brackets] == [81, 34, 15, 8, 5]
+    assert [b["r"] for b in brackets] == pytest.approx([1, 3, 9, 27, 81])
+    assert brackets[0]["rounds"] == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]
+    from ray.tune.schedulers import HyperBandScheduler  # the scheduler the search uses (no Ray started)
+
+    scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=81, reduction_factor=3)
+    assert [scheduler._get_n0(b["s"]) for b in brackets] == [b["n"] for b in brackets]
+    assert [scheduler._get_r0(b["s"]) for b in brackets] == [int(b["r"]) for b in brackets]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: RandomSearch({}, seed=0), "space: expected a non-empty dict"),
+    (lambda: RandomSearch(SPACE, mode="best"), "mode: expected 'min' or 'max'"),
+    (lambda: GridSearch(SPACE, grid_points=1), "grid_points: expected an integer >= 2"),
+    (lambda: RegularizedEvolution(SPACE, population_size=3, sample_size=5), "sample_size: must be <= population_size"),
+    (lambda: hyperband_brackets(0), "max_t: expected an integer >= 1"),
+])
+def test_algorithms_validate_their_arguments(make, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make()

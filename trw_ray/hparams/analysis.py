@@ -1,0 +1,111 @@
+"""The report of a search (seed section 1.3.3): importance, metric against each hyper-parameter, learning curves.
+
+Example::
+
+    trw.hparams.analyse('~/trw_ray_logs/searches/evaluate_hparams_random_...', 'hparams_report')
+
+Everything goes to ``output_dir`` (default ``<experiment>/report``); the experiment's own files are only read.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trw_ray.hparams.importance import importance as compute_importance
+from trw_ray.hparams.params import ContinuousPower
+from trw_ray.hparams.space import space_from_settings
+
+MIN_TRIALS_FOR_IMPORTANCE = 4
+
+
+def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric: str | None = None,
+            seed: int = 0) -> dict[str, Any]:
+    """Builds the search report.
+
+    Args:
+        path_or_results: an experiment folder or :class:`trw_ray.results.ExperimentResults`.
+        output_dir: where the report goes (default ``<experiment>/report``).
+        metric: default: the search's metric; each trial contributes its last reported value.
+        seed: seed of the importance forest (same seed, same importance).
+
+    Returns:
+        ``{'index': path of index.html, 'importance': DataFrame or None, 'trials': DataFrame, 'output_dir': path}``.
+    """
+    from trw_ray.reports.plots import plot_bars, plot_learning_curves, plot_metric_against_parameters
+    from trw_ray.reports.search import build_search_index
+    from trw_ray.results import load
+
+    results = load(path_or_results)
+    metric = metric or results.metric
+    output_dir = Path(output_dir) if output_dir is not None else results.path / "report"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    trials = results.trials()
+    history = results.history()
+    trials.to_csv(output_dir / "trials.csv", index=False)
+    history.to_csv(output_dir / "history.csv", index=False)
+    space = space_from_settings(results.settings)
+    column = f"last/{metric}"
+    notes: list[str] = []
+    figures: list[tuple[str, str]] = []
+
+    scored = trials[pd.to_numeric(trials.get(column), errors="coerce").notna()] if column in trials else trials.iloc[0:0]
+    importance = None
+    if len(scored) >= MIN_TRIALS_FOR_IMPORTANCE:
+        importance = compute_importance(scored, metric=metric, space=space, seed=seed)
+        importance.to_csv(output_dir / "importance.csv", index=False)
+        plot_bars(list(importance["parameter"]), list(importance["importance"]), output_dir / "importance.png",
+                  title=f"hyper-parameter importance for {metric}", xlabel="fraction of variance (main effect)",
+                  errors=list(importance["std"]))
+        figures.append(("importance.png", "importance of each hyper-parameter (mean and std over trees)"))
+    else:
+        notes.append(f"importance needs at least {MIN_TRIALS_FOR_IMPORTANCE} trials with a {metric}; "
+                     f"{len(scored)} reported one")
+
+    best = results.best(metric) if len(scored) else None
+    if len(scored):
+        panels = []
+        values = pd.to_numeric(scored[column]).to_numpy(dtype=float)
+        best_position = int(np.argmin(values) if results.mode == "min" else np.argmax(values))
+        for name in [c[len("config/"):] for c in scored.columns if c.startswith("config/")]:
+            spec = space.get(name)
+            column_values = scored[f"config/{name}"].tolist()
+            categorical = spec.choices if spec is not None else None
+            if spec is None and not pd.api.types.is_numeric_dtype(scored[f"config/{name}"]):
+                categorical = sorted({str(v) for v in column_values})
+                column_values = [str(v) for v in column_values]
+            panels.append({"name": name, "x": column_values, "y": values, "categories": categorical,
+                           "log": isinstance(spec, ContinuousPower), "best": best_position})
+        if panels:
+            plot_metric_against_parameters(panels, output_dir / "metric_vs_hparams.png", metric,
+                                           title=f"{metric} of each trial against each hyper-parameter")
+            figures.append(("metric_vs_hparams.png", f"{metric} against each hyper-parameter (red star: best)"))
+    if metric in history and len(history):
+        curves = {trial_id: (rows["training_iteration"].tolist(), rows[metric].tolist())
+                  for trial_id, rows in history.groupby("trial_id")}
+        positive = bool((pd.to_numeric(history[metric], errors="coerce").dropna() > 0).all())
+        plot_learning_curves(curves, output_dir / "learning_curves.png", title=f"{metric} of every trial",
+                             ylabel=metric, highlight=best["trial_id"] if best else None, log_y=positive)
+        figures.append(("learning_curves.png", "learning curves of every trial (red: best)"))
+    index = build_search_index(output_dir, results.settings, trials, importance, figures, best, str(results.path),
+                               notes)
+    return {"index": index, "importance": importance, "trials": trials, "output_dir": output_dir}
+
+
+def analyse_hyperparameters(hprams_path_pattern: str, output_path: str | os.PathLike, **kwargs) -> dict[str, Any]:
+    """The seed's name (and argument spelling): ``hprams_path_pattern`` is an experiment folder, or a pattern whose
+    folder is one (TRW's ``<root>/hparams-*.pkl``)."""
+    candidate = Path(hprams_path_pattern)
+    if glob.has_magic(str(candidate)):
+        candidate = candidate.parent
+    return analyse(candidate, output_path, **kwargs)
+
+
+def importance(path_or_results, metric: str | None = None, seed: int = 0):
+    """The importance table of an experiment (see :mod:`trw_ray.hparams.importance`)."""
+    return compute_importance(path_or_results, metric=metric, seed=seed)
