@@ -40,11 +40,13 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
 
 bench: $(STAMP)
+	$(PY) -m pip install $(PIP_QUIET) -e ".[dev,bench]"
 	$(PY) benchmarks/trainer_overhead.py
 	$(PY) benchmarks/simple_layers_overhead.py
 	$(PY) benchmarks/reports_overhead.py
 	$(PY) benchmarks/pipeline_throughput.py
 	$(PY) benchmarks/mnist_full.py
+	$(PY) benchmarks/search_efficiency.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check trw_ray tests benchmarks

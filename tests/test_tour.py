@@ -1,5 +1,6 @@
 """The tour of TRW's documentation (section 1.3.2), with its truncated brackets completed, on a subset."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,17 +57,28 @@ def test_seed_tour_reaches_95_percent_on_a_subset():
     assert len(output['output_truth']) == 10000
 
 
-def test_cli_tour_prints_run_folder_and_accuracy(tmp_path):
+def test_cli_tour_prints_run_folder_and_accuracy_then_searches(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "trw_ray.cli", "tour", "--epochs", "1", "--max-train-samples", "3000", "--batch-size", "50",
-         "--logging-directory", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, check=False)
+         "--logging-directory", str(tmp_path), "--search-trials", "3", "--search-algorithm", "random"],
+        capture_output=True, text=True, timeout=400, check=False)
     assert completed.returncode == 0, completed.stderr
     assert "test accuracy: 0." in completed.stdout
     run_dir = Path(completed.stdout.split("run folder: ")[1].splitlines()[0])
     assert run_dir.parent == tmp_path and (run_dir / "last.onnx").is_file()
     accuracy = float(completed.stdout.split("test accuracy: ")[1].split()[0])
     assert accuracy > 0.85
+    assert "search: 3 trials (9 epochs)" in completed.stdout
+    report = Path(completed.stdout.split("search report: ")[1].splitlines()[0])
+    experiment = Path(completed.stdout.split("experiment: ")[1].splitlines()[0])
+    assert report.is_file() and experiment.parent == tmp_path / "searches"
+    listed = subprocess.run([sys.executable, "-m", "trw_ray.cli", "results", str(experiment), "--json"],
+                            capture_output=True, text=True, timeout=120, check=True)
+    data = json.loads(listed.stdout)
+    assert len(data["trials"]) == 3 and data["best"]["value"] == min(t["last/loss"] for t in data["trials"])
+    table = subprocess.run([sys.executable, "-m", "trw_ray.cli", "results", str(experiment)],
+                           capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "config/learning_rate" in table and "best trial" in table
 
 
 def test_cli_rejects_unknown_command():

@@ -18,7 +18,38 @@ def _tour(args: argparse.Namespace) -> int:
     print(f"run folder: {summary['run_dir']}")
     print(f"report: {Path(summary['run_dir']) / 'index.html'}")
     print(f"test accuracy: {summary['test_accuracy']:.4f} ({summary['seconds']:.1f} s)")
+    if args.search_trials:
+        _tour_search(args)
     return 0
+
+
+def _tour_search(args: argparse.Namespace) -> None:
+    import time
+
+    from trw_ray.hparams.analysis import analyse
+    from trw_ray.hparams.driver import search
+    from trw_ray.train.options import default_logging_directory
+
+    space = Path(__file__).resolve().parent.parent / "search_spaces" / "mnist_cnn_tiny.yaml"
+    if not space.is_file():
+        raise SystemExit(f"trw-ray tour: the search needs the repository's search_spaces/ folder ({space} is missing); "
+                         "run from a clone or pass --search-trials 0")
+    storage = Path(args.logging_directory or default_logging_directory()) / "searches"
+    print(f"trw_ray tour: {args.search_algorithm} search of {args.search_trials} trials over {space.name} "
+          "on a local Ray ...", flush=True)
+    started = time.perf_counter()
+    results = search(space=space, algorithm=args.search_algorithm, num_samples=args.search_trials, seed=0,
+                     storage_path=storage, verbose=0)
+    best = results.best()
+    trials = results.trials()
+    print(f"search: {len(trials)} trials ({int(trials['epochs'].sum())} epochs) in {time.perf_counter() - started:.1f} s; "
+          f"best loss {best['value']:.4f} with {best['config']}")
+    report = analyse(results)
+    if report["importance"] is not None:
+        ranked = ", ".join(f"{row.parameter} {row.importance:.2f}" for row in report["importance"].itertuples())
+        print(f"importance: {ranked}")
+    print(f"experiment: {results.path}")
+    print(f"search report: {report['index']}")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -130,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--augment", choices=["none", "map", "reservoir"], default="none",
                       help="augment the training split through SequenceMap or SequenceAsyncReservoir (Ray actors)")
     tour.add_argument("--workers", type=int, default=2, help="Ray actors of the augmentation pipeline (default 2)")
+    tour.add_argument("--search-trials", type=int, default=8,
+                      help="then search search_spaces/mnist_cnn_tiny.yaml with this many trials (0: no search)")
+    tour.add_argument("--search-algorithm", default="asha", help="algorithm of the tour's search (default asha)")
     tour.set_defaults(handler=_tour)
 
     report = commands.add_parser(

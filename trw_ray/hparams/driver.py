@@ -235,6 +235,7 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
                      seed: int | None, max_concurrent: int | None, options: Mapping[str, Any]):
     """``(searcher, scheduler)`` of an algorithm name (see :data:`ALGORITHMS`)."""
     from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, PopulationBasedTraining
+    from ray.tune.search import BasicVariantGenerator
 
     from trw_ray.hparams.tune_searcher import LogicSearcher
 
@@ -286,6 +287,8 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
                              f"{list(params)}; got {names!r}")
         rng = np.random.default_rng(seed)
         mutations = {name: (lambda spec=params[name]: spec.sample(rng)) for name in names}
+        # PBT refuses searchers: its initial population comes from Tune's own sampler over the converted space
+        searcher = BasicVariantGenerator(random_state=seed, max_concurrent=max_concurrent or 0)
         scheduler = PopulationBasedTraining(
             time_attr="training_iteration",
             perturbation_interval=options.get("perturbation_interval", max(1, max_epochs // 4)),
@@ -369,7 +372,7 @@ def search(
     from ray import tune
 
     from trw_ray.data.ray_session import ensure_ray
-    from trw_ray.hparams.recorder import RECORD_FOLDER, SEARCH_FILENAME, SearchRecorder
+    from trw_ray.hparams.recorder import RECORD_FOLDER, SEARCH_FILENAME, FinalResultStopper, SearchRecorder
     from trw_ray.io import write_json_atomic
     from trw_ray.results import load
 
@@ -447,10 +450,11 @@ def search(
             "space_file": resolved.source, "created": time.time(), "resumed": []})
         tuner = tune.Tuner(
             trainable,
+            param_space=resolved.to_tune() if algorithm == "pbt" else None,
             tune_config=tune.TuneConfig(metric=metric, mode=mode, search_alg=searcher, scheduler=scheduler,
                                         num_samples=num_samples, reuse_actors=reuse_actors),
             run_config=tune.RunConfig(
-                name=name, storage_path=str(storage), verbose=verbose,
+                name=name, storage_path=str(storage), verbose=verbose, stop=FinalResultStopper(),
                 callbacks=[SearchRecorder(experiment_dir)],
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))

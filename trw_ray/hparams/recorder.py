@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
+from ray.tune.stopper import Stopper
 
 from trw_ray.io import write_json_atomic
 from trw_ray.results.experiment import HISTORY_FILENAME, RECORD_FOLDER, SEARCH_FILENAME, TRIALS_FOLDER
 
-__all__ = ["SearchRecorder", "result_row", "HISTORY_FILENAME", "RECORD_FOLDER", "SEARCH_FILENAME", "TRIALS_FOLDER"]
+__all__ = ["FinalResultStopper", "SearchRecorder", "result_row", "HISTORY_FILENAME", "RECORD_FOLDER", "SEARCH_FILENAME", "TRIALS_FOLDER"]
 FINAL_KEY = "trw_final"
 _SKIPPED_RESULT_KEYS = {"config", "hostname", "node_ip", "pid", "date", "trial_id", "experiment_tag", "done",
                         "should_checkpoint", "checkpoint_dir_name"}
@@ -51,6 +52,17 @@ def result_row(trial_id: str, result: dict[str, Any]) -> dict[str, Any]:
         if converted is not None or value is None:
             row[key] = converted
     return row
+
+
+class FinalResultStopper(Stopper):
+    """Ends a trial at its final report (the value its function returned), before any scheduler sees it: PBT must
+    not exploit, nor HyperBand pause, a trial whose function has already returned."""
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return bool(result.get(FINAL_KEY))
+
+    def stop_all(self) -> bool:
+        return False
 
 
 class SearchRecorder(Callback):

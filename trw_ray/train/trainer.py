@@ -227,10 +227,13 @@ class Trainer:
                     tune_bridge.restore_trainer_state(context, state)
                     logger.info("resumed from the trial's checkpoint at epoch %d", context.epoch)
             self._run_callbacks(self.callbacks_pre_training_fn(), context, "pre-training")
-            for epoch in range(context.epoch, context.num_epochs):
+            first_epoch = context.epoch
+            for epoch in range(first_epoch, context.num_epochs):
                 evaluate = (epoch + 1) % eval_every_X_epoch == 0 or epoch == context.num_epochs - 1
                 self._run_epoch(context, epoch, evaluate)
                 self._run_callbacks(per_epoch, context, f"epoch {epoch + 1}")
+            if first_epoch >= context.num_epochs:  # resumed from a checkpoint of the last epoch: evaluate only
+                self._evaluate_splits(context)
             self._run_callbacks(self.callbacks_post_training_fn(), context, "post-training")
             status = "completed"
         except TrainingDivergedError as error:
@@ -306,6 +309,14 @@ class Trainer:
         context.history.append(entry)
         context.epoch = epoch + 1
         save_model(context.run_dir / MODEL_FILENAME, context.model, self._model_metadata(context))
+
+    def _evaluate_splits(self, context: TrainerContext) -> None:
+        """Evaluates every split without training (fills ``context.outputs``, adds no history entry)."""
+        for dataset_name, splits in context.datasets.items():
+            for split_name in _split_order(splits):
+                _, collected = self._run_split(context, max(context.epoch - 1, 0), dataset_name, split_name,
+                                               splits[split_name], None, False)
+                context.outputs.setdefault(dataset_name, {})[split_name] = collected
 
     def _run_split(self, context, epoch, dataset_name, split_name, split, optimizer, train):
         model, options = context.model, context.options
