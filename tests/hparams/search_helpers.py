@@ -118,3 +118,32 @@ def slow_quadratic(hparams):
 def run_driver(storage, name):
     trw.hparams.search(slow_quadratic, space={"x": ContinuousUniform(0.0, -1.0, 1.0)}, num_samples=6, max_concurrent=1, seed=0, storage_path=storage, name=name,
                        verbose=0)
+
+
+def gpu_probe(hparams):
+    """Records the GPUs Ray gave the trial and waits (up to 60 s) until two trials run at the same time."""
+    x = hparams.create("x", ContinuousUniform(0.5, 0.0, 1.0))
+    experiment = _trial_dir().parent
+    (experiment / f"running_{x!r}").write_text("")
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(experiment.glob("running_*"))) < 2:
+        time.sleep(0.1)
+    return 0.0, {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                 "together": len(list(experiment.glob("running_*"))) >= 2}
+
+
+def run_fake_gpu_search(storage):
+    """A search on its own Ray that claims one GPU (none exists: Ray only does the bookkeeping)."""
+    import json
+
+    import ray
+
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False,
+             configure_logging=False, object_store_memory=128 * 1024 * 1024)
+    results = trw.hparams.search(gpu_probe, space={"x": ContinuousUniform(0.5, 0.0, 1.0)}, num_samples=2,
+                                 resources_per_trial={"cpu": 0.5, "gpu": 0.5},
+                                 storage_path=storage, name="packed", verbose=0)
+    infos = [json.loads(Path(t["trial_dir"], "trw_ray_infos.json").read_text())["infos"]
+             for _, t in results.trials().iterrows()]
+    print(json.dumps(infos))
+    ray.shutdown()

@@ -100,3 +100,12 @@ def test_search_space_overrides_the_range_declared_in_code():
     assert hparams.create("units", trw.hparams.DiscreteInteger(500, 100, 1000)) == 12
     with pytest.raises(ValueError, match="'units'"):
         trw.hparams.HyperParameters({"units": 50}, space).create("units", trw.hparams.DiscreteInteger(500, 100, 1000))
+
+
+def test_a_space_that_knows_only_mapping_keys_still_resolves_through_the_code_mapping():
+    from trw_ray.hparams.space import space_from_settings
+
+    code_spec = trw.hparams.DiscreteMapping("relu", {"relu": "ReLU()", "elu": "ELU()"})
+    recorded = space_from_settings({"space": {"act": code_spec.describe()}})
+    assert recorded["act"] == trw.hparams.DiscreteValue("relu", ["relu", "elu"])
+    assert trw.hparams.HyperParameters({"act": "elu"}, recorded).create("act", code_spec) == "ELU()"

@@ -157,3 +157,14 @@ def test_killed_driver_resumes_without_rerunning_or_losing_finished_trials(ray_l
     assert len(results.settings["resumed"]) == 1
     with pytest.raises(ValueError, match="exists; pass resume=True"):
         trw.hparams.search(search_helpers.slow_quadratic, storage_path=tmp_path, name="killed", resume=False)
+
+
+def test_fractional_gpus_pack_two_trials_on_one_gpu(tmp_path):
+    code = f"import search_helpers; search_helpers.run_fake_gpu_search({str(tmp_path)!r})"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180,
+                               check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    first, second = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert first["visible"] == second["visible"] == "0"  # both trials on GPU 0
+    assert first["together"] and second["together"]  # both ran at the same time

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 import trw_ray as trw
 from trw_ray import layers as sl
+from trw_ray.examples.mnist_search import create_net  # section 1.3's create_net(hparams), verbatim
 
 
 def seed_net_1_4(options=None):
@@ -25,23 +26,6 @@ def seed_net_1_4(options=None):
     n = trw.simple_layers.Linear(n, 10)
     n = trw.simple_layers.OutputClassification(n, output_name='softmax', classes_name='targets')
     return trw.simple_layers.compile_nn(output_nodes=[n])
-
-
-def create_net(hparams):
-    """Section 1.3's ``create_net(hparams)``, verbatim."""
-    number_hidden = hparams.create('number_hidden', trw.hparams.DiscreteIntegrer(500, 100, 1000))
-    number_conv1_channels = hparams.create('number_conv1_channels', trw.hparams.DiscreteIntegrer(16, 4, 64))
-
-    n = trw.simple_layers.Input([None, 1, 28, 28], 'images')
-    n = trw.simple_layers.Conv2d(n, out_channels=number_conv1_channels, kernel_size=5, stride=2)
-    n = trw.simple_layers.ReLU(n)
-    n = trw.simple_layers.MaxPool2d(n, 2, 2)
-    n = trw.simple_layers.Flatten(n)
-    n = trw.simple_layers.Linear(n, number_hidden)
-    n = trw.simple_layers.ReLU(n)
-    n = trw.simple_layers.Linear(n, 10)
-    n = trw.simple_layers.OutputClassification(n, output_name='softmax', classes_name='targets')
-    return trw.simple_layers.compile_nn([n])
 
 
 class HandBuilt(nn.Module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trw_ray.hparams.params import Param
+from trw_ray.hparams.params import DiscreteMapping, Param
 
 
 class HyperParameters:
@@ -60,7 +60,10 @@ class HyperParameters:
         except ValueError as error:
             raise ValueError(f"hyper-parameter {name!r}: {error}") from error
         self.chosen[name] = value
-        return governing.resolve(value)
+        # a mapping resolves its key; a search space that only knows the keys (a resumed search's record) defers
+        # to the mapping the code declares
+        resolver = governing if isinstance(governing, DiscreteMapping) or not isinstance(spec, DiscreteMapping) else spec
+        return resolver.resolve(value)
 
     def __repr__(self) -> str:
         return f"HyperParameters({self.chosen})"
