@@ -458,7 +458,17 @@ def search(
                 callbacks=[SearchRecorder(experiment_dir)],
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
-    tuner.fit()
+    # Tune keeps a single pending trial for custom searchers (so they learn from every result); HyperBand only
+    # forms its brackets when their trials exist together, and sampling without feedback gains nothing from waiting
+    pending = min(num_samples, 256) if algorithm in ("random", "grid", "hyperband", "asha") else None
+    previous_pending = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
+    if pending is not None and previous_pending is None:
+        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending)
+    try:
+        tuner.fit()
+    finally:
+        if pending is not None and previous_pending is None:
+            os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG", None)
     return load(experiment_dir)
 
 
