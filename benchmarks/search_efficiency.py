@@ -73,16 +73,15 @@ def part_a(trials: int, epochs: int, storage: str) -> None:
         started = time.perf_counter()
         results = trw.hparams.search(space=space, algorithm=algorithm, num_samples=trials, max_epochs=epochs, seed=0,
                                      storage_path=storage, name=f"mnist_{algorithm}", verbose=0)
-        trials_table = results.trials()
-        epochs = int(trials_table["epochs"].sum())
+        consumed = int(results.trials()["epochs"].sum())
         best = results.best()["value"]
-        rows[algorithm] = (best, epochs)
-        print(f"  {algorithm:10s} best test loss {best:.4f}, epochs consumed {epochs:3d}, "
+        rows[algorithm] = (best, consumed)
+        print(f"  {algorithm:10s} best test loss {best:.4f}, epochs consumed {consumed:3d}, "
               f"{time.perf_counter() - started:.0f} s")
-    random_best, random_epochs = rows["random"]
+    random_best, random_consumed = rows["random"]
     for algorithm in ("hyperband", "asha"):
-        best, epochs = rows[algorithm]
-        print(f"  {algorithm:10s} / random: best loss {best / random_best:.3f}x, epochs {epochs / random_epochs:.3f}x "
+        best, consumed = rows[algorithm]
+        print(f"  {algorithm:10s} / random: best loss {best / random_best:.3f}x, epochs {consumed / random_consumed:.3f}x "
               "(goal: loss <= 1.01x at epochs <= 0.333x)")
 
 

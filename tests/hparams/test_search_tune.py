@@ -168,3 +168,13 @@ def test_fractional_gpus_pack_two_trials_on_one_gpu(tmp_path):
     first, second = json.loads(completed.stdout.strip().splitlines()[-1])
     assert first["visible"] == second["visible"] == "0"  # both trials on GPU 0
     assert first["together"] and second["together"]  # both ran at the same time
+
+
+def test_hyperband_fills_its_brackets_and_stops_the_worst_trials_early(ray_local, tmp_path):
+    results = trw.hparams.search(search_helpers.blobs_trainer, algorithm="hyperband", max_epochs=9, num_samples=8,
+                                 seed=0, storage_path=tmp_path, name="brackets", verbose=0)
+    trials = results.trials()
+    assert set(trials["status"]) == {"TERMINATED"}
+    # Tune fills brackets s=0 (3 trials x 9 epochs) then s=1 (5 trials from 3 epochs, the best third goes on to 9)
+    assert (trials["epochs"] == 9).sum() >= 3 and (trials["epochs"] == 3).sum() >= 3
+    assert trials["epochs"].sum() < 8 * 9

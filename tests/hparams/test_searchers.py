@@ -47,7 +47,7 @@ def test_grid_visits_every_combination_once_then_stops():
 def test_evolution_mutates_one_parameter_of_a_tournament_winner_and_ages_the_population():
     logic = RegularizedEvolution(CELLS, mode="max", seed=0, population_size=4, sample_size=2)
     initial = [logic.suggest(f"t{i}") for i in range(4)]
-    for index, config in enumerate(initial):
+    for index in range(len(initial)):
         logic.observe(f"t{index}", float(index))
     assert [score for _, score in logic.population] == [0.0, 1.0, 2.0, 3.0]
     child = logic.suggest("t4")

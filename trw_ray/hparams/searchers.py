@@ -60,8 +60,9 @@ class SearchLogic(abc.ABC):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         """The configuration of a new trial, or None when the algorithm has nothing more to propose."""
 
-    def observe(self, trial_id: str, value: float | None) -> None:
-        """A trial finished with ``value`` of the metric (None: it failed or reported nothing)."""
+    def observe(self, trial_id: str, value: float | None) -> None:  # noqa: B027 - learning is optional
+        """A trial finished with ``value`` of the metric (None: it failed or reported nothing); random and grid
+        search ignore it."""
 
     def sample(self) -> dict[str, Any]:
         """A configuration drawn at random (every spec's ``sample``)."""
@@ -110,7 +111,7 @@ class GridSearch(SearchLogic):
         for axis in reversed(self._axes):
             index, position = divmod(index, len(axis))
             values.append(axis[position])
-        return dict(zip(self.space, reversed(values)))
+        return dict(zip(self.space, reversed(values), strict=True))
 
     def suggest(self, trial_id):
         if self.suggested >= self.size:

@@ -155,7 +155,7 @@ def restore_trainer_state(context: TrainerContext, state: Mapping[str, Any]) -> 
             continue
         own = [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
         optimizer.load_state_dict(saved)
-        for group, settings in zip(optimizer.param_groups, own):
+        for group, settings in zip(optimizer.param_groups, own, strict=True):
             group.update(settings)
     for name, scheduler in context.schedulers.items():
         saved = state.get("schedulers", {}).get(name)
