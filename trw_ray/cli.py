@@ -133,7 +133,7 @@ def _results(args: argparse.Namespace) -> int:
     trials = results.trials()
     if args.json:
         print(json.dumps({"path": str(results.path), "settings": results.settings,
-                          "trials": json.loads(trials.to_json(orient="records")), "best": results.best()},
+                          "trials": json.loads(trials.to_json(orient="records", double_precision=15)), "best": results.best()},
                          indent=1, default=str))
         return 0
     column = f"last/{results.metric}"

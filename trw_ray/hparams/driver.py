@@ -457,7 +457,8 @@ def search(
                 name=name, storage_path=str(storage), verbose=verbose, stop=FinalResultStopper(),
                 callbacks=[SearchRecorder(experiment_dir)],
                 failure_config=tune.FailureConfig(max_failures=max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
+                # PBT restores other trials' checkpoints: keep more of them than the schedulers that only resume
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if algorithm == "pbt" else 2)))
     # Tune keeps a single pending trial for custom searchers (so they learn from every result); HyperBand only
     # forms its brackets when their trials exist together, and sampling without feedback gains nothing from waiting
     pending = min(num_samples, 256) if algorithm in ("random", "grid", "hyperband", "asha") else None
