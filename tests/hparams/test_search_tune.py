@@ -64,6 +64,13 @@ def test_define_by_run_search_and_the_seed_alias(ray_local, tmp_path):
     assert best["value"] == pytest.approx(expected)
     infos = json.loads(Path(best["trial_dir"], "trw_ray_infos.json").read_text())
     assert infos["infos"] == {"kind": best["config"]["kind"]}
+    record = {p: p.read_bytes() for p in (results.path / "trw_ray").rglob("*") if p.is_file()}
+    report = trw.hparams.analyse(results.path, tmp_path / "report", seed=0)
+    assert {p: p.read_bytes() for p in (results.path / "trw_ray").rglob("*") if p.is_file()} == record  # read only
+    assert set(report["importance"]["parameter"]) == {"x", "kind"} and report["index"].is_file()
+    for name in ("importance.png", "metric_vs_hparams.png", "learning_curves.png", "trials.csv", "history.csv"):
+        assert (tmp_path / "report" / name).is_file(), name
+    assert report["importance"].equals(trw.hparams.analyse(results, tmp_path / "again", seed=0)["importance"])
     alias = trw.hparams.HyperParametersOptimizerRandomSearchLocal(search_helpers.quadratic, repeat=3, seed=1,
                                                                    log_string=lambda text: None)
     assert len(alias.optimize(tmp_path / "alias").trials()) == 3

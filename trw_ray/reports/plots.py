@@ -239,7 +239,7 @@ def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
     for label, (x, y) in curves.items():
         if label == highlight:
             continue
-        axis.plot(list(x), list(y), color="tab:blue", alpha=0.35, linewidth=1)
+        axis.plot(list(x), list(y), color="tab:blue", alpha=0.35, linewidth=1, marker="o", markersize=2)
     if highlight in curves:
         x, y = curves[highlight]
         axis.plot(list(x), list(y), color="tab:red", linewidth=2, marker="o", markersize=3, label=f"best: {highlight}")
