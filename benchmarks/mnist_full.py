@@ -45,7 +45,7 @@ def main() -> None:
                 scheduler_fn=trw.train.create_scheduler_cosine(args.epochs)),
             run_prefix="mnist_full")
         total = time.perf_counter() - started
-    durations = [b - a for a, b in zip([started, *epoch_ends[:-1]], epoch_ends)]
+    durations = [b - a for a, b in zip([started, *epoch_ends[:-1]], epoch_ends, strict=False)]
     accuracy = test_accuracy(results)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"device {options['workflow_options']['device']}")

@@ -38,7 +38,7 @@ def wait_until_no_actor(class_fragment: str, timeout: float = 30.0) -> list:
 
 
 def by_uid(batches):
-    return {uid: image for batch in batches for uid, image in zip(batch["sample_uid"].tolist(), batch["images"])}
+    return {uid: image for batch in batches for uid, image in zip(batch["sample_uid"].tolist(), batch["images"], strict=False)}
 
 
 def test_map_covers_every_sample_once_per_epoch_and_reuses_its_actors(ray_local):

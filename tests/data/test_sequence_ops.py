@@ -43,8 +43,8 @@ def test_inline_map_covers_each_sample_once_with_per_epoch_augmentation():
     sequence = source(n=30).map(TransformBatch(Noise(1.0, feature_names=["x"]), seed=0), nb_workers=0)
     epoch_0, epoch_1 = list(sequence), list(sequence)
     assert sorted(uids(epoch_0)) == list(range(30)) == sorted(uids(epoch_1))
-    x0 = {u: x for b in epoch_0 for u, x in zip(b["sample_uid"].tolist(), b["x"][:, 0].tolist())}
-    x1 = {u: x for b in epoch_1 for u, x in zip(b["sample_uid"].tolist(), b["x"][:, 0].tolist())}
+    x0 = {u: x for b in epoch_0 for u, x in zip(b["sample_uid"].tolist(), b["x"][:, 0].tolist(), strict=False)}
+    x1 = {u: x for b in epoch_1 for u, x in zip(b["sample_uid"].tolist(), b["x"][:, 0].tolist(), strict=False)}
     assert all(abs(x0[u] - u) < 6 for u in x0) and x0 != x1
 
 

@@ -45,7 +45,8 @@ def test_seed_1_4_example_equals_a_hand_built_module():
     compiled = seed_net_1_4()
     hand = HandBuilt()
     with torch.no_grad():
-        for (name, layer), target in zip(compiled.layers.items(), [hand.conv1, None, None, hand.conv2, None, None, None, hand.out]):
+        targets = [hand.conv1, None, None, hand.conv2, None, None, None, hand.out]
+        for layer, target in zip(compiled.layers.values(), targets, strict=True):
             if target is not None:
                 target.weight.copy_(layer.weight)
                 target.bias.copy_(layer.bias)

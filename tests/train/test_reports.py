@@ -108,7 +108,7 @@ def test_worst_samples_by_epoch(mnist_run):
     assert list(table.columns) == ["sample_uid", "epoch_1", "epoch_2", "epoch_3"]  # one heatmap row per epoch
     assert len(table) == 1000
     collected = results["outputs"]["mnist"]["test"]["softmax"]
-    last = dict(zip(collected["sample_uid"].tolist(), collected["loss"].tolist()))
+    last = dict(zip(collected["sample_uid"].tolist(), collected["loss"].tolist(), strict=False))
     assert table["epoch_3"].tolist() == pytest.approx([last[uid] for uid in table["sample_uid"]], rel=1e-5)
     means = table[["epoch_1", "epoch_2", "epoch_3"]].mean(axis=1).to_numpy()
     assert np.all(np.diff(means) >= -1e-6)  # sorted by overall loss

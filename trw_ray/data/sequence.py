@@ -27,7 +27,7 @@ class Sequence(abc.ABC):
     def __iter__(self) -> Iterator[Batch]:
         """Yields the batches of one epoch."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most sequences hold nothing
         """Releases the resources of the sequence (nothing to release by default)."""
 
     # ---------------------------------------------------------------- chaining (TRW's sequence API)

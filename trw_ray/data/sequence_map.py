@@ -132,7 +132,7 @@ def split_job_block(block: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]
     boundaries = np.flatnonzero(np.diff(batch_ids)) + 1
     starts, stops = np.concatenate([[0], boundaries]), np.concatenate([boundaries, [len(batch_ids)]])
     columns = {name: values for name, values in block.items() if name != BATCH_COLUMN}
-    return [{name: values[start:stop] for name, values in columns.items()} for start, stop in zip(starts, stops)]
+    return [{name: values[start:stop] for name, values in columns.items()} for start, stop in zip(starts, stops, strict=False)]
 
 
 class SequenceMap(Sequence):

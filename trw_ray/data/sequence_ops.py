@@ -182,6 +182,6 @@ class SequenceFromDataLoader(Sequence):
             elif isinstance(batch, (tuple, list)) and self.feature_names is not None:
                 if len(batch) != len(self.feature_names):
                     raise ValueError(f"feature_names: {len(self.feature_names)} names for batches of {len(batch)} items")
-                yield dict(zip(self.feature_names, batch))
+                yield dict(zip(self.feature_names, batch, strict=False))
             else:
                 raise TypeError(f"loader: batches must be dicts (or tuples with feature_names); got {type(batch).__name__}")

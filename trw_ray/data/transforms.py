@@ -102,7 +102,7 @@ class RandomCropPad(Transform):
         spatial = array.ndim - 1
         padded = np.pad(array, [(0, 0)] + [(self.padding, self.padding)] * spatial, mode=self.mode)
         offsets = rng.integers(0, 2 * self.padding + 1, size=spatial)
-        slices = tuple(slice(o, o + s) for o, s in zip(offsets, array.shape[1:]))
+        slices = tuple(slice(o, o + s) for o, s in zip(offsets, array.shape[1:], strict=False))
         return padded[(slice(None), *slices)]
 
 

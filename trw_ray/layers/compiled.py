@@ -97,7 +97,7 @@ class CompiledNet(torch.nn.Module):
             values[step] = self.nodes[step].forward(module, [values[p] for p in parents], batch)
             for index in frees:
                 del values[index]
-        return {name: values[index] for name, index in zip(self._output_names, self.output_indices)}
+        return {name: values[index] for name, index in zip(self._output_names, self.output_indices, strict=False)}
 
     def describe(self) -> dict[str, Any]:
         """The JSON-serializable graph: node types, constructor arguments and parents, in execution order."""

@@ -30,7 +30,7 @@ class _ConvNd(Node):
         strides = as_tuple(stride, self.dims, "stride", self.label)
         dilations = as_tuple(dilation, self.dims, "dilation", self.label)
         if padding is None:
-            pads = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilations))
+            pads = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilations, strict=False))
         elif padding == "valid":
             pads = (0,) * self.dims
         elif padding == "same":
@@ -48,7 +48,7 @@ class _ConvNd(Node):
             out_spatial = list(spatial)
         else:
             out_spatial = []
-            for size, k, s, p, d in zip(spatial, kernel, strides, pads, dilations):
+            for size, k, s, p, d in zip(spatial, kernel, strides, pads, dilations, strict=False):
                 if size + 2 * p < d * (k - 1) + 1:
                     raise ValueError(f"{self.label}: kernel {list(kernel)} (dilation {list(dilations)}) is larger "
                                      f"than the padded input {shape} (padding {list(pads)})")
@@ -93,7 +93,7 @@ class _ConvTransposeNd(Node):
         pads = as_tuple(padding, self.dims, "padding", self.label)
         output_pads = as_tuple(output_padding, self.dims, "output_padding", self.label)
         dilations = as_tuple(dilation, self.dims, "dilation", self.label)
-        for op, s, d in zip(output_pads, strides, dilations):
+        for op, s, d in zip(output_pads, strides, dilations, strict=False):
             if op >= max(s, d):
                 raise ValueError(f"{self.label}: output_padding must be smaller than stride or dilation; got "
                                  f"output_padding {list(output_pads)}, stride {list(strides)}")
@@ -101,7 +101,7 @@ class _ConvTransposeNd(Node):
             raise ValueError(f"{self.label}: groups={groups} must divide the input channels ({shape[1]}) and "
                              f"out_channels ({out_channels})")
         out_spatial = [(size - 1) * s - 2 * p + d * (k - 1) + op + 1
-                       for size, k, s, p, op, d in zip(shape[2:], kernel, strides, pads, output_pads, dilations)]
+                       for size, k, s, p, op, d in zip(shape[2:], kernel, strides, pads, output_pads, dilations, strict=False)]
         if any(size < 1 for size in out_spatial):
             raise ValueError(f"{self.label}: padding {list(pads)} leaves no output for input {shape}")
         self.in_channels = shape[1]

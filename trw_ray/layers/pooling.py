@@ -26,10 +26,10 @@ class _PoolNd(Node):
         kernel = as_tuple(kernel_size, self.dims, "kernel_size", self.label)
         strides = kernel if stride is None else as_tuple(stride, self.dims, "stride", self.label)
         pads = as_tuple(padding, self.dims, "padding", self.label)
-        if any(p > k // 2 for p, k in zip(pads, kernel)):
+        if any(p > k // 2 for p, k in zip(pads, kernel, strict=False)):
             raise ValueError(f"{self.label}: padding {list(pads)} must be at most half the kernel {list(kernel)}")
         out_spatial = []
-        for size, k, s, p in zip(shape[2:], kernel, strides, pads):
+        for size, k, s, p in zip(shape[2:], kernel, strides, pads, strict=False):
             if size + 2 * p < k or (self.kernel_must_fit_unpadded and size < k):
                 raise ValueError(f"{self.label}: kernel {list(kernel)} is larger than the input {shape}"
                                  + (f" padded by {list(pads)}" if any(pads) else ""))

@@ -32,7 +32,7 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], output_dir: str | os.Pat
     output_dir.mkdir(parents=True, exist_ok=True)
     curves: dict[tuple[str, str, str, str], dict[str, tuple[list, list]]] = {}
     rows = []
-    for label, run in zip(labels, runs):
+    for label, run in zip(labels, runs, strict=False):
         result = _load_result(run)
         for epoch, entry in enumerate(result.get("history") or [], start=1):
             for dataset, splits in entry.items():

@@ -73,7 +73,7 @@ def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str], path, t
     tiles = [to_displayable_image(image) for image in images]
     tiles = [np.zeros((8, 8)) if tile is None else tile for tile in tiles]
     if overlays is not None:
-        tiles = [tile if heat is None else _overlay(tile, heat) for tile, heat in zip(tiles, overlays)]
+        tiles = [tile if heat is None else _overlay(tile, heat) for tile, heat in zip(tiles, overlays, strict=False)]
     if any(tile.ndim == 3 for tile in tiles):
         tiles = [np.repeat(tile[..., None], 3, axis=-1) if tile.ndim == 2 else tile for tile in tiles]
     count = max(len(tiles), 1)
@@ -130,7 +130,7 @@ def plot_curve_panels(panels: Sequence[tuple[str, Mapping[str, tuple[Sequence[fl
                       xlabel: str = "epoch") -> Path:
     """Side-by-side panels ``[(title, {label: (x, y)}), ...]`` in one figure."""
     figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
-    for axis, (title, series) in zip(axes[0], panels):
+    for axis, (title, series) in zip(axes[0], panels, strict=False):
         _draw_curves(axis, series, title, xlabel, title)
     return _save(figure, path, {"left": 0.06, "right": 0.98, "bottom": 0.12, "top": 0.92, "wspace": 0.3})
 
@@ -205,7 +205,7 @@ def plot_metric_against_parameters(panels: Sequence[dict], path, metric: str, ti
     rows = math.ceil(len(panels) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.4 * rows), squeeze=False)
     jitter = np.random.default_rng(0)
-    for axis, panel in zip(axes.flat, panels):
+    for axis, panel in zip(axes.flat, panels, strict=False):
         y = np.asarray(panel["y"], dtype=float)
         categories = panel.get("categories")
         if categories:

@@ -101,7 +101,7 @@ class CallbackExplainWorstSamples(Callback):
                 model(recorder)
             classes = torch.as_tensor(collected["output"][worst], device=device).long()
             titles = [f"uid {uid} loss {collected['loss'][i]:.2f}\npred {collected['output'][i]} truth "
-                      f"{collected['output_truth'][i]}" for uid, i in zip(uids, worst)]
+                      f"{collected['output_truth'][i]}" for uid, i in zip(uids, worst, strict=False)]
             image_name = first_image_feature({k: samples[k] for k in recorder.read_keys if k in samples})
             folder = context.run_dir / "explanations"
             prefix = f"{output_name}-{dataset}-{split}"

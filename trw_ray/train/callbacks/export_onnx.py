@@ -42,7 +42,7 @@ class OnnxExportModule(torch.nn.Module):
         self.output_names = output_names
 
     def forward(self, *features: torch.Tensor):
-        outputs = self.model(dict(zip(self.input_names, features)))
+        outputs = self.model(dict(zip(self.input_names, features, strict=False)))
         return tuple(_output_tensor(outputs[name]) for name in self.output_names)
 
 
@@ -100,7 +100,7 @@ def compare_with_onnxruntime(path, feeds: dict[str, np.ndarray], expected: dict[
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     results = session.run(list(expected), feeds)
     return max(float(np.max(np.abs(result.astype(np.float64) - expected[name].astype(np.float64))))
-               for name, result in zip(expected, results))
+               for name, result in zip(expected, results, strict=False))
 
 
 class CallbackExportOnnx(Callback):

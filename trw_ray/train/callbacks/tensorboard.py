@@ -134,7 +134,7 @@ class CallbackTensorboardEmbedding(Callback):
                 truth = np.asarray(values["output_truth"][:count])
                 class_names = context.class_names(dataset, split, other)
                 labels = [class_names[t] if class_names and t < len(class_names) else str(t) for t in truth]
-                metadata = [[str(uid), label] for uid, label in zip(uids, labels)]
+                metadata = [[str(uid), label] for uid, label in zip(uids, labels, strict=False)]
                 header = ["sample_uid", other]
                 break
         if metadata is None:
