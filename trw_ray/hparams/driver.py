@@ -39,6 +39,7 @@ from trw_ray.hparams.space import (
 ALGORITHMS = ("random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe")
 RESOURCE_KEYS = ("cpu", "gpu", "memory", "pipeline_workers", "cpus_per_pipeline_worker")
 RESUME_CHOICES = ("auto", True, False)
+PROGRESS_EVERY_S = 10.0
 INFOS_FILENAME = "trw_ray_infos.json"
 
 
@@ -364,7 +365,8 @@ def search(
         reuse_actors: reuse trial actors between trials (start-up dominates small trials).
         algorithm_options: ``grid_points`` (grid), ``population_size``/``sample_size`` (evolution),
             ``reduction_factor``/``grace_period`` (asha, hyperband), ``perturbation_interval``/``mutations`` (pbt).
-        verbose: 0 silent, 1 Tune's periodic status table, 2 with every result.
+        verbose: 0 silent; 1 (default) one summary line every 10 s (trials by status, best value and its
+            configuration) and a line per failed trial; 2 Tune's own output (a table per finished trial).
 
     Returns:
         :class:`trw_ray.results.ExperimentResults` of the experiment folder.
@@ -454,8 +456,8 @@ def search(
             tune_config=tune.TuneConfig(metric=metric, mode=mode, search_alg=searcher, scheduler=scheduler,
                                         num_samples=num_samples, reuse_actors=reuse_actors),
             run_config=tune.RunConfig(
-                name=name, storage_path=str(storage), verbose=verbose, stop=FinalResultStopper(),
-                callbacks=[SearchRecorder(experiment_dir)],
+                name=name, storage_path=str(storage), verbose=1 if verbose >= 2 else 0, stop=FinalResultStopper(),
+                callbacks=[SearchRecorder(experiment_dir, metric, mode, PROGRESS_EVERY_S if verbose == 1 else None)],
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 # PBT restores other trials' checkpoints: keep more of them than the schedulers that only resume
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if algorithm == "pbt" else 2)))

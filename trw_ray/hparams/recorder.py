@@ -66,11 +66,23 @@ class FinalResultStopper(Stopper):
 
 
 class SearchRecorder(Callback):
-    """Writes ``trw_ray/history.jsonl`` and ``trw_ray/trials/*.json`` while Tune runs (see the module doc)."""
+    """Writes ``trw_ray/history.jsonl`` and ``trw_ray/trials/*.json`` while Tune runs (see the module doc).
 
-    def __init__(self, experiment_dir: str | Path):
+    Args:
+        experiment_dir: the experiment folder.
+        metric, mode: for the progress line's best value.
+        progress_every_s: print a one-line summary (trials by status, best value and its configuration) at most
+            this often, a line per failed trial and a last summary; None prints nothing.
+    """
+
+    def __init__(self, experiment_dir: str | Path, metric: str = "loss", mode: str = "min",
+                 progress_every_s: float | None = None):
         self.experiment_dir = Path(experiment_dir)
         self.records: dict[str, dict[str, Any]] = {}
+        self.metric, self.mode = metric, mode
+        self.progress_every_s = progress_every_s
+        self._started = time.time()
+        self._last_progress = 0.0
 
     @property
     def folder(self) -> Path:
@@ -136,6 +148,8 @@ class SearchRecorder(Callback):
         record["traceback"] = text
         record["ended"] = time.time()
         self._write(record)
+        if self.progress_every_s is not None:
+            print(f"trial {trial.trial_id} failed: {record['error']}", flush=True)
 
     def on_experiment_end(self, trials, **info):
         for trial in trials:
@@ -143,6 +157,36 @@ class SearchRecorder(Callback):
             if record.get("status") not in ("TERMINATED", "ERROR"):
                 record["status"] = str(trial.status)
                 self._write(record)
+        self._print_progress(trials, final=True)
+
+    def on_step_end(self, iteration, trials, **info):
+        if self.progress_every_s is not None and time.time() - self._last_progress >= self.progress_every_s:
+            self._print_progress(trials)
+
+    def progress_line(self, trials) -> str:
+        """``[12 s] 8 trials: 2 RUNNING, 5 TERMINATED, 1 ERROR | best loss 0.356 (trial ab12: lr=0.27, ...)``."""
+        counts: dict[str, int] = {}
+        for trial in trials:
+            counts[str(trial.status)] = counts.get(str(trial.status), 0) + 1
+        best = None
+        for record in self.records.values():
+            value = (record.get("last_result") or {}).get(self.metric)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                if best is None or (value < best[0] if self.mode == "min" else value > best[0]):
+                    best = (value, record)
+        line = (f"[{time.time() - self._started:.0f} s] {len(trials)} trials: "
+                + ", ".join(f"{count} {status}" for status, count in sorted(counts.items())))
+        if best is not None:
+            config = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in best[1].get("config", {}).items())
+            line += f" | best {self.metric} {best[0]:.4g} (trial {best[1]['trial_id']}: {config})"
+        return line
+
+    def _print_progress(self, trials, final: bool = False) -> None:
+        if self.progress_every_s is None:
+            return
+        self._last_progress = time.time()
+        print(("done " if final else "") + self.progress_line(trials), flush=True)
 
     @staticmethod
     def _error_text(trial) -> str:
