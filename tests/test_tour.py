@@ -87,3 +87,16 @@ def test_cli_rejects_unknown_command():
     completed = subprocess.run([sys.executable, "-m", "trw_ray.cli", "frobnicate"], capture_output=True, text=True,
                                check=False)
     assert completed.returncode == 2 and "invalid choice" in completed.stderr
+
+
+def test_cli_search_reports_bad_requests_as_one_line_errors(tmp_path):
+    space = Path(__file__).resolve().parents[1] / "search_spaces" / "mnist_cnn_tiny.yaml"
+    completed = subprocess.run(
+        [sys.executable, "-m", "trw_ray.cli", "search", str(space), "--gpus-per-trial", "1", "--storage-path",
+         str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 2
+    assert "trw-ray search: error: resources_per_trial: a trial asks for 1 GPU" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    missing = subprocess.run([sys.executable, "-m", "trw_ray.cli", "results", str(tmp_path / "nothing")],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == 2 and "is not a trw_ray search experiment" in missing.stderr
