@@ -9,7 +9,7 @@
 (d) Importance on 10,000 trials x 32 parameters with a planted dominant parameter: seconds and its rank, next to
     Optuna's PED-ANOVA evaluator when optuna is installed (goal: faster, planted parameter first, with uncertainty).
 
-    python benchmarks/search_efficiency.py [--parts abcd] [--seeds 20] [--mnist-trials 18] [--mnist-epochs 9]
+    python benchmarks/search_efficiency.py [--parts abcd] [--seeds 20] [--mnist-trials 18] [--mnist-epochs 9] [--mnist-seeds 3]
 """
 
 from __future__ import annotations
@@ -65,24 +65,28 @@ def part_b(seeds: int, evaluations: int, storage: str) -> None:
 
 # ------------------------------------------------------------------------------------------- (a) MNIST schedulers
 
-def part_a(trials: int, epochs: int, storage: str) -> None:
+def part_a(trials: int, epochs: int, seeds: int, storage: str) -> None:
     space = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "search_spaces", "mnist_cnn_tiny.yaml")
-    print(f"\n(a) tiny MNIST space, {trials} trials each, at most {epochs} epochs per trial, seed 0")
-    rows = {}
-    for algorithm in ("random", "hyperband", "asha"):
-        started = time.perf_counter()
-        results = trw.hparams.search(space=space, algorithm=algorithm, num_samples=trials, max_epochs=epochs, seed=0,
-                                     storage_path=storage, name=f"mnist_{algorithm}", verbose=0)
-        consumed = int(results.trials()["epochs"].sum())
-        best = results.best()["value"]
-        rows[algorithm] = (best, consumed)
-        print(f"  {algorithm:10s} best test loss {best:.4f}, epochs consumed {consumed:3d}, "
-              f"{time.perf_counter() - started:.0f} s")
-    random_best, random_consumed = rows["random"]
+    print(f"\n(a) tiny MNIST space, {trials} trials each, at most {epochs} epochs per trial, seeds 0-{seeds - 1} "
+          "(per seed the three algorithms draw the same configurations)")
+    rows: dict[str, list[tuple[float, int]]] = {"random": [], "hyperband": [], "asha": []}
+    for seed in range(seeds):
+        for algorithm in rows:
+            started = time.perf_counter()
+            results = trw.hparams.search(space=space, algorithm=algorithm, num_samples=trials, max_epochs=epochs,
+                                         seed=seed, storage_path=storage, name=f"mnist_{algorithm}_{seed}", verbose=0)
+            consumed = int(results.trials()["epochs"].sum())
+            best = results.best()["value"]
+            rows[algorithm].append((best, consumed))
+            print(f"  seed {seed} {algorithm:10s} best test loss {best:.4f}, epochs consumed {consumed:3d}, "
+                  f"{time.perf_counter() - started:.0f} s")
+    random_best = np.array([best for best, _ in rows["random"]])
+    random_consumed = np.array([consumed for _, consumed in rows["random"]])
     for algorithm in ("hyperband", "asha"):
-        best, consumed = rows[algorithm]
-        print(f"  {algorithm:10s} / random: best loss {best / random_best:.3f}x, epochs {consumed / random_consumed:.3f}x "
-              "(goal: loss <= 1.01x at epochs <= 0.333x)")
+        best = np.array([value for value, _ in rows[algorithm]])
+        consumed = np.array([value for _, value in rows[algorithm]])
+        print(f"  {algorithm:10s} / random, mean over seeds: best loss {np.mean(best / random_best):.3f}x, epochs "
+              f"{np.mean(consumed / random_consumed):.3f}x (goal: loss <= 1.01x at epochs <= 0.333x)")
 
 
 # ------------------------------------------------------------------------------------------- (c) overhead
@@ -154,6 +158,7 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=150)
     parser.add_argument("--mnist-trials", type=int, default=18)
     parser.add_argument("--mnist-epochs", type=int, default=9, help="budget of one trial (HyperBand/ASHA max_t)")
+    parser.add_argument("--mnist-seeds", type=int, default=3)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
     with tempfile.TemporaryDirectory(prefix="trw_ray_search_bench_") as storage:
@@ -162,7 +167,7 @@ def main() -> None:
         if "d" in args.parts:
             part_d()
         if "a" in args.parts:
-            part_a(args.mnist_trials, args.mnist_epochs, storage)
+            part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage)
         if "b" in args.parts:
             part_b(args.seeds, args.evaluations, storage)
 
