@@ -30,10 +30,14 @@ from trw_ray.hparams.space import SearchSpace, discover_space, load_space
 
 
 def __getattr__(name: str):
-    if name in ("analyse", "analyse_hyperparameters", "importance"):
+    if name in ("analyse", "analyse_hyperparameters"):  # matplotlib and scikit-learn load on first use
         from trw_ray.hparams import analysis
 
         return getattr(analysis, name)
+    if name == "importance":
+        from trw_ray.hparams.importance import importance
+
+        return importance
     raise AttributeError(f"module 'trw_ray.hparams' has no attribute {name!r}")
 
 

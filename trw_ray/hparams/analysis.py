@@ -105,7 +105,3 @@ def analyse_hyperparameters(hprams_path_pattern: str, output_path: str | os.Path
         candidate = candidate.parent
     return analyse(candidate, output_path, **kwargs)
 
-
-def importance(path_or_results, metric: str | None = None, seed: int = 0):
-    """The importance table of an experiment (see :mod:`trw_ray.hparams.importance`)."""
-    return compute_importance(path_or_results, metric=metric, seed=seed)

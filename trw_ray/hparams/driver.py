@@ -396,8 +396,9 @@ def search(
     if not exists and name is not None and record_path.is_file():
         raise ValueError(f"name: {str(storage / name)!r} holds an experiment Tune cannot resume (its driver stopped "
                          "before Tune saved any state); choose another name")
-    previous: dict[str, Any] = json.loads(record_path.read_text(encoding="utf-8")) if exists else {}
-    if exists and space is None and not isinstance(evaluate_fn, SearchSpace):
+    previous: dict[str, Any] = (json.loads(record_path.read_text(encoding="utf-8"))
+                                if exists and record_path.is_file() else {})
+    if exists and space is None:
         space = SearchSpace(parameters=space_from_settings(previous))  # a resumed search keeps its space
     evaluate_fn, resolved = _resolve_space(evaluate_fn, space)
     algorithm = algorithm or previous.get("algorithm") or resolved.algorithm or "random"
@@ -417,6 +418,10 @@ def search(
             raise ValueError(f"{argument}: expected an integer >= 1; got {value!r}")
     if not isinstance(max_failures, int) or max_failures < 0:
         raise ValueError(f"max_failures: expected an integer >= 0; got {max_failures!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"seed: expected None or an integer; got {seed!r}")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1 or 2; got {verbose!r}")
     placement, cpus = trial_resources(resources_per_trial)
     searcher, scheduler = create_algorithm(algorithm, resolved, metric, mode, max_epochs, seed, max_concurrent,
                                            algorithm_options or {})
@@ -424,7 +429,6 @@ def search(
     if name is None:
         name = f"{_function_name(evaluate_fn)}_{algorithm}_{time.strftime('%Y%m%d-%H%M%S')}"
     experiment_dir = storage / name
-    record_path = experiment_dir / RECORD_FOLDER / SEARCH_FILENAME
 
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials reach the saved state within a second
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -437,10 +441,10 @@ def search(
         tune.with_parameters(run_trial, evaluate_fn=evaluate_fn, metric=metric, max_epochs=max_epochs, seed=seed,
                              cpus=cpus, experiment_dir=str(experiment_dir), space=resolved.parameters),
         placement)
+    record_path = experiment_dir / RECORD_FOLDER / SEARCH_FILENAME
     if exists:
-        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
-        record.setdefault("resumed", []).append(time.time())
-        write_json_atomic(record_path, record)
+        previous.setdefault("resumed", []).append(time.time())
+        write_json_atomic(record_path, previous)
         tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, resume_unfinished=True,
                                    resume_errored=False, restart_errored=False)
     else:

@@ -232,17 +232,4 @@ def hyperband_brackets(max_t: int, reduction_factor: float = 3) -> list[dict[str
     return brackets
 
 
-ALGORITHM_LOGIC: dict[str, type[SearchLogic]] = {
-    "random": RandomSearch,
-    "grid": GridSearch,
-    "evolution": RegularizedEvolution,
-}
-
-
-def grid_size(space: Mapping[str, Param], grid_points: int = 3) -> int:
-    """How many configurations a grid search of ``space`` has."""
-    return math.prod(len(spec.grid(grid_points)) for spec in _check_space(space).values())
-
-
-__all__ = ["SearchLogic", "RandomSearch", "GridSearch", "RegularizedEvolution", "hyperband_brackets", "grid_size",
-           "ALGORITHM_LOGIC"]
+__all__ = ["SearchLogic", "RandomSearch", "GridSearch", "RegularizedEvolution", "hyperband_brackets"]

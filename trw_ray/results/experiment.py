@@ -95,9 +95,10 @@ class ExperimentResults:
         ``failures``, ``error``, ``trial_dir``, ``run_dir``."""
         history = self.history()
         metric = self.metric
+        by_trial = dict(tuple(history.groupby("trial_id"))) if len(history) else {}
         rows = []
         for record in self.records():
-            trial_history = history[history["trial_id"] == record["trial_id"]] if len(history) else history
+            trial_history = by_trial.get(record["trial_id"], history.iloc[0:0])
             values = trial_history[metric].dropna() if metric in trial_history else pd.Series(dtype=float)
             last = (record.get("last_result") or {}).get(metric)
             best = (values.min() if self.mode == "min" else values.max()) if len(values) else None

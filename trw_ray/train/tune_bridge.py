@@ -17,7 +17,6 @@ so the trial's final result is that value (and a scheduler cannot stop the trial
 from __future__ import annotations
 
 import contextlib
-import math
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -208,16 +207,12 @@ class CallbackTuneReport(Callback):
         if not context.history:
             return
         metrics = flatten_metrics(context.history[-1], self.search.metric)
-        value = metrics.get(self.search.metric)
-        if value is None:
+        if self.search.metric not in metrics:  # an epoch that only trained: repeat the last evaluated value
             last = evaluated_metric_value(context.history, self.search.metric)
             if last is not None:
                 metrics[self.search.metric] = last
         metrics["epoch"] = context.epoch
-        for name, value in list(metrics.items()):
-            if isinstance(value, float) and not math.isfinite(value):
-                metrics[name] = float("nan")
-        flush_pending(self.search)
+        flush_pending(self.search)  # the held-back report of an earlier fit in the same trial
         self.search.pending = {"metrics": metrics, "state": trainer_state(context)}
         if not context.is_last_epoch:
             flush_pending(self.search)
