@@ -28,7 +28,7 @@ def _tour_search(args: argparse.Namespace) -> None:
 
     from trw_ray.hparams.analysis import analyse
     from trw_ray.hparams.driver import search
-    from trw_ray.train.options import default_logging_directory
+    from trw_ray.io import default_logging_directory
 
     space = Path(__file__).resolve().parent.parent / "search_spaces" / "mnist_cnn_tiny.yaml"
     if not space.is_file():

@@ -1,4 +1,5 @@
-"""Atomic file writes: a file that matters is written to a temporary name, then renamed over the target."""
+"""Files: the logging root, and atomic writes (a file that matters is written to a temporary name, then renamed
+over the target)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
+
+LOGGING_ROOT_ENV = "TRW_RAY_LOGGING_ROOT"
+
+
+def default_logging_directory() -> str:
+    """``$TRW_RAY_LOGGING_ROOT`` when set, else ``~/trw_ray_logs``."""
+    root = os.environ.get(LOGGING_ROOT_ENV)
+    if root:
+        return str(Path(root).expanduser())
+    return str(Path.home() / "trw_ray_logs")
 
 
 def _json_default(value: Any) -> Any:

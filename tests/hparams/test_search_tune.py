@@ -47,10 +47,12 @@ def test_each_algorithm_searches_the_tiny_mnist_space(ray_local, tmp_path, algor
 
 def test_seeded_searches_propose_the_same_configurations(ray_local, tmp_path):
     configs = []
-    for name in ("first", "second"):
+    for name, tune_loggers in (("first", False), ("second", True)):
         results = trw.hparams.search(search_helpers.quadratic, num_samples=5, seed=7, storage_path=tmp_path, name=name,
-                                     verbose=0)
+                                     verbose=0, tune_loggers=tune_loggers)
         configs.append(sorted(json.dumps(r["config"], sort_keys=True) for r in results.records()))
+        tune_files = [Path(trial_dir, "progress.csv").is_file() for trial_dir in results.trials()["trial_dir"]]
+        assert tune_files == [tune_loggers] * 5  # Tune's own loggers only when asked for
     assert configs[0] == configs[1]
 
 

@@ -13,10 +13,15 @@ into the trial's directory (``<trial>/runs/``), reports every epoch to Tune and 
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
 import json
+import logging
 import math
 import os
 import random
+import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -41,20 +46,21 @@ RESOURCE_KEYS = ("cpu", "gpu", "memory", "pipeline_workers", "cpus_per_pipeline_
 RESUME_CHOICES = ("auto", True, False)
 PROGRESS_EVERY_S = 10.0
 INFOS_FILENAME = "trw_ray_infos.json"
+TUNER_STATE_FILENAME = "tuner.pkl"  # what ray.tune.Tuner.can_restore looks for in an experiment folder
 
 
 # ---------------------------------------------------------------------------------------------------- the trial
 
 def parse_returned(returned: Any) -> tuple[float, Any]:
     """``loss`` or ``(loss, infos...)`` -> ``(loss, infos)``; ValueError for anything else or a non-finite loss."""
-    from trw_ray.train.utilities import to_value
-
     infos = None
     value = returned
     if isinstance(returned, (tuple, list)) and returned:
         value, rest = returned[0], returned[1:]
         infos = rest[0] if len(rest) == 1 else (list(rest) if rest else None)
-    value = to_value(value)
+    if hasattr(value, "item") and not isinstance(value, (int, float)):  # a one-element tensor or numpy value
+        with contextlib.suppress(ValueError, RuntimeError):
+            value = value.item()
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ValueError(f"evaluate_fn: expected it to return a number (the loss) or a tuple (loss, infos); "
                          f"got {type(returned).__name__} {returned!r:.100}")
@@ -84,12 +90,12 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
     call, torch's thread count is set to the trial's CPUs and restored, and torch/numpy/random are seeded from
     :func:`trial_seed`.
     """
-    import torch
     from ray import tune
 
     from trw_ray.hparams.recorder import FINAL_KEY
+    from trw_ray.hparams.trial_context import SearchContext, activate
+    from trw_ray.hparams.trial_process import trial_process_state
     from trw_ray.io import write_json_atomic
-    from trw_ray.train import tune_bridge
 
     # Tune stages a trial's working files outside storage_path; trw_ray writes straight into the trial's folder of
     # the experiment (a local or shared filesystem), so run folders are where the results API looks
@@ -97,19 +103,15 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
     trial_dir.mkdir(parents=True, exist_ok=True)
     state = None
     checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
+    if checkpoint is not None:  # only the Trainer writes checkpoints, so torch is needed anyway
+        from trw_ray.train import tune_bridge
+
         with checkpoint.as_directory() as folder:
             state = tune_bridge.load_checkpoint_state(folder)
-    search = tune_bridge.SearchContext(mode="trial", metric=metric, run_root=trial_dir / "runs", max_epochs=max_epochs,
-                                       checkpoint_state=state)
-    value_seed = trial_seed(seed, config)
-    torch.manual_seed(value_seed)
-    np.random.seed(value_seed)
-    random.seed(value_seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(round(cpus))))
-    try:
-        with tune_bridge.activate(search):
+    search = SearchContext(mode="trial", metric=metric, run_root=trial_dir / "runs", max_epochs=max_epochs,
+                           checkpoint_state=state)
+    with trial_process_state(trial_seed(seed, config), threads=max(1, int(round(cpus)))):
+        with activate(search):
             returned = evaluate_fn(HyperParameters(config, space))
         loss, infos = parse_returned(returned)
         pending = search.pending or {"metrics": {}, "state": None}
@@ -121,9 +123,12 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
             metrics["run_dir"] = search.run_dirs[-1]
         if infos is not None:
             write_json_atomic(trial_dir / INFOS_FILENAME, {"loss": loss, "infos": _json_infos(infos)})
-        tune_bridge.send_report(metrics, pending["state"])
-    finally:
-        torch.set_num_threads(threads)
+        if pending["state"] is None:
+            tune.report(metrics)
+        else:
+            from trw_ray.train import tune_bridge
+
+            tune_bridge.send_report(metrics, pending["state"])
 
 
 # ---------------------------------------------------------------------------------------------------- arguments
@@ -134,15 +139,13 @@ def _check_number(value: Any, name: str, minimum: float = 0.0) -> float:
     return float(value)
 
 
-def trial_resources(resources: Mapping[str, Any] | None):
-    """``{'cpu': 1, 'gpu': 0.5, 'pipeline_workers': 2}`` -> Tune's ``PlacementGroupFactory``, plus the trial's CPUs.
+def trial_resources(resources: Mapping[str, Any] | None) -> tuple[list[dict[str, float]], float]:
+    """``{'cpu': 1, 'gpu': 0.5, 'pipeline_workers': 2}`` -> the bundles of the trial's placement group, and its CPUs.
 
     The first bundle runs the trial (``cpu``, ``gpu``, ``memory`` bytes); ``pipeline_workers`` adds one bundle of
     ``cpus_per_pipeline_worker`` (default 1) CPUs per SequenceMap/SequenceAsyncReservoir worker, which the
     pipelines use automatically. ``gpu`` may be a fraction (0.25 packs four trials on one GPU) or a whole number.
     """
-    from ray import tune
-
     resources = {"cpu": 1, "gpu": 0} if resources is None else resources
     if not isinstance(resources, Mapping):
         raise TypeError(f"resources_per_trial: expected a dict like {{'cpu': 1, 'gpu': 0}}; got {type(resources).__name__}")
@@ -165,7 +168,7 @@ def trial_resources(resources: Mapping[str, Any] | None):
     if resources.get("memory"):
         head["memory"] = _check_number(resources["memory"], "memory")
     bundles = [head] + [{"CPU": worker_cpus} for _ in range(workers)]
-    return tune.PlacementGroupFactory(bundles), cpu
+    return bundles, cpu
 
 
 def check_cluster_resources(bundles: list[dict[str, float]]) -> None:
@@ -232,14 +235,9 @@ def _clip_to_space(parameters: Mapping[str, Param]) -> Callable[[dict], dict]:
     return explore
 
 
-def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str, max_epochs: int | None,
-                     seed: int | None, max_concurrent: int | None, options: Mapping[str, Any]):
-    """``(searcher, scheduler)`` of an algorithm name (see :data:`ALGORITHMS`)."""
-    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, PopulationBasedTraining
-    from ray.tune.search import BasicVariantGenerator
-
-    from trw_ray.hparams.tune_searcher import LogicSearcher
-
+def check_algorithm(algorithm: str, max_epochs: int | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Raises for an unknown algorithm, options it does not take, or a scheduler without ``max_epochs``; returns
+    the options as a dict."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: expected one of {list(ALGORITHMS)}; got {algorithm!r}")
     options = dict(options or {})
@@ -253,6 +251,20 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
     if algorithm in ("hyperband", "asha", "pbt") and max_epochs is None:
         raise ValueError(f"max_epochs: {algorithm!r} schedules trials by epochs; give the budget of one trial "
                          "(e.g. max_epochs=9)")
+    if algorithm == "tpe" and importlib.util.find_spec("optuna") is None:
+        raise ValueError("algorithm: 'tpe' uses Optuna's TPE sampler; install it with `pip install optuna`")
+    return options
+
+
+def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str, max_epochs: int | None,
+                     seed: int | None, max_concurrent: int | None, options: Mapping[str, Any]):
+    """``(searcher, scheduler)`` of an algorithm name (see :data:`ALGORITHMS`)."""
+    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, PopulationBasedTraining
+    from ray.tune.search import BasicVariantGenerator
+
+    from trw_ray.hparams.tune_searcher import LogicSearcher
+
+    options = check_algorithm(algorithm, max_epochs, options)
     params = space.parameters
     if algorithm == "tpe":
         try:
@@ -306,7 +318,7 @@ def _function_name(evaluate_fn: Any) -> str:
 
 def default_storage_path() -> Path:
     """``$TRW_RAY_LOGGING_ROOT/searches`` (or ``~/trw_ray_logs/searches``)."""
-    from trw_ray.train.options import default_logging_directory
+    from trw_ray.io import default_logging_directory
 
     return Path(default_logging_directory()) / "searches"
 
@@ -332,6 +344,7 @@ def search(
     reuse_actors: bool = True,
     algorithm_options: Mapping[str, Any] | None = None,
     verbose: int = 1,
+    tune_loggers: bool = False,
 ):
     """Runs a hyper-parameter search on Ray Tune and returns its :class:`trw_ray.results.ExperimentResults`.
 
@@ -350,7 +363,8 @@ def search(
         max_epochs: budget of one trial in epochs: the Trainer trains this long and schedulers use it as ``max_t``
             (required by hyperband, asha, pbt).
         resources_per_trial: ``{'cpu': 1, 'gpu': 0}``; ``gpu`` may be fractional (0.25: four trials per GPU) or
-            whole; ``pipeline_workers: N`` reserves N extra 1-CPU bundles for the trial's SequenceMap/reservoir
+            whole (2: the trial sees two GPUs and the Trainer splits batches over them with DataParallel, see
+            :mod:`trw_ray.train.data_parallel`); ``pipeline_workers: N`` reserves N extra 1-CPU bundles for the trial's SequenceMap/reservoir
             workers. A request no node can satisfy raises at once.
         max_concurrent: at most this many trials at once (default: as many as resources allow).
         storage_path: where experiments go (default ``$TRW_RAY_LOGGING_ROOT/searches``).
@@ -367,16 +381,25 @@ def search(
             ``reduction_factor``/``grace_period`` (asha, hyperband), ``perturbation_interval``/``mutations`` (pbt).
         verbose: 0 silent; 1 (default) one summary line every 10 s (trials by status, best value and its
             configuration) and a line per failed trial; 2 Tune's own output (a table per finished trial).
+        tune_loggers: also write Tune's per-trial ``progress.csv``, ``result.json`` and TensorBoard files of the
+            reported metrics. Off by default: trw_ray's record (``trw_ray/history.jsonl``, read by
+            :mod:`trw_ray.results`) holds every report, each Trainer run writes its own TensorBoard files, and
+            Tune's loggers cost the driver about 10 ms per trial. ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``, when
+            set, wins.
 
     Returns:
         :class:`trw_ray.results.ExperimentResults` of the experiment folder.
     """
-    from ray import tune
+    import ray
+
+    # Ray Tune takes a second or two to import: it loads while the arguments are checked, the space is
+    # discovered and Ray starts (which mostly waits for its processes)
+    tune_import = None if ray.is_initialized() else _import_in_background("ray.tune")
 
     from trw_ray.data.ray_session import ensure_ray
-    from trw_ray.hparams.recorder import RECORD_FOLDER, SEARCH_FILENAME, FinalResultStopper, SearchRecorder
     from trw_ray.io import write_json_atomic
     from trw_ray.results import load
+    from trw_ray.results.experiment import RECORD_FOLDER, SEARCH_FILENAME
 
     if resume not in RESUME_CHOICES:
         raise ValueError(f"resume: expected one of {list(RESUME_CHOICES)}; got {resume!r}")
@@ -387,7 +410,7 @@ def search(
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise ValueError(f"name: expected a folder name without '/'; got {name!r}")
     record_path = storage / str(name) / RECORD_FOLDER / SEARCH_FILENAME
-    exists = name is not None and tune.Tuner.can_restore(str(storage / name))
+    exists = name is not None and (storage / name / TUNER_STATE_FILENAME).is_file()
     if exists and resume is False:
         raise ValueError(f"name: the experiment {str(storage / name)!r} exists; pass resume=True to continue it "
                          "or choose another name")
@@ -422,9 +445,8 @@ def search(
         raise ValueError(f"seed: expected None or an integer; got {seed!r}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1 or 2; got {verbose!r}")
-    placement, cpus = trial_resources(resources_per_trial)
-    searcher, scheduler = create_algorithm(algorithm, resolved, metric, mode, max_epochs, seed, max_concurrent,
-                                           algorithm_options or {})
+    bundles, cpus = trial_resources(resources_per_trial)
+    check_algorithm(algorithm, max_epochs, algorithm_options)
 
     if name is None:
         name = f"{_function_name(evaluate_fn)}_{algorithm}_{time.strftime('%Y%m%d-%H%M%S')}"
@@ -433,14 +455,22 @@ def search(
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials reach the saved state within a second
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     ensure_ray(address)
-    check_cluster_resources(placement.bundles)
+    if tune_import is not None:
+        tune_import.join()
+    from ray import tune
+
+    from trw_ray.hparams.recorder import FinalResultStopper, SearchRecorder
+
+    check_cluster_resources(bundles)
+    searcher, scheduler = create_algorithm(algorithm, resolved, metric, mode, max_epochs, seed, max_concurrent,
+                                           algorithm_options or {})
     if seed is not None:
         random.seed(seed)  # PBT's exploration draws from the random module
 
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, evaluate_fn=evaluate_fn, metric=metric, max_epochs=max_epochs, seed=seed,
                              cpus=cpus, experiment_dir=str(experiment_dir), space=resolved.parameters),
-        placement)
+        tune.PlacementGroupFactory(bundles))
     record_path = experiment_dir / RECORD_FOLDER / SEARCH_FILENAME
     if exists:
         previous.setdefault("resumed", []).append(time.time())
@@ -466,17 +496,56 @@ def search(
                 # PBT restores other trials' checkpoints: keep more of them than the schedulers that only resume
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if algorithm == "pbt" else 2)))
     # Tune keeps a single pending trial for custom searchers (so they learn from every result); HyperBand only
-    # forms its brackets when their trials exist together, and sampling without feedback gains nothing from waiting
+    # forms its brackets when their trials exist together, and sampling without feedback gains nothing from
+    # waiting. (Creating the trials a few at a time starts the first one sooner, but a driver killed mid-search
+    # then came back with one trial too many: Tune's saved searcher count and trial list disagreed.)
     pending = min(num_samples, 256) if algorithm in ("random", "grid", "hyperband", "asha") else None
-    previous_pending = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
-    if pending is not None and previous_pending is None:
-        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending)
-    try:
+    with _environment_defaults({"TUNE_MAX_PENDING_TRIALS_PG": None if pending is None else str(pending),
+                                "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1"}), \
+            _without_missing_tune_metrics_warning():
         tuner.fit()
-    finally:
-        if pending is not None and previous_pending is None:
-            os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG", None)
     return load(experiment_dir)
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    def run() -> None:
+        with contextlib.suppress(Exception):  # an import error resurfaces where the module is used
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=run, name=f"trw_ray-import-{module}", daemon=True)
+    thread.start()
+    return thread
+
+
+class _MissingTuneMetricsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics")
+
+
+@contextlib.contextmanager
+def _without_missing_tune_metrics_warning():
+    """Without Tune's loggers, Tune's result grid warns once per trial that it found no ``result.json``;
+    trw_ray's results come from its own record, so the warning only buries the output."""
+    tune_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    quiet = _MissingTuneMetricsFilter()
+    tune_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        tune_logger.removeFilter(quiet)
+
+
+@contextlib.contextmanager
+def _environment_defaults(values: Mapping[str, str | None]):
+    """Sets the environment variables the user has not set (None: leave alone) for the duration of the block."""
+    added = [name for name, value in values.items() if value is not None and name not in os.environ]
+    for name in added:
+        os.environ[name] = str(values[name])
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class HyperParametersOptimizerRandomSearchLocal:
@@ -523,4 +592,4 @@ class HyperParametersOptimizerRandomSearchLocal:
 
 
 __all__ = ["ALGORITHMS", "HyperParametersOptimizerRandomSearchLocal", "search", "run_trial", "trial_resources",
-           "create_algorithm", "check_cluster_resources", "parse_returned", "trial_seed"]
+           "check_algorithm", "create_algorithm", "check_cluster_resources", "parse_returned", "trial_seed"]

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
-LOGGING_ROOT_ENV = "TRW_RAY_LOGGING_ROOT"
+from trw_ray.io import default_logging_directory
+from trw_ray.train.data_parallel import data_parallel_devices
+
 MIXED_PRECISION_CHOICES = (None, "bf16", "fp16")
-
-
-def default_logging_directory() -> str:
-    """``$TRW_RAY_LOGGING_ROOT`` when set, else ``~/trw_ray_logs``."""
-    root = os.environ.get(LOGGING_ROOT_ENV)
-    if root:
-        return str(Path(root).expanduser())
-    return str(Path.home() / "trw_ray_logs")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -62,6 +55,7 @@ def create_default_options(
     gradient_clipping_norm: float | None = None,
     progress_bar: bool | None = None,
     seed: int | None = None,
+    data_parallel: str | bool = "auto",
 ) -> dict[str, Any]:
     """Creates the options a :class:`~trw_ray.train.Trainer` runs with.
 
@@ -75,6 +69,9 @@ def create_default_options(
         gradient_clipping_norm: when set, gradients are clipped to this global L2 norm before each step.
         progress_bar: ``None`` shows a bar only when stderr is a terminal.
         seed: when set, ``torch.manual_seed(seed)`` is called before the model is created.
+        data_parallel: ``'auto'`` splits every batch over all visible GPUs when the device is ``cuda`` and more than
+            one is visible (a search trial given ``{'gpu': 2}``), see :mod:`trw_ray.train.data_parallel`; True
+            requires two GPUs or more; False trains on one device.
 
     Example:
         >>> options = create_default_options(num_epochs=5, device='cpu')
@@ -96,6 +93,7 @@ def create_default_options(
     if gradient_clipping_norm is not None and not gradient_clipping_norm > 0:
         raise ValueError(f"gradient_clipping_norm: expected None or a number > 0; got {gradient_clipping_norm!r}")
     resolved_device = resolve_device(device)
+    data_parallel_devices(resolved_device, data_parallel)  # validates the choice against the machine
     if mixed_precision == "fp16" and resolved_device.type != "cuda":
         raise ValueError(
             f"mixed_precision: 'fp16' autocast needs a CUDA device; the device is {str(resolved_device)!r} "
@@ -106,6 +104,7 @@ def create_default_options(
             "logging_directory": str(logging_directory) if logging_directory is not None else default_logging_directory(),
             "device": resolved_device,
             "progress_bar": progress_bar,
+            "data_parallel": data_parallel,
         },
         "training_parameters": {
             "num_epochs": num_epochs,

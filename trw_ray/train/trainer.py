@@ -20,6 +20,7 @@ from trw_ray.io import write_json_atomic
 from trw_ray.train import callbacks as callbacks_module
 from trw_ray.train import tune_bridge
 from trw_ray.train.callbacks.base import TrainerContext
+from trw_ray.train.data_parallel import DataParallelOutputs, data_parallel_devices
 from trw_ray.train.model_io import save_model
 from trw_ray.train.options import create_default_options, resolve_device
 from trw_ray.train.outputs import Output
@@ -278,6 +279,9 @@ class Trainer:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model_fn: expected it to return a torch.nn.Module; got {type(model).__name__}")
         context.model = model.to(options["workflow_options"]["device"])
+        devices = data_parallel_devices(options["workflow_options"]["device"],
+                                        options["workflow_options"].get("data_parallel", "auto"))
+        self._forward = DataParallelOutputs(context.model, device_ids=devices) if devices else context.model
         returned = optimizers_fn(context.datasets, context.model) if optimizers_fn is not None else None
         context.optimizers, context.schedulers = _normalize_optimizers(returned, context.datasets)
         mixed_precision = options["training_parameters"].get("mixed_precision")
@@ -286,7 +290,8 @@ class Trainer:
         self._scaler = torch.amp.GradScaler("cuda") if mixed_precision == "fp16" else None
         self._non_blocking = device.type == "cuda"
         splits = {d: list(s) for d, s in context.datasets.items()}
-        context.logger.info("device: %s, datasets: %s, epochs: %d", device, splits, context.num_epochs)
+        context.logger.info("device: %s%s, datasets: %s, epochs: %d", device,
+                            f" (data parallel over GPUs {devices})" if devices else "", splits, context.num_epochs)
 
     # ------------------------------------------------------------------ loop
 
@@ -340,7 +345,7 @@ class Trainer:
             for batch_index, raw_batch in enumerate(bar):
                 batch = self._prepare_batch(raw_batch, device, where)
                 with autocast:
-                    outputs = model(batch)
+                    outputs = self._forward(batch)
                     self._check_outputs(outputs, where)
                     loss = None
                     for output_name, output in outputs.items():

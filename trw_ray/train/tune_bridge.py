@@ -1,6 +1,7 @@
 """The Trainer inside a hyper-parameter search: Ray Tune reports and checkpoints, and space discovery.
 
-A search (``trw_ray.hparams.search``) activates a :class:`SearchContext` around the user's function:
+A search (``trw_ray.hparams.search``) activates a :class:`SearchContext` (``trw_ray.hparams.trial_context``,
+re-exported here) around the user's function:
 
 - ``mode='trial'``: the Trainer writes its run folder into the trial's directory, trains for the search's
   ``max_epochs`` when given, reports every epoch's metrics to Ray Tune (flattened ``dataset/split/output/metric``
@@ -16,68 +17,23 @@ so the trial's final result is that value (and a scheduler cannot stop the trial
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from trw_ray.hparams.trial_context import DiscoveryComplete, SearchContext, activate, current
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
 CHECKPOINT_FILENAME = "trainer_state.pt"
 TRAIN_SPLIT = "train"
 
-
-class DiscoveryComplete(Exception):  # noqa: N818 - a signal, not an error
-    """Raised by the Trainer in discovery mode once model and optimizers exist: the space is known."""
-
-
-@dataclass
-class SearchContext:
-    """What the Trainer needs to know when it runs inside a search.
-
-    Attributes:
-        mode: ``'trial'`` or ``'discovery'``.
-        metric: the search's metric name; reported every epoch (see :func:`flatten_metrics`).
-        run_root: trial mode: where the Trainer's run folders go (the trial's directory).
-        max_epochs: trial mode: when set, the number of epochs the Trainer trains.
-        checkpoint_state: trial mode: the state to resume from (consumed by the first ``fit``).
-        pending: the last epoch's report, sent by the search together with the function's result.
-        run_dirs: the Trainer run folders created in this trial.
-    """
-
-    mode: str
-    metric: str = "loss"
-    run_root: Path | None = None
-    max_epochs: int | None = None
-    checkpoint_state: dict[str, Any] | None = None
-    pending: dict[str, Any] | None = None
-    run_dirs: list[str] = field(default_factory=list)
-    reports: int = 0
-
-
-_current: SearchContext | None = None
-
-
-def current() -> SearchContext | None:
-    """The active search context, or None outside a search."""
-    return _current
-
-
-@contextlib.contextmanager
-def activate(context: SearchContext) -> Iterator[SearchContext]:
-    """Makes ``context`` the active one for the duration of the block (never leaks into a reused actor)."""
-    global _current
-    if context.mode not in ("trial", "discovery"):
-        raise ValueError(f"mode: expected 'trial' or 'discovery'; got {context.mode!r}")
-    previous, _current = _current, context
-    try:
-        yield context
-    finally:
-        _current = previous
+__all__ = ["CHECKPOINT_FILENAME", "CallbackTuneReport", "DiscoveryComplete", "SearchContext", "activate", "current",
+           "evaluated_metric_value",
+           "flatten_metrics", "flush_pending", "load_checkpoint_state", "restore_trainer_state", "send_report",
+           "trainer_state"]
 
 
 def flatten_metrics(entry: Mapping[str, Any], metric: str) -> dict[str, float]:

@@ -1,0 +1,79 @@
+"""A trial's process state: seeds and torch threads, also when the trial imports torch late (no Ray here)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import torch
+
+from trw_ray.hparams.trial_process import AfterImport, trial_process_state
+
+
+def test_seeds_every_generator_and_restores_threads():
+    threads = torch.get_num_threads()
+    with trial_process_state(seed=7, threads=1):
+        first = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == threads
+    with trial_process_state(seed=7, threads=1):
+        assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == first
+
+
+def test_torch_imported_inside_the_trial_is_seeded_and_threaded():
+    # a fresh interpreter: torch is not loaded when the trial starts (a trivial trial never pays its import)
+    code = textwrap.dedent("""
+        import json, sys
+        from trw_ray.hparams.trial_process import trial_process_state
+        with trial_process_state(seed=11, threads=1):
+            loaded_at_start = "torch" in sys.modules
+            import torch
+            late = float(torch.rand(1))
+            threads_inside = torch.get_num_threads()
+        torch.manual_seed(11)
+        print(json.dumps({"loaded_at_start": loaded_at_start, "late": late, "expected": float(torch.rand(1)),
+                          "threads_inside": threads_inside, "threads_after": torch.get_num_threads(),
+                          "hooks_left": sum(type(f).__name__ == "AfterImport" for f in sys.meta_path)}))
+    """)
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    seen = json.loads(output.stdout.strip().splitlines()[-1])
+    assert seen["loaded_at_start"] is False
+    assert seen["late"] == seen["expected"]
+    assert seen["threads_inside"] == 1
+    assert seen["threads_after"] >= 1
+    assert seen["hooks_left"] == 0
+
+
+def test_hook_is_removed_when_the_trial_never_imports_the_module():
+    before = list(sys.meta_path)
+    with trial_process_state(seed=1, threads=1):
+        pass
+    assert sys.meta_path == before
+    hook = AfterImport("a_module_that_does_not_exist_anywhere", lambda module: None)
+    sys.meta_path.insert(0, hook)
+    try:
+        assert hook.find_spec("a_module_that_does_not_exist_anywhere") is None
+        assert hook not in sys.meta_path
+    finally:
+        hook.remove()
+
+
+def test_after_import_runs_the_action_once_the_module_executed(tmp_path, monkeypatch):
+    (tmp_path / "late_module_for_hook.py").write_text("VALUE = 41\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen = []
+    hook = AfterImport("late_module_for_hook", lambda module: seen.append(module.VALUE + 1))
+    sys.meta_path.insert(0, hook)
+    try:
+        import late_module_for_hook  # noqa: F401
+
+        assert seen == [42]
+        assert hook not in sys.meta_path
+        assert type(late_module_for_hook.__loader__).__name__ != "_ActingLoader"
+    finally:
+        hook.remove()
+        sys.modules.pop("late_module_for_hook", None)
