@@ -66,3 +66,26 @@ def test_batches_are_reproducible_per_sample_uid_and_epoch():
     assert torch.equal(augment(half, epoch=1)["images"], a["images"][3:])
     rngs = [sample_rng(7, 1, 103).random(), sample_rng(7, 1, 103).random()]
     assert rngs[0] == rngs[1]
+
+
+def test_pipeline_workers_do_not_load_torch_for_numpy_augmentations():
+    """A worker imports the worker module and the transforms; with numpy batches torch stays unloaded."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from trw_ray.data.map_worker import MapWorker
+        from trw_ray.data.transforms import Compose, RandomCropPad, RandomFlip, TransformBatch
+        split = {"images": np.zeros((8, 1, 6, 6), np.float32), "sample_uid": np.arange(8)}
+        worker = MapWorker(split, TransformBatch(Compose([RandomCropPad(1), RandomFlip()]), seed=0), batch_size=4,
+                           shuffle=True, seed=0)
+        out = worker({"epoch": np.array([0]), "index": np.array([0]), "count": np.array([2])})
+        assert out["images"].shape == (8, 1, 6, 6), out["images"].shape
+        print("torch" in sys.modules, "scipy" in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]

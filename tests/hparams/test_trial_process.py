@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import torch
 
-from trw_ray.hparams.trial_process import AfterImport, trial_process_state
+from trw_ray.hparams.trial_process import trial_process_state
 
 
 def test_seeds_every_generator_and_restores_threads():
@@ -53,27 +53,3 @@ def test_hook_is_removed_when_the_trial_never_imports_the_module():
     with trial_process_state(seed=1, threads=1):
         pass
     assert sys.meta_path == before
-    hook = AfterImport("a_module_that_does_not_exist_anywhere", lambda module: None)
-    sys.meta_path.insert(0, hook)
-    try:
-        assert hook.find_spec("a_module_that_does_not_exist_anywhere") is None
-        assert hook not in sys.meta_path
-    finally:
-        hook.remove()
-
-
-def test_after_import_runs_the_action_once_the_module_executed(tmp_path, monkeypatch):
-    (tmp_path / "late_module_for_hook.py").write_text("VALUE = 41\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    seen = []
-    hook = AfterImport("late_module_for_hook", lambda module: seen.append(module.VALUE + 1))
-    sys.meta_path.insert(0, hook)
-    try:
-        import late_module_for_hook  # noqa: F401
-
-        assert seen == [42]
-        assert hook not in sys.meta_path
-        assert type(late_module_for_hook.__loader__).__name__ != "_ActingLoader"
-    finally:
-        hook.remove()
-        sys.modules.pop("late_module_for_hook", None)

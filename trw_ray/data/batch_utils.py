@@ -6,7 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
+
+from trw_ray.lazy_import import is_tensor
+
+_SEQUENCE_TYPES = (np.ndarray, list, tuple)
 
 
 def batch_length(batch: Mapping[str, Any], who: str = "batch") -> int:
@@ -14,7 +17,7 @@ def batch_length(batch: Mapping[str, Any], who: str = "batch") -> int:
     if not isinstance(batch, Mapping):
         raise TypeError(f"{who}: expected a dict {{feature_name: values}}; got {type(batch).__name__}")
     lengths = {name: len(value) for name, value in batch.items()
-               if isinstance(value, (np.ndarray, torch.Tensor, list, tuple)) and getattr(value, "ndim", 1) > 0}
+               if (isinstance(value, _SEQUENCE_TYPES) or is_tensor(value)) and getattr(value, "ndim", 1) > 0}
     if not lengths:
         raise ValueError(f"{who}: no feature with a sample dimension; features: {sorted(batch)}")
     if len(set(lengths.values())) != 1:
@@ -23,7 +26,7 @@ def batch_length(batch: Mapping[str, Any], who: str = "batch") -> int:
 
 
 def slice_batch(batch: Mapping[str, Any], start: int, stop: int) -> dict[str, Any]:
-    return {name: value[start:stop] if isinstance(value, (np.ndarray, torch.Tensor, list, tuple)) else value
+    return {name: value[start:stop] if isinstance(value, _SEQUENCE_TYPES) or is_tensor(value) else value
             for name, value in batch.items()}
 
 
@@ -32,7 +35,9 @@ def concatenate_batches(batches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     joined = {}
     for name, value in first.items():
         values = [batch[name] for batch in batches]
-        if isinstance(value, torch.Tensor):
+        if is_tensor(value):
+            import torch
+
             joined[name] = torch.cat([torch.as_tensor(v) for v in values])
         elif isinstance(value, np.ndarray):
             joined[name] = np.concatenate(values)
@@ -46,6 +51,8 @@ def concatenate_batches(batches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def to_tensors(batch: Mapping[str, Any]) -> dict[str, Any]:
     """Numeric numpy arrays become tensors (zero-copy when writable, e.g. not straight from Ray's object
     store); everything else passes."""
+    import torch
+
     converted = {}
     for name, value in batch.items():
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":

@@ -6,6 +6,8 @@ import abc
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 Batch = dict[str, Any]
 
 
@@ -14,6 +16,14 @@ def positive_int(value: Any, argument: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{argument}: expected an integer >= 1; got {value!r}")
     return value
+
+
+def epoch_permutation(num_samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The sample order of ``epoch``: the permutation of ``numpy.random.default_rng([seed, epoch])``, or the
+    identity without shuffling. Ray workers rebuild batches with it, so it is the single definition."""
+    if not shuffle:
+        return np.arange(num_samples)
+    return np.random.default_rng([seed, epoch]).permutation(num_samples)
 
 
 class Sequence(abc.ABC):

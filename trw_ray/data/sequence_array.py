@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trw_ray.data.sequence import Batch, Sequence, positive_int
+from trw_ray.data.sequence import Batch, Sequence, epoch_permutation, positive_int
 
 SAMPLE_UID = "sample_uid"
 
@@ -37,14 +37,6 @@ def _with_row_major_strides(values: Any) -> Any:
     if tuple(reversed(expected)) != values.strides:
         return np.array(values, order="C", copy=True)
     return values
-
-
-def epoch_permutation(num_samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
-    """The sample order of ``epoch``: the permutation of ``numpy.random.default_rng([seed, epoch])``, or the
-    identity without shuffling. Ray workers rebuild batches with it, so it is the single definition."""
-    if not shuffle:
-        return np.arange(num_samples)
-    return np.random.default_rng([seed, epoch]).permutation(num_samples)
 
 
 def _take(values: Any, indices: np.ndarray, start: int, stop: int, contiguous: bool) -> Any:

@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 
 from trw_ray.data.batch_utils import batch_length, concatenate_batches, slice_batch, to_tensors
-from trw_ray.data.sequence import Batch, Sequence, positive_int
-from trw_ray.data.sequence_map import (
+from trw_ray.data.map_worker import (
     BATCH_COLUMN,
     EPOCH_COLUMN,
     ERROR_COLUMN,
+    MapWorker,
     SequenceMapError,
     _accepts_epoch,
-    _MapWorker,
     apply_function,
 )
+from trw_ray.data.sequence import Batch, Sequence, positive_int
 
 
 def _identity(batch):
@@ -110,7 +110,7 @@ class SequenceAsyncReservoir(Sequence):
             strategy = current_placement_group_strategy()
             if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles
                 options["scheduling_strategy"] = strategy
-            worker_class = ray.remote(**options)(_MapWorker)
+            worker_class = ray.remote(**options)(MapWorker)
             self._workers = [worker_class.remote(arrays, self.function_to_run, self.source.batch_size, self.source.shuffle,
                                                  self.source.seed) for _ in range(self.nb_workers)]
         self._thread = threading.Thread(target=self._fill, name="trw_ray-reservoir", daemon=True)
@@ -128,7 +128,7 @@ class SequenceAsyncReservoir(Sequence):
                 self._lock.notify_all()
 
     def _fill_inline(self) -> None:
-        worker = _MapWorker(dict(self.source.split), self.function_to_run, self.source.batch_size, self.source.shuffle,
+        worker = MapWorker(dict(self.source.split), self.function_to_run, self.source.batch_size, self.source.shuffle,
                             self.source.seed)
         for epoch, index in self._jobs():
             if self._stop.is_set():

@@ -12,118 +12,22 @@ with a ``SequenceMapError`` naming the samples and carrying the original traceba
 
 from __future__ import annotations
 
-import inspect
-import traceback
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import numpy as np
-import torch
 
-from trw_ray.data.batch_utils import batch_length, to_tensors
+from trw_ray.data.batch_utils import to_tensors
+from trw_ray.data.map_worker import (
+    BATCH_COLUMN,
+    EPOCH_COLUMN,
+    ERROR_COLUMN,
+    MapWorker,
+    SequenceMapError,
+    _accepts_epoch,
+    apply_function,
+)
 from trw_ray.data.sequence import Batch, Sequence, positive_int
-from trw_ray.data.sequence_array import epoch_permutation
-
-EPOCH_COLUMN = "__trw_ray_epoch"
-ERROR_COLUMN = "__trw_ray_error"
-BATCH_COLUMN = "__trw_ray_batch"
-
-
-class SequenceMapError(RuntimeError):
-    """``function_to_run`` failed (or returned something that is not a batch) on some samples."""
-
-
-def _accepts_epoch(function: Callable) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-    return "epoch" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-
-
-def _describe_uids(batch: Mapping[str, Any]) -> str:
-    uids = batch.get("sample_uid")
-    if uids is None:
-        return "samples without sample_uid"
-    uids = np.asarray(uids).reshape(-1).tolist()
-    return f"sample_uid {uids[:8]}{' ...' if len(uids) > 8 else ''}"
-
-
-def apply_function(function: Callable, batch: dict[str, Any], epoch: int, accepts_epoch: bool) -> dict[str, Any]:
-    """Runs ``function`` on ``batch`` and checks its result; errors name the samples."""
-    try:
-        result = function(batch, epoch=epoch) if accepts_epoch else function(batch)
-    except Exception as error:
-        raise SequenceMapError(f"function_to_run raised {type(error).__name__} on {_describe_uids(batch)} "
-                               f"(epoch {epoch}):\n{traceback.format_exc()}") from error
-    if not isinstance(result, Mapping):
-        raise SequenceMapError(f"function_to_run must return a dict batch; got {type(result).__name__} "
-                               f"on {_describe_uids(batch)}")
-    try:
-        batch_length(result, "function_to_run's result")
-    except (TypeError, ValueError) as error:
-        raise SequenceMapError(f"{error} (on {_describe_uids(batch)})") from None
-    return dict(result)
-
-
-def _to_numpy_columns(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    columns = {}
-    for name, value in batch.items():
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-        elif isinstance(value, (list, tuple)):
-            array = np.empty(len(value), dtype=object)
-            array[:] = list(value)
-            value = array
-        columns[name] = np.asarray(value)
-    return columns
-
-
-class _MapWorker:
-    """The Ray Data actor: rebuilds the batch of a job from the source arrays and applies the function."""
-
-    def __init__(self, arrays, function, batch_size: int, shuffle: bool, seed: int):
-        if not isinstance(arrays, dict):  # an ObjectRef of the arrays, shared through the object store
-            import ray
-
-            arrays = ray.get(arrays)
-        self.arrays = arrays
-        self.function, self.accepts_epoch = function, _accepts_epoch(function)
-        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.num_samples = len(next(iter(self.arrays.values())))
-        self.orders: dict[int, np.ndarray] = {}
-        torch.set_num_threads(1)
-
-    def order(self, epoch: int) -> np.ndarray:
-        if epoch not in self.orders:
-            self.orders = {epoch: epoch_permutation(self.num_samples, self.seed, epoch, self.shuffle)}
-        return self.orders[epoch]
-
-    def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Processes batches ``index .. index + count - 1`` of ``epoch``; one output block for all of them,
-        its rows tagged with their epoch and batch (larger jobs amortize Ray Data's cost per task)."""
-        epoch, first = int(jobs["epoch"][0]), int(jobs["index"][0])
-        count = int(jobs["count"][0]) if "count" in jobs else 1
-        results = []
-        for index in range(first, first + count):
-            rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
-            batch = {name: values[rows] if isinstance(values, np.ndarray) else [values[r] for r in rows]
-                     for name, values in self.arrays.items()}
-            try:
-                result = _to_numpy_columns(apply_function(self.function, batch, epoch, self.accepts_epoch))
-            except SequenceMapError as error:
-                # returned, not raised: a failed Ray Data execution leaves its actors alive, a closed one does not
-                message = np.empty(1, dtype=object)
-                message[0] = str(error)
-                return {ERROR_COLUMN: message, EPOCH_COLUMN: np.array([epoch], dtype=np.int64)}
-            size = len(next(iter(result.values())))
-            result[EPOCH_COLUMN] = np.full(size, epoch, dtype=np.int64)
-            result[BATCH_COLUMN] = np.full(size, index, dtype=np.int64)
-            results.append(result)
-        if len(results) == 1:
-            return results[0]
-        return {name: np.concatenate([r[name] for r in results]) for name in results[0]}
 
 
 def split_job_block(block: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
@@ -237,7 +141,7 @@ class SequenceMap(Sequence):
         jobs = [{"epoch": e, "index": i, "count": min(per_job, len(self.source) - i)}
                 for e in epochs for i in range(0, len(self.source), per_job)]
         dataset = ray.data.from_items(jobs, override_num_blocks=len(jobs)).map_batches(
-            _MapWorker,
+            MapWorker,
             fn_constructor_kwargs={"arrays": self._arrays_ref, "function": self.function_to_run,
                                    "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
                                    "seed": self.source.seed},

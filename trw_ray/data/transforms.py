@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from scipy import ndimage
+
+from trw_ray.lazy_import import is_tensor
 
 
 def sample_rng(seed: int, epoch: int, sample_uid: int) -> np.random.Generator:
@@ -28,14 +28,20 @@ def sample_rng(seed: int, epoch: int, sample_uid: int) -> np.random.Generator:
 
 
 def _to_numpy(value: Any) -> tuple[np.ndarray, bool]:
-    if isinstance(value, torch.Tensor):
+    if is_tensor(value):
         return value.detach().cpu().numpy(), True
     return np.asarray(value), False
 
 
 def _like(value: np.ndarray, was_torch: bool, dtype) -> Any:
     value = value.astype(dtype, copy=False) if np.dtype(dtype).kind != "f" or value.dtype != dtype else value
-    return torch.from_numpy(np.ascontiguousarray(value)) if was_torch else value
+    return _from_numpy(np.ascontiguousarray(value)) if was_torch else value
+
+
+def _from_numpy(value: np.ndarray) -> Any:
+    import torch  # loaded already: the value came as a tensor
+
+    return torch.from_numpy(value)
 
 
 class Transform(abc.ABC):
@@ -141,6 +147,8 @@ class RandomAffine(Transform):
         center = (np.array(array.shape[1:]) - 1) / 2
         offset = center - matrix @ (center + shift)
         source = array.astype(np.float32, copy=False)
+        from scipy import ndimage
+
         return np.stack([ndimage.affine_transform(channel, matrix, offset=offset, order=1, mode="constant")
                          for channel in source])
 
@@ -194,7 +202,7 @@ class Normalize(Transform):
         for name in self.feature_names:
             array, was_torch = _to_numpy(sample[name])
             result = self.apply(array, rng)
-            transformed[name] = torch.from_numpy(result) if was_torch else result
+            transformed[name] = _from_numpy(result) if was_torch else result
         return transformed
 
 
@@ -219,7 +227,9 @@ class TransformBatch:
         collated = {}
         for name, value in batch.items():
             values = [sample[name] for sample in samples]
-            if isinstance(value, torch.Tensor):
+            if is_tensor(value):
+                import torch
+
                 collated[name] = torch.stack([torch.as_tensor(v) for v in values])
             elif isinstance(value, np.ndarray):
                 collated[name] = np.stack(values)

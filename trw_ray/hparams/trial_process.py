@@ -8,58 +8,13 @@ late (``trw.train.Trainer`` loads on first use) still starts from the trial's se
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
-import importlib.util
 import random
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 
-
-class _ActingLoader(importlib.abc.Loader):
-    """Runs a module with its own loader, then calls ``action(module)``."""
-
-    def __init__(self, loader: Any, action: Callable[[ModuleType], None]):
-        self._loader = loader
-        self._action = action
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        module.__loader__ = module.__spec__.loader = self._loader
-        self._loader.exec_module(module)
-        self._action(module)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
-
-
-class AfterImport(importlib.abc.MetaPathFinder):
-    """A one-shot import hook: ``action(module)`` runs once the top-level module ``name`` has been executed.
-
-    Insert it at the front of ``sys.meta_path``; it removes itself when the module is imported.
-    """
-
-    def __init__(self, name: str, action: Callable[[ModuleType], None]):
-        self.name = name
-        self.action = action
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None):
-        if fullname != self.name:
-            return None
-        self.remove()
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _ActingLoader(spec.loader, self.action)
-        return spec
-
-    def remove(self) -> None:
-        with contextlib.suppress(ValueError):
-            sys.meta_path.remove(self)
+from trw_ray.lazy_import import when_imported
 
 
 @contextlib.contextmanager
@@ -77,12 +32,7 @@ def trial_process_state(seed: int, threads: int) -> Iterator[None]:
         torch.manual_seed(seed)
         torch.set_num_threads(threads)
 
-    hook = None
-    if "torch" in sys.modules:
-        set_up_torch(sys.modules["torch"])
-    else:
-        hook = AfterImport("torch", set_up_torch)
-        sys.meta_path.insert(0, hook)
+    hook = when_imported("torch", set_up_torch)
     try:
         yield
     finally:

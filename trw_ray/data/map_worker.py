@@ -1,0 +1,120 @@
+"""What runs inside a pipeline worker (a Ray Data actor of ``SequenceMap``, a reservoir actor): rebuild a batch
+from the source arrays, apply the user's function, check the result.
+
+This module imports neither torch nor Ray: a worker whose function is numpy-only (the transforms of
+``trw_ray.data.transforms`` on numpy batches) starts without loading torch, about 2 s and a few hundred MB less
+per worker; torch, if the function brings it, runs on one thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from trw_ray.data.batch_utils import batch_length
+from trw_ray.data.sequence import epoch_permutation
+from trw_ray.lazy_import import is_tensor, when_imported
+
+EPOCH_COLUMN = "__trw_ray_epoch"
+ERROR_COLUMN = "__trw_ray_error"
+BATCH_COLUMN = "__trw_ray_batch"
+
+
+class SequenceMapError(RuntimeError):
+    """``function_to_run`` failed (or returned something that is not a batch) on some samples."""
+
+
+def _accepts_epoch(function: Callable) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return "epoch" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def _describe_uids(batch: Mapping[str, Any]) -> str:
+    uids = batch.get("sample_uid")
+    if uids is None:
+        return "samples without sample_uid"
+    uids = np.asarray(uids).reshape(-1).tolist()
+    return f"sample_uid {uids[:8]}{' ...' if len(uids) > 8 else ''}"
+
+
+def apply_function(function: Callable, batch: dict[str, Any], epoch: int, accepts_epoch: bool) -> dict[str, Any]:
+    """Runs ``function`` on ``batch`` and checks its result; errors name the samples."""
+    try:
+        result = function(batch, epoch=epoch) if accepts_epoch else function(batch)
+    except Exception as error:
+        raise SequenceMapError(f"function_to_run raised {type(error).__name__} on {_describe_uids(batch)} "
+                               f"(epoch {epoch}):\n{traceback.format_exc()}") from error
+    if not isinstance(result, Mapping):
+        raise SequenceMapError(f"function_to_run must return a dict batch; got {type(result).__name__} "
+                               f"on {_describe_uids(batch)}")
+    try:
+        batch_length(result, "function_to_run's result")
+    except (TypeError, ValueError) as error:
+        raise SequenceMapError(f"{error} (on {_describe_uids(batch)})") from None
+    return dict(result)
+
+
+def _to_numpy_columns(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    columns = {}
+    for name, value in batch.items():
+        if is_tensor(value):
+            value = value.detach().cpu().numpy()
+        elif isinstance(value, (list, tuple)):
+            array = np.empty(len(value), dtype=object)
+            array[:] = list(value)
+            value = array
+        columns[name] = np.asarray(value)
+    return columns
+
+
+class MapWorker:
+    """The Ray Data actor: rebuilds the batch of a job from the source arrays and applies the function."""
+
+    def __init__(self, arrays, function, batch_size: int, shuffle: bool, seed: int):
+        if not isinstance(arrays, dict):  # an ObjectRef of the arrays, shared through the object store
+            import ray
+
+            arrays = ray.get(arrays)
+        self.arrays = arrays
+        self.function, self.accepts_epoch = function, _accepts_epoch(function)
+        self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        self.num_samples = len(next(iter(self.arrays.values())))
+        self.orders: dict[int, np.ndarray] = {}
+        when_imported("torch", lambda torch: torch.set_num_threads(1))
+
+    def order(self, epoch: int) -> np.ndarray:
+        if epoch not in self.orders:
+            self.orders = {epoch: epoch_permutation(self.num_samples, self.seed, epoch, self.shuffle)}
+        return self.orders[epoch]
+
+    def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Processes batches ``index .. index + count - 1`` of ``epoch``; one output block for all of them,
+        its rows tagged with their epoch and batch (larger jobs amortize Ray Data's cost per task)."""
+        epoch, first = int(jobs["epoch"][0]), int(jobs["index"][0])
+        count = int(jobs["count"][0]) if "count" in jobs else 1
+        results = []
+        for index in range(first, first + count):
+            rows = self.order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+            batch = {name: values[rows] if isinstance(values, np.ndarray) else [values[r] for r in rows]
+                     for name, values in self.arrays.items()}
+            try:
+                result = _to_numpy_columns(apply_function(self.function, batch, epoch, self.accepts_epoch))
+            except SequenceMapError as error:
+                # returned, not raised: a failed Ray Data execution leaves its actors alive, a closed one does not
+                message = np.empty(1, dtype=object)
+                message[0] = str(error)
+                return {ERROR_COLUMN: message, EPOCH_COLUMN: np.array([epoch], dtype=np.int64)}
+            size = len(next(iter(result.values())))
+            result[EPOCH_COLUMN] = np.full(size, epoch, dtype=np.int64)
+            result[BATCH_COLUMN] = np.full(size, index, dtype=np.int64)
+            results.append(result)
+        if len(results) == 1:
+            return results[0]
+        return {name: np.concatenate([r[name] for r in results]) for name in results[0]}
