@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 import torch
 
-from trw_ray.lazy_import import AfterImport, is_tensor, when_imported
+from trw_ray.lazy_import import AfterImport, is_tensor, lazy_exports, when_imported
 
 
 def test_is_tensor():
@@ -41,3 +42,15 @@ def test_when_imported_acts_now_or_once_the_module_executed(tmp_path, monkeypatc
     finally:
         hook.remove()
         sys.modules.pop("late_module_for_hook", None)
+
+
+def test_lazy_exports_load_once_and_name_missing_attributes():
+    namespace = {"__name__": "some_package"}
+    getattr_, dir_ = lazy_exports(namespace, {"json": "json", "dumps": "json:dumps"})
+    import json
+
+    assert getattr_("dumps") is json.dumps and namespace["dumps"] is json.dumps
+    assert getattr_("json") is json
+    assert {"json", "dumps"} <= set(dir_())
+    with pytest.raises(AttributeError, match="module 'some_package' has no attribute 'loads'"):
+        getattr_("loads")

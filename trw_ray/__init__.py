@@ -8,7 +8,7 @@ the reports' plotting libraries.
 
 from __future__ import annotations
 
-import importlib
+from trw_ray.lazy_import import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -24,16 +24,7 @@ _SUBMODULES = {
 }
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        module = importlib.import_module(_SUBMODULES[name])
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'trw_ray' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_SUBMODULES])
+__getattr__, __dir__ = lazy_exports(globals(), _SUBMODULES)
 
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -4,10 +4,11 @@ trial of a trivial objective) never imports it, and code that must act on torch 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.abc
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -74,3 +75,27 @@ def when_imported(name: str, action: Callable[[ModuleType], None]) -> AfterImpor
     hook = AfterImport(name, action)
     sys.meta_path.insert(0, hook)
     return hook
+
+
+def lazy_exports(namespace: dict[str, Any], exports: Mapping[str, str]):
+    """``(__getattr__, __dir__)`` for a package whose names load on first use (PEP 562).
+
+    ``exports`` maps each name to ``'module'`` (the name is that module) or ``'module:attribute'``; a loaded name
+    is stored in ``namespace`` (the package's ``globals()``), so it loads once.
+    """
+    package = namespace["__name__"]
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module_name, _, attribute = exports[name].partition(":")
+        value = importlib.import_module(module_name)
+        if attribute:
+            value = getattr(value, attribute)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *exports})
+
+    return __getattr__, __dir__

@@ -7,33 +7,18 @@ worker that imports ``trw_ray.data.map_worker`` does not load torch.
 
 from __future__ import annotations
 
-import importlib
+from trw_ray.lazy_import import lazy_exports
 
-_EXPORTS = {
-    "Sequence": "trw_ray.data.sequence",
-    "SequenceArray": "trw_ray.data.sequence_array",
-    "SequenceAsyncReservoir": "trw_ray.data.sequence_async_reservoir",
-    "SequenceMap": "trw_ray.data.sequence_map",
-    "SequenceMapError": "trw_ray.data.map_worker",
-    "SequenceBatch": "trw_ray.data.sequence_ops",
-    "SequenceCollate": "trw_ray.data.sequence_ops",
-    "SequenceFromDataLoader": "trw_ray.data.sequence_ops",
-    "SequenceMaxSamples": "trw_ray.data.sequence_ops",
-    "SequenceRebatch": "trw_ray.data.sequence_ops",
-    "SequenceSubBatch": "trw_ray.data.sequence_ops",
-}
+_EXPORTS = {name: f"{module}:{name}" for module, names in {
+    "trw_ray.data.sequence": ["Sequence"],
+    "trw_ray.data.sequence_array": ["SequenceArray"],
+    "trw_ray.data.sequence_async_reservoir": ["SequenceAsyncReservoir"],
+    "trw_ray.data.sequence_map": ["SequenceMap"],
+    "trw_ray.data.map_worker": ["SequenceMapError"],
+    "trw_ray.data.sequence_ops": ["SequenceBatch", "SequenceCollate", "SequenceFromDataLoader", "SequenceMaxSamples",
+                                  "SequenceRebatch", "SequenceSubBatch"],
+}.items() for name in names}
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'trw_ray.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = list(_EXPORTS)

@@ -93,9 +93,9 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
     from ray import tune
 
     from trw_ray.hparams.recorder import FINAL_KEY
-    from trw_ray.hparams.trial_context import SearchContext, activate
     from trw_ray.hparams.trial_process import trial_process_state
     from trw_ray.io import write_json_atomic
+    from trw_ray.search_context import SearchContext, activate
 
     # Tune stages a trial's working files outside storage_path; trw_ray writes straight into the trial's folder of
     # the experiment (a local or shared filesystem), so run folders are where the results API looks

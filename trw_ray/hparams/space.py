@@ -188,13 +188,13 @@ def discover_space(evaluate_fn: Callable[[HyperParameters], Any]) -> dict[str, P
     are built, then training stops (no epoch runs, no run folder is kept). A function that does not use the
     Trainer runs once to its end.
     """
-    from trw_ray.hparams import trial_context
+    from trw_ray import search_context
 
     hparams = HyperParameters()
-    with trial_context.activate(trial_context.SearchContext(mode="discovery")):
+    with search_context.activate(search_context.SearchContext(mode="discovery")):
         try:
             evaluate_fn(hparams)
-        except trial_context.DiscoveryComplete:
+        except search_context.DiscoveryComplete:
             pass
         except Exception as error:
             raise RuntimeError(

@@ -1,6 +1,6 @@
 """The Trainer inside a hyper-parameter search: Ray Tune reports and checkpoints, and space discovery.
 
-A search (``trw_ray.hparams.search``) activates a :class:`SearchContext` (``trw_ray.hparams.trial_context``,
+A search (``trw_ray.hparams.search``) activates a :class:`SearchContext` (``trw_ray.search_context``,
 re-exported here) around the user's function:
 
 - ``mode='trial'``: the Trainer writes its run folder into the trial's directory, trains for the search's
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from trw_ray.hparams.trial_context import DiscoveryComplete, SearchContext, activate, current
+from trw_ray.search_context import DiscoveryComplete, SearchContext, activate, current
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
 CHECKPOINT_FILENAME = "trainer_state.pt"

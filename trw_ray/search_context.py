@@ -1,8 +1,9 @@
 """What a search tells the code it runs: the active :class:`SearchContext` (trial or discovery).
 
-The search driver activates a context around the user's function; the Trainer reads it (``current()``) to report
-to Ray Tune, resume from a checkpoint or stop after building its model (discovery). This module imports neither
-torch nor Ray, so a trial whose function uses neither starts without them.
+The search driver (``trw_ray.hparams``) activates a context around the user's function; the Trainer
+(``trw_ray.train``, which never imports ``hparams``) reads it with ``current()`` to report to Ray Tune, resume
+from a checkpoint or stop after building its model (discovery). This module imports neither torch nor Ray, so a
+trial whose function uses neither starts without them.
 """
 
 from __future__ import annotations
