@@ -65,16 +65,19 @@ def part_b(seeds: int, evaluations: int, storage: str) -> None:
 
 # ------------------------------------------------------------------------------------------- (a) MNIST schedulers
 
-def part_a(trials: int, epochs: int, seeds: int, storage: str) -> None:
+def part_a(trials: int, epochs: int, seeds: int, storage: str, asha_grace_period: int = 1,
+           algorithms: tuple[str, ...] = ("hyperband", "asha")) -> None:
     space = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "search_spaces", "mnist_cnn_tiny.yaml")
     print(f"\n(a) tiny MNIST space, {trials} trials each, at most {epochs} epochs per trial, seeds 0-{seeds - 1} "
           "(per seed the three algorithms draw the same configurations)")
-    rows: dict[str, list[tuple[float, int]]] = {"random": [], "hyperband": [], "asha": []}
+    rows: dict[str, list[tuple[float, int]]] = {name: [] for name in ("random", *algorithms)}
     for seed in range(seeds):
         for algorithm in rows:
             started = time.perf_counter()
+            options = {"grace_period": asha_grace_period} if algorithm == "asha" else None
             results = trw.hparams.search(space=space, algorithm=algorithm, num_samples=trials, max_epochs=epochs,
-                                         seed=seed, storage_path=storage, name=f"mnist_{algorithm}_{seed}", verbose=0)
+                                         seed=seed, storage_path=storage, name=f"mnist_{algorithm}_{seed}", verbose=0,
+                                         algorithm_options=options)
             consumed = int(results.trials()["epochs"].sum())
             best = results.best()["value"]
             rows[algorithm].append((best, consumed))
@@ -82,7 +85,7 @@ def part_a(trials: int, epochs: int, seeds: int, storage: str) -> None:
                   f"{time.perf_counter() - started:.0f} s")
     random_best = np.array([best for best, _ in rows["random"]])
     random_consumed = np.array([consumed for _, consumed in rows["random"]])
-    for algorithm in ("hyperband", "asha"):
+    for algorithm in algorithms:
         best = np.array([value for value, _ in rows[algorithm]])
         consumed = np.array([value for _, value in rows[algorithm]])
         print(f"  {algorithm:10s} / random, mean over seeds: best loss {np.mean(best / random_best):.3f}x, epochs "
@@ -160,6 +163,8 @@ def main() -> None:
     parser.add_argument("--mnist-trials", type=int, default=49)
     parser.add_argument("--mnist-epochs", type=int, default=27, help="budget of one trial (HyperBand/ASHA max_t)")
     parser.add_argument("--mnist-seeds", type=int, default=3)
+    parser.add_argument("--asha-grace-period", type=int, default=1, help="epochs before ASHA's first rung")
+    parser.add_argument("--mnist-algorithms", default="hyperband,asha", help="compared with random search in (a)")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
     with tempfile.TemporaryDirectory(prefix="trw_ray_search_bench_") as storage:
@@ -168,7 +173,8 @@ def main() -> None:
         if "d" in args.parts:
             part_d()
         if "a" in args.parts:
-            part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage)
+            part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage, args.asha_grace_period,
+                   tuple(args.mnist_algorithms.split(",")))
         if "b" in args.parts:
             part_b(args.seeds, args.evaluations, storage)
 
