@@ -66,7 +66,7 @@ def part_b(seeds: int, evaluations: int, storage: str) -> None:
 # ------------------------------------------------------------------------------------------- (a) MNIST schedulers
 
 def part_a(trials: int, epochs: int, seeds: int, storage: str, asha_grace_period: int = 1,
-           algorithms: tuple[str, ...] = ("hyperband", "asha")) -> None:
+           algorithms: tuple[str, ...] = ("hyperband", "asha"), asha_reduction_factor: int = 3) -> None:
     space = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "search_spaces", "mnist_cnn_tiny.yaml")
     print(f"\n(a) tiny MNIST space, {trials} trials each, at most {epochs} epochs per trial, seeds 0-{seeds - 1} "
           "(per seed the three algorithms draw the same configurations)")
@@ -74,7 +74,8 @@ def part_a(trials: int, epochs: int, seeds: int, storage: str, asha_grace_period
     for seed in range(seeds):
         for algorithm in rows:
             started = time.perf_counter()
-            options = {"grace_period": asha_grace_period} if algorithm == "asha" else None
+            options = ({"grace_period": asha_grace_period, "reduction_factor": asha_reduction_factor}
+                       if algorithm == "asha" else None)
             results = trw.hparams.search(space=space, algorithm=algorithm, num_samples=trials, max_epochs=epochs,
                                          seed=seed, storage_path=storage, name=f"mnist_{algorithm}_{seed}", verbose=0,
                                          algorithm_options=options)
@@ -164,6 +165,7 @@ def main() -> None:
     parser.add_argument("--mnist-epochs", type=int, default=27, help="budget of one trial (HyperBand/ASHA max_t)")
     parser.add_argument("--mnist-seeds", type=int, default=3)
     parser.add_argument("--asha-grace-period", type=int, default=1, help="epochs before ASHA's first rung")
+    parser.add_argument("--asha-reduction-factor", type=int, default=3)
     parser.add_argument("--mnist-algorithms", default="hyperband,asha", help="compared with random search in (a)")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
@@ -174,7 +176,7 @@ def main() -> None:
             part_d()
         if "a" in args.parts:
             part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage, args.asha_grace_period,
-                   tuple(args.mnist_algorithms.split(",")))
+                   tuple(args.mnist_algorithms.split(",")), args.asha_reduction_factor)
         if "b" in args.parts:
             part_b(args.seeds, args.evaluations, storage)
 
