@@ -500,8 +500,11 @@ def search(
     # waiting. (Creating the trials a few at a time starts the first one sooner, but a driver killed mid-search
     # then came back with one trial too many: Tune's saved searcher count and trial list disagreed.)
     pending = min(num_samples, 256) if algorithm in ("random", "grid", "hyperband", "asha") else None
+    # below verbose=2 trw_ray prints the progress: Tune's legacy reporter at verbosity 0 prints nothing, where the
+    # new one still prints its configuration box and a TensorBoard hint
     with _environment_defaults({"TUNE_MAX_PENDING_TRIALS_PG": None if pending is None else str(pending),
-                                "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1"}), \
+                                "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1",
+                                "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
             _without_missing_tune_metrics_warning():
         tuner.fit()
     return load(experiment_dir)
