@@ -117,6 +117,11 @@ def test_a_gpu_request_on_a_cpu_only_cluster_fails_at_once(ray_local, tmp_path):
         trw.hparams.search(search_helpers.quadratic, algorithm="bayes", storage_path=tmp_path)
     with pytest.raises(ValueError, match="max_epochs"):
         trw.hparams.search(search_helpers.quadratic, algorithm="asha", storage_path=tmp_path)
+    with pytest.raises(TypeError, match="algorithm_options: expected a dict"):
+        trw.hparams.search(search_helpers.quadratic, algorithm="asha", max_epochs=3, algorithm_options=[3],
+                           storage_path=tmp_path)
+    with pytest.raises(TypeError, match="tune_loggers: expected True or False; got 'yes'"):
+        trw.hparams.search(search_helpers.quadratic, tune_loggers="yes", storage_path=tmp_path)
 
 
 def test_reused_actors_carry_no_state_from_the_previous_trial(ray_local, tmp_path):

@@ -19,6 +19,7 @@ def test_devices_auto_uses_every_visible_gpu_only_for_plain_cuda(monkeypatch):
     assert data_parallel_devices(torch.device("cuda"), True) == [0, 1]
     assert data_parallel_devices(torch.device("cuda"), False) is None
     assert data_parallel_devices(torch.device("cuda", 1)) is None  # an explicit device is respected
+    assert data_parallel_devices(torch.device("cuda", 0)) is None
     assert data_parallel_devices(torch.device("cpu")) is None
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert data_parallel_devices(torch.device("cuda")) is None

@@ -240,6 +240,8 @@ def check_algorithm(algorithm: str, max_epochs: int | None, options: Mapping[str
     the options as a dict."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: expected one of {list(ALGORITHMS)}; got {algorithm!r}")
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError(f"algorithm_options: expected a dict such as {{'grace_period': 3}}; got {type(options).__name__}")
     options = dict(options or {})
     allowed = {"grid": {"grid_points"}, "evolution": {"population_size", "sample_size", "avoid_duplicates"},
                "hyperband": {"reduction_factor"}, "asha": {"reduction_factor", "grace_period"},
@@ -445,6 +447,8 @@ def search(
         raise ValueError(f"seed: expected None or an integer; got {seed!r}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1 or 2; got {verbose!r}")
+    if not isinstance(tune_loggers, bool):
+        raise TypeError(f"tune_loggers: expected True or False; got {tune_loggers!r}")
     bundles, cpus = trial_resources(resources_per_trial)
     check_algorithm(algorithm, max_epochs, algorithm_options)
 

@@ -31,7 +31,7 @@ def data_parallel_devices(device: torch.device, data_parallel: str | bool = "aut
     if data_parallel is False:
         return None
     count = torch.cuda.device_count() if device.type == "cuda" else 0
-    usable = device.type == "cuda" and device.index in (None, 0) and count > 1
+    usable = device.type == "cuda" and device.index is None and count > 1
     if data_parallel is True and not usable:
         raise ValueError(f"data_parallel: True needs the device 'cuda' and at least two visible GPUs; the device is "
                          f"{str(device)!r} and {count} GPU(s) are visible")
