@@ -110,3 +110,25 @@ def test_hyperband_brackets_match_li_et_al_and_tune():
 def test_algorithms_validate_their_arguments(make, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make()
+
+
+def test_asha_brackets_option_builds_asynchronous_hyperband():
+    from trw_ray.hparams.driver import create_algorithm
+    from trw_ray.hparams.space import SearchSpace
+
+    _, scheduler = create_algorithm("asha", SearchSpace(parameters=dict(SPACE)), "loss", "min", 27, 0, None,
+                                    {"grace_period": 1, "reduction_factor": 3, "brackets": 3})
+    # one bracket per first rung: 1, 3 and 9 epochs (each bracket's rungs listed from its last one)
+    assert [bracket._rungs[-1][0] for bracket in scheduler._brackets] == [1, 3, 9]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"brackets": 0}, "'brackets' of 'asha' expects an integer >= 1; got 0"),
+    ({"grace_period": 1.5}, "'grace_period' of 'asha' expects an integer >= 1; got 1.5"),
+    ({"reduction_factor": 1}, "'reduction_factor' of 'asha' expects an integer >= 2; got 1"),
+])
+def test_asha_options_are_checked_before_ray_starts(options, message):
+    from trw_ray.hparams.driver import check_algorithm
+
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_algorithm("asha", 27, options)

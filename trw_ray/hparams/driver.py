@@ -244,12 +244,17 @@ def check_algorithm(algorithm: str, max_epochs: int | None, options: Mapping[str
         raise TypeError(f"algorithm_options: expected a dict such as {{'grace_period': 3}}; got {type(options).__name__}")
     options = dict(options or {})
     allowed = {"grid": {"grid_points"}, "evolution": {"population_size", "sample_size", "avoid_duplicates"},
-               "hyperband": {"reduction_factor"}, "asha": {"reduction_factor", "grace_period"},
+               "hyperband": {"reduction_factor"}, "asha": {"reduction_factor", "grace_period", "brackets"},
                "pbt": {"perturbation_interval", "mutations", "quantile_fraction", "resample_probability"}}
     unknown = sorted(set(options) - allowed.get(algorithm, set()))
     if unknown:
         raise TypeError(f"algorithm_options: unknown for {algorithm!r}: {unknown}; allowed: "
                         f"{sorted(allowed.get(algorithm, set()))}")
+    for name, minimum in (("grace_period", 1), ("reduction_factor", 2), ("brackets", 1)):
+        value = options.get(name, minimum) if algorithm in ("hyperband", "asha") else minimum
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"algorithm_options: {name!r} of {algorithm!r} expects an integer >= {minimum}; "
+                             f"got {value!r}")
     if algorithm in ("hyperband", "asha", "pbt") and max_epochs is None:
         raise ValueError(f"max_epochs: {algorithm!r} schedules trials by epochs; give the budget of one trial "
                          "(e.g. max_epochs=9)")
@@ -292,7 +297,8 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
     elif algorithm == "asha":
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
                                   grace_period=options.get("grace_period", 1),
-                                  reduction_factor=options.get("reduction_factor", 3))
+                                  reduction_factor=options.get("reduction_factor", 3),
+                                  brackets=options.get("brackets", 1))
     elif algorithm == "pbt":
         names = options.get("mutations") or [name for name, spec in params.items() if spec.choices is None
                                               and type(spec).__name__.startswith("Continuous")]
@@ -380,7 +386,9 @@ def search(
         max_failures: retries of a failed trial, each from its last checkpoint.
         reuse_actors: reuse trial actors between trials (start-up dominates small trials).
         algorithm_options: ``grid_points`` (grid), ``population_size``/``sample_size`` (evolution),
-            ``reduction_factor``/``grace_period`` (asha, hyperband), ``perturbation_interval``/``mutations`` (pbt).
+            ``reduction_factor`` (asha, hyperband), ``grace_period`` and ``brackets`` (asha: with ``brackets=n`` each
+            trial joins one of n brackets whose first rungs are at ``grace_period * reduction_factor**k``, Li et al.'s
+            asynchronous HyperBand; the most aggressive bracket is the likeliest), ``perturbation_interval``/``mutations`` (pbt).
         verbose: 0 silent; 1 (default) one summary line every 10 s (trials by status, best value and its
             configuration) and a line per failed trial; 2 Tune's own output (a table per finished trial).
         tune_loggers: also write Tune's per-trial ``progress.csv``, ``result.json`` and TensorBoard files of the
@@ -400,7 +408,6 @@ def search(
 
     from trw_ray.data.ray_session import ensure_ray
     from trw_ray.io import write_json_atomic
-    from trw_ray.results import load
     from trw_ray.results.experiment import RECORD_FOLDER, SEARCH_FILENAME
 
     if resume not in RESUME_CHOICES:
@@ -470,6 +477,10 @@ def search(
                                            algorithm_options or {})
     if seed is not None:
         random.seed(seed)  # PBT's exploration draws from the random module
+        if algorithm == "asha":
+            import numpy as np
+
+            np.random.seed(seed)  # ASHA with several brackets draws each trial's bracket from numpy's global state
 
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, evaluate_fn=evaluate_fn, metric=metric, max_epochs=max_epochs, seed=seed,
@@ -511,11 +522,17 @@ def search(
                                 "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
             _without_missing_tune_metrics_warning():
         tuner.fit()
+    from trw_ray.results import load
+
     return load(experiment_dir)
 
 
 def _import_in_background(module: str) -> threading.Thread:
     def run() -> None:
+        # the import only fills the CPU time Ray's starting processes leave free: on a small machine they are
+        # the critical path (Linux sets the niceness of this thread alone; elsewhere it is a no-op)
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         with contextlib.suppress(Exception):  # an import error resurfaces where the module is used
             importlib.import_module(module)
 

@@ -6,9 +6,10 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 RECORD_FOLDER = "trw_ray"
 SEARCH_FILENAME = "search.json"
@@ -64,6 +65,8 @@ class ExperimentResults:
     def history(self, trial_id: str | None = None) -> pd.DataFrame:
         """Every reported result (one row per trial and iteration): ``trial_id``, ``training_iteration``,
         ``epoch``, the search metric and every ``dataset/split/output/metric``."""
+        import pandas as pd
+
         path = self.path / RECORD_FOLDER / HISTORY_FILENAME
         rows = []
         if path.is_file():
@@ -93,6 +96,8 @@ class ExperimentResults:
         """One row per trial: ``trial_id``, ``status`` (TERMINATED, ERROR, RUNNING, PAUSED...), ``completed``
         (its function returned), ``config/<name>``, ``last/<metric>``, ``best/<metric>``, ``iterations``, ``epochs``,
         ``failures``, ``error``, ``trial_dir``, ``run_dir``."""
+        import pandas as pd
+
         history = self.history()
         metric = self.metric
         by_trial = dict(tuple(history.groupby("trial_id"))) if len(history) else {}
