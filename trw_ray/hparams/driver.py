@@ -470,7 +470,7 @@ def search(
         tune_import.join()
     from ray import tune
 
-    from trw_ray.hparams.recorder import FinalResultStopper, SearchRecorder
+    from trw_ray.hparams.recorder import FinalResultStopper, SearchRecorder, forget_trials_tune_lost
 
     check_cluster_resources(bundles)
     searcher, scheduler = create_algorithm(algorithm, resolved, metric, mode, max_epochs, seed, max_concurrent,
@@ -490,6 +490,7 @@ def search(
     if exists:
         previous.setdefault("resumed", []).append(time.time())
         write_json_atomic(record_path, previous)
+        forget_trials_tune_lost(experiment_dir)
         tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, resume_unfinished=True,
                                    resume_errored=False, restart_errored=False)
     else:

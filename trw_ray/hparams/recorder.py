@@ -23,7 +23,7 @@ from ray.tune.stopper import Stopper
 from trw_ray.io import write_json_atomic
 from trw_ray.results.experiment import HISTORY_FILENAME, RECORD_FOLDER, SEARCH_FILENAME, TRIALS_FOLDER
 
-__all__ = ["FinalResultStopper", "SearchRecorder", "result_row", "HISTORY_FILENAME", "RECORD_FOLDER", "SEARCH_FILENAME", "TRIALS_FOLDER"]
+__all__ = ["FinalResultStopper", "SearchRecorder", "forget_trials_tune_lost", "result_row", "HISTORY_FILENAME", "RECORD_FOLDER", "SEARCH_FILENAME", "TRIALS_FOLDER"]
 FINAL_KEY = "trw_final"
 _SKIPPED_RESULT_KEYS = {"config", "hostname", "node_ip", "pid", "date", "trial_id", "experiment_tag", "done",
                         "should_checkpoint", "checkpoint_dir_name"}
@@ -52,6 +52,50 @@ def result_row(trial_id: str, result: dict[str, Any]) -> dict[str, Any]:
         if converted is not None or value is None:
             row[key] = converted
     return row
+
+
+def tune_saved_trial_ids(experiment_dir: str | Path) -> set[str] | None:
+    """The trial ids in Tune's newest saved experiment state (the one ``Tuner.restore`` resumes); None if none."""
+    states = sorted(Path(experiment_dir).glob("experiment_state-*.json"))
+    if not states:
+        return None
+    trial_data = json.loads(states[-1].read_text(encoding="utf-8")).get("trial_data", [])
+    return {json.loads(entry[0])["trial_id"] for entry in trial_data}
+
+
+def forget_trials_tune_lost(experiment_dir: str | Path) -> list[str]:
+    """Before a resume: drops the records of unfinished trials that Tune's saved state does not know.
+
+    Tune saves its state about once a second; a trial started after the last save and still running when the
+    driver died is unknown to the resumed experiment, which runs its configuration again under a new id. Its
+    record (status RUNNING forever) and any partial history would otherwise stay in the results. Finished trials
+    are always kept. Returns the ids dropped.
+    """
+    experiment_dir = Path(experiment_dir)
+    known = tune_saved_trial_ids(experiment_dir)
+    folder = experiment_dir / RECORD_FOLDER / TRIALS_FOLDER
+    if known is None or not folder.is_dir():
+        return []
+    lost = []
+    for path in sorted(folder.glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("trial_id") not in known and not record.get("completed"):
+            lost.append(record.get("trial_id"))
+            path.unlink()
+    history = experiment_dir / RECORD_FOLDER / HISTORY_FILENAME
+    if lost and history.is_file():
+        kept = []
+        for line in history.read_text(encoding="utf-8").splitlines(keepends=True):
+            try:
+                if json.loads(line).get("trial_id") in lost:
+                    continue
+            except json.JSONDecodeError:
+                continue  # the line the dead driver was writing
+            kept.append(line)
+        temporary = history.with_suffix(".tmp")
+        temporary.write_text("".join(kept), encoding="utf-8")
+        temporary.replace(history)
+    return lost
 
 
 class FinalResultStopper(Stopper):
