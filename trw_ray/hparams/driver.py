@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import random
+import sys
 import threading
 import time
 import zlib
@@ -531,9 +532,10 @@ def search(
 def _import_in_background(module: str) -> threading.Thread:
     def run() -> None:
         # the import only fills the CPU time Ray's starting processes leave free: on a small machine they are
-        # the critical path (Linux sets the niceness of this thread alone; elsewhere it is a no-op)
-        with contextlib.suppress(AttributeError, OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        # the critical path (Linux sets the niceness of this thread alone)
+        if sys.platform.startswith("linux"):  # elsewhere the id of a thread is not a valid PRIO_PROCESS target
+            with contextlib.suppress(AttributeError, OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         with contextlib.suppress(Exception):  # an import error resurfaces where the module is used
             importlib.import_module(module)
 
