@@ -251,8 +251,8 @@ def check_algorithm(algorithm: str, max_epochs: int | None, options: Mapping[str
     if unknown:
         raise TypeError(f"algorithm_options: unknown for {algorithm!r}: {unknown}; allowed: "
                         f"{sorted(allowed.get(algorithm, set()))}")
-    for name, minimum in (("grace_period", 1), ("reduction_factor", 2), ("brackets", 1)):
-        value = options.get(name, minimum) if algorithm in ("hyperband", "asha") else minimum
+    for name, minimum in (("grace_period", 1), ("reduction_factor", 2), ("brackets", 1)):  # asha, hyperband
+        value = options.get(name, minimum)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"algorithm_options: {name!r} of {algorithm!r} expects an integer >= {minimum}; "
                              f"got {value!r}")
@@ -296,6 +296,10 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
         scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=max_epochs,
                                        reduction_factor=options.get("reduction_factor", 3))
     elif algorithm == "asha":
+        if options.get("brackets", 1) > 1 and seed is not None:
+            import numpy as np
+
+            np.random.seed(seed)  # Tune's ASHA draws each trial's bracket from numpy's global state
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
                                   grace_period=options.get("grace_period", 1),
                                   reduction_factor=options.get("reduction_factor", 3),
@@ -478,10 +482,6 @@ def search(
                                            algorithm_options or {})
     if seed is not None:
         random.seed(seed)  # PBT's exploration draws from the random module
-        if algorithm == "asha":
-            import numpy as np
-
-            np.random.seed(seed)  # ASHA with several brackets draws each trial's bracket from numpy's global state
 
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, evaluate_fn=evaluate_fn, metric=metric, max_epochs=max_epochs, seed=seed,

@@ -20,7 +20,7 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
-from trw_ray.io import write_json_atomic
+from trw_ray.io import write_json_atomic, write_text_atomic
 from trw_ray.results.experiment import HISTORY_FILENAME, RECORD_FOLDER, SEARCH_FILENAME, TRIALS_FOLDER
 
 __all__ = ["FinalResultStopper", "SearchRecorder", "forget_trials_tune_lost", "result_row", "HISTORY_FILENAME", "RECORD_FOLDER", "SEARCH_FILENAME", "TRIALS_FOLDER"]
@@ -92,9 +92,7 @@ def forget_trials_tune_lost(experiment_dir: str | Path) -> list[str]:
             except json.JSONDecodeError:
                 continue  # the line the dead driver was writing
             kept.append(line)
-        temporary = history.with_suffix(".tmp")
-        temporary.write_text("".join(kept), encoding="utf-8")
-        temporary.replace(history)
+        write_text_atomic(history, "".join(kept))
     return lost
 
 
