@@ -297,8 +297,6 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
                                        reduction_factor=options.get("reduction_factor", 3))
     elif algorithm == "asha":
         if options.get("brackets", 1) > 1 and seed is not None:
-            import numpy as np
-
             np.random.seed(seed)  # Tune's ASHA draws each trial's bracket from numpy's global state
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
                                   grace_period=options.get("grace_period", 1),
