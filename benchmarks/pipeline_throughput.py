@@ -1,5 +1,5 @@
-"""Input pipelines: samples/s and time to first batch of inline, SequenceMap (Ray Data actor pool),
-SequenceAsyncReservoir (Ray actors) and torch DataLoader(num_workers=N), with a cheap and an expensive
+"""Input pipelines: samples/s and time to first batch of inline, SequenceMap (plain Ray actors, and a Ray Data
+actor pool), SequenceAsyncReservoir (Ray actors) and torch DataLoader(num_workers=N), with a cheap and an expensive
 (>= 1 ms/sample) augmentation, over 5 epochs (first epoch and epochs 2-5 apart); then the Trainer's
 data-wait fraction (time waiting for the next batch / epoch time) when training the MNIST CNN from the
 reservoir while augmentation costs about 4x the training step.
@@ -81,10 +81,11 @@ def run_pipelines(split, milliseconds: float, workers: int, epochs: int, batch_s
     results = {}
     inline = SequenceMap(SequenceArray(split, batch_size=batch_size), batch_transform, nb_workers=0)
     results["inline"] = measure(lambda epoch: inline, epochs)
-    mapped = SequenceMap(SequenceArray(split, batch_size=batch_size), batch_transform, nb_workers=workers,
-                         epochs_per_execution=epochs)
-    results[f"SequenceMap({workers})"] = measure(lambda epoch: mapped, epochs)
-    mapped.close()
+    for backend in ("actors", "ray_data"):
+        mapped = SequenceMap(SequenceArray(split, batch_size=batch_size), batch_transform, nb_workers=workers,
+                             epochs_per_execution=epochs, backend=backend)
+        results[f"SequenceMap({workers}, {backend})"] = measure(lambda epoch, mapped=mapped: mapped, epochs)
+        mapped.close()
     reservoir = SequenceAsyncReservoir(SequenceArray(split, batch_size=batch_size), max_reservoir_samples=len(split["targets"]),
                                        function_to_run=batch_transform, min_reservoir_samples=len(split["targets"]) // 4,
                                        nb_workers=workers)
@@ -172,13 +173,14 @@ def main() -> None:
     for name, milliseconds in (("cheap (crop+flip)", 0.0), ("expensive (crop+flip+1 ms)", 1.0)):
         results = run_pipelines(split, milliseconds, args.workers, args.epochs, args.batch_size)
         print(f"\naugmentation: {name}")
-        print(f"{'pipeline':28s} {'first batch s':>13s} {'epoch 1 /s':>11s} {'epochs 2-5 /s':>14s} {'all /s':>9s}")
+        print(f"{'pipeline':30s} {'first batch s':>13s} {'epoch 1 /s':>11s} {'epochs 2-5 /s':>14s} {'all /s':>9s}")
         for pipeline, r in results.items():
-            print(f"{pipeline:28s} {r['first_batch']:13.2f} {r['first_epoch']:11,.0f} {r['later']:14,.0f} {r['all']:9,.0f}")
+            print(f"{pipeline:30s} {r['first_batch']:13.2f} {r['first_epoch']:11,.0f} {r['later']:14,.0f} {r['all']:9,.0f}")
         loader = results[f"DataLoader({args.workers})"]
-        mapped = results[f"SequenceMap({args.workers})"]
-        print(f"SequenceMap / DataLoader: epochs 2-5 {mapped['later'] / loader['later']:.2f} (goal >= 0.9), "
-              f"all epochs {mapped['all'] / loader['all']:.2f} (goal >= 0.8)")
+        for backend in ("actors", "ray_data"):
+            mapped = results[f"SequenceMap({args.workers}, {backend})"]
+            print(f"SequenceMap({backend}) / DataLoader: epochs 2-{args.epochs} {mapped['later'] / loader['later']:.2f} "
+                  f"(goal >= 0.9), all epochs {mapped['all'] / loader['all']:.2f} (goal >= 0.8)")
     fraction, step_ms, augmentation_ms = data_wait_fraction(split, args.workers, args.batch_size)
     print(f"\nTrainer from SequenceAsyncReservoir({args.workers}): training step {step_ms:.3f} ms/sample, augmentation "
           f"{augmentation_ms:.3f} ms/sample (4x); data-wait fraction once warm: {fraction:.1%} (goal <= 5%)")

@@ -37,13 +37,17 @@ def wait_until_no_actor(class_fragment: str, timeout: float = 30.0) -> list:
     return actors(class_fragment)
 
 
+BACKENDS = pytest.mark.parametrize("backend", ["actors", "ray_data"])
+
+
 def by_uid(batches):
     return {uid: image for batch in batches for uid, image in zip(batch["sample_uid"].tolist(), batch["images"], strict=False)}
 
 
-def test_map_covers_every_sample_once_per_epoch_and_reuses_its_actors(ray_local):
+@BACKENDS
+def test_map_covers_every_sample_once_per_epoch_and_reuses_its_actors(ray_local, backend):
     sequence = SequenceMap(SequenceArray(split(), batch_size=20), AUGMENT, nb_workers=2, epochs_per_execution=3,
-                           batches_per_job=1)
+                           batches_per_job=1, backend=backend)
     try:
         epochs = [list(sequence)]
         assert len(actors("MapWorker")) == 2  # the pool outlives the epoch
@@ -58,11 +62,26 @@ def test_map_covers_every_sample_once_per_epoch_and_reuses_its_actors(ray_local)
     assert wait_until_no_actor("MapWorker") == []
 
 
-def test_same_seed_same_batches_for_one_and_two_workers(ray_local):
+@BACKENDS
+def test_an_epoch_left_early_does_not_leak_into_the_next(ray_local, backend):
+    sequence = SequenceMap(SequenceArray(split(), batch_size=20), AUGMENT, nb_workers=2, epochs_per_execution=4,
+                           batches_per_job=1, max_jobs_at_once=6, backend=backend)
+    try:
+        for batch, _ in zip(sequence, range(3), strict=False):
+            assert len(batch["targets"]) == 20
+        for _ in range(2):
+            uids = [u for b in sequence for u in b["sample_uid"].tolist()]
+            assert sorted(uids) == list(range(240))
+    finally:
+        sequence.close()
+
+
+@BACKENDS
+def test_same_seed_same_batches_for_one_and_two_workers(ray_local, backend):
     results = []
     for workers in (1, 2):
         sequence = SequenceMap(SequenceArray(split(), batch_size=20, seed=3), AUGMENT, nb_workers=workers,
-                               epochs_per_execution=2, batches_per_job=workers + 1)
+                               epochs_per_execution=2, batches_per_job=workers + 1, backend=backend)
         try:
             results.append([by_uid(sequence) for _ in range(2)])
         finally:
@@ -81,16 +100,18 @@ def failing_on_uid_7(batch):
     return batch
 
 
-def test_worker_error_reaches_the_training_loop_with_uid_and_traceback(ray_local):
+@BACKENDS
+def test_worker_error_reaches_the_training_loop_with_uid_and_traceback(ray_local, backend):
     sequence = SequenceMap(SequenceArray(split(), batch_size=20, shuffle=False), failing_on_uid_7, nb_workers=2,
-                           epochs_per_execution=1)
+                           epochs_per_execution=1, backend=backend)
     with pytest.raises(SequenceMapError) as error:
         list(sequence)
     message = str(error.value)
     assert "sample_uid [0, 1, 2, 3, 4, 5, 6, 7" in message and "corrupt sample 7" in message
     assert "failing_on_uid_7" in message  # the original traceback
     sequence.close()
-    not_a_dict = SequenceMap(SequenceArray(split(), batch_size=20), lambda batch: 3, nb_workers=1, epochs_per_execution=1)
+    not_a_dict = SequenceMap(SequenceArray(split(), batch_size=20), lambda batch: 3, nb_workers=1, epochs_per_execution=1,
+                             backend=backend)
     with pytest.raises(SequenceMapError, match="must return a dict batch; got int"):
         list(not_a_dict)
     not_a_dict.close()
@@ -102,9 +123,10 @@ def slow(batch):
     return batch
 
 
-def test_killed_worker_is_replaced_and_the_epoch_is_complete(ray_local):
+@BACKENDS
+def test_killed_worker_is_replaced_and_the_epoch_is_complete(ray_local, backend):
     sequence = SequenceMap(SequenceArray(split(), batch_size=10), slow, nb_workers=2, epochs_per_execution=1,
-                           batches_per_job=2)
+                           batches_per_job=2, backend=backend)
     try:
         iterator = iter(sequence)
         seen = [next(iterator) for _ in range(3)]

@@ -91,6 +91,7 @@ def test_trainer_with_inline_map_writes_the_augmentation_report():
     (lambda: SequenceMap(source(), failing, nb_workers=1, epochs_per_execution=0), "epochs_per_execution"),
     (lambda: SequenceMap(source(), failing, nb_workers=1, batches_per_job=0), "batches_per_job"),
     (lambda: SequenceMap(source(), failing, nb_workers=1, num_cpus_per_worker=-1), "num_cpus_per_worker"),
+    (lambda: SequenceMap(source(), failing, nb_workers=1, backend="processes"), "backend: expected one of 'actors'"),
     (lambda: source().async_reservoir(0), "max_reservoir_samples"),
     (lambda: source().async_reservoir(10, batch_size=0), "batch_size"),
     (lambda: source().async_reservoir(10, max_reservoir_replacement_size=0), "max_reservoir_replacement_size"),

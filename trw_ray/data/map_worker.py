@@ -75,28 +75,36 @@ def _to_numpy_columns(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 class MapWorker:
-    """The Ray Data actor: rebuilds the batch of a job from the source arrays and applies the function."""
+    """The worker: rebuilds the batches of a job from the source arrays and applies the function.
+
+    ``arrays`` is the source's dict of arrays, or an ObjectRef of it (a Ray Data actor), or None when every call
+    brings the arrays (the plain Ray actors of :func:`create_worker_actors`: an actor that Ray restarts re-runs
+    its constructor, and Ray cannot guarantee object-store arguments of a constructor to outlive the actor, so it
+    warns for each one).
+    """
 
     def __init__(self, arrays, function, batch_size: int, shuffle: bool, seed: int):
-        if not isinstance(arrays, dict):  # an ObjectRef of the arrays, shared through the object store
+        if arrays is not None and not isinstance(arrays, dict):
             import ray
 
             arrays = ray.get(arrays)
         self.arrays = arrays
         self.function, self.accepts_epoch = function, _accepts_epoch(function)
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.num_samples = len(next(iter(self.arrays.values())))
         self.orders: dict[int, np.ndarray] = {}
         when_imported("torch", lambda torch: torch.set_num_threads(1))
 
     def order(self, epoch: int) -> np.ndarray:
         if epoch not in self.orders:
-            self.orders = {epoch: epoch_permutation(self.num_samples, self.seed, epoch, self.shuffle)}
+            num_samples = len(next(iter(self.arrays.values())))
+            self.orders = {epoch: epoch_permutation(num_samples, self.seed, epoch, self.shuffle)}
         return self.orders[epoch]
 
-    def __call__(self, jobs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Processes batches ``index .. index + count - 1`` of ``epoch``; one output block for all of them,
-        its rows tagged with their epoch and batch (larger jobs amortize Ray Data's cost per task)."""
+    def __call__(self, jobs: dict[str, np.ndarray], arrays: dict | None = None) -> dict[str, np.ndarray]:
+        """Processes batches ``index .. index + count - 1`` of ``epoch`` (of ``arrays`` when given); one output
+        block for all of them, its rows tagged with their epoch and batch (larger jobs amortize the cost per call)."""
+        if arrays is not None:
+            self.arrays = arrays
         epoch, first = int(jobs["epoch"][0]), int(jobs["index"][0])
         count = int(jobs["count"][0]) if "count" in jobs else 1
         results = []
@@ -118,3 +126,36 @@ class MapWorker:
         if len(results) == 1:
             return results[0]
         return {name: np.concatenate([r[name] for r in results]) for name in results[0]}
+
+
+def create_worker_actors(source, function: Callable, nb_workers: int, num_cpus_per_worker: float):
+    """``nb_workers`` plain Ray actors running :class:`MapWorker` for ``source`` (an in-RAM ``SequenceArray``),
+    restarted by Ray when they die and their calls retried; inside a Ray Tune trial they take the trial's
+    placement group. Returns ``(actors, arrays_ref)``: the source's arrays, put once in the object store, to pass
+    with every call (``actor.__call__.remote(job, arrays_ref)``; Ray maps them without a copy)."""
+    from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray
+
+    ray = ensure_ray()
+    arrays_ref = ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
+                          for name, values in source.split.items()})
+    options = {"num_cpus": num_cpus_per_worker, "max_restarts": -1, "max_task_retries": -1}
+    strategy = current_placement_group_strategy()
+    if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles
+        options["scheduling_strategy"] = strategy
+    worker_class = ray.remote(**options)(MapWorker)
+    actors = [worker_class.remote(None, function, source.batch_size, source.shuffle, source.seed)
+              for _ in range(nb_workers)]
+    return actors, arrays_ref
+
+
+def stop_worker_actors(actors: list, in_flight: list, timeout_s: float = 2.0) -> None:
+    """Cancels the queued calls ``in_flight``, lets the running ones finish for up to ``timeout_s`` (Ray would
+    retry the calls of a killed actor, warning for each), then kills ``actors`` for good."""
+    import ray
+
+    for reference in in_flight:
+        ray.cancel(reference)
+    if in_flight:
+        ray.wait(in_flight, num_returns=len(in_flight), timeout=timeout_s)
+    for actor in actors:
+        ray.kill(actor, no_restart=True)

@@ -43,7 +43,7 @@ class Sequence(abc.ABC):
     # ---------------------------------------------------------------- chaining (TRW's sequence API)
 
     def map(self, function_to_run, nb_workers: int = 2, max_jobs_at_once: int | None = None, **kwargs):
-        """Applies ``function_to_run`` to each batch in Ray Data actors (``nb_workers=0``: inline); see SequenceMap."""
+        """Applies ``function_to_run`` to each batch in Ray actors (``nb_workers=0``: inline); see SequenceMap."""
         from trw_ray.data.sequence_map import SequenceMap
 
         return SequenceMap(self, function_to_run, nb_workers=nb_workers, max_jobs_at_once=max_jobs_at_once, **kwargs)

@@ -14,7 +14,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
 
@@ -27,6 +26,8 @@ from trw_ray.data.map_worker import (
     SequenceMapError,
     _accepts_epoch,
     apply_function,
+    create_worker_actors,
+    stop_worker_actors,
 )
 from trw_ray.data.sequence import Batch, Sequence, positive_int
 
@@ -87,6 +88,8 @@ class SequenceAsyncReservoir(Sequence):
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._workers: list = []
+        self._arrays_ref = None
+        self._in_flight: dict = {}  # ObjectRef of a job's result -> its epoch
         self.jobs_done = 0
 
     # ---------------------------------------------------------------- background filling
@@ -102,17 +105,8 @@ class SequenceAsyncReservoir(Sequence):
         if self._thread is not None:
             return
         if self.nb_workers > 0:
-            from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray
-
-            ray = ensure_ray()
-            arrays = ray.put(dict(self.source.split))
-            options = {"num_cpus": self.num_cpus_per_worker, "max_restarts": -1, "max_task_retries": -1}
-            strategy = current_placement_group_strategy()
-            if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles
-                options["scheduling_strategy"] = strategy
-            worker_class = ray.remote(**options)(MapWorker)
-            self._workers = [worker_class.remote(arrays, self.function_to_run, self.source.batch_size, self.source.shuffle,
-                                                 self.source.seed) for _ in range(self.nb_workers)]
+            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, self.nb_workers,
+                                                                   self.num_cpus_per_worker)
         self._thread = threading.Thread(target=self._fill, name="trw_ray-reservoir", daemon=True)
         self._thread.start()
 
@@ -140,14 +134,15 @@ class SequenceAsyncReservoir(Sequence):
         import ray
 
         jobs = self._jobs()
-        in_flight: dict[Any, int] = {}
+        in_flight = self._in_flight = {}
         next_worker = 0
         while not self._stop.is_set():
             while len(in_flight) < self.max_jobs_at_once:
                 epoch, index = next(jobs)
                 worker = self._workers[next_worker % len(self._workers)]
                 next_worker += 1
-                in_flight[worker.__call__.remote({"epoch": np.array([epoch]), "index": np.array([index])})] = epoch
+                in_flight[worker.__call__.remote({"epoch": np.array([epoch]), "index": np.array([index])},
+                                                 self._arrays_ref)] = epoch
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
             for reference in done:
                 in_flight.pop(reference)
@@ -237,9 +232,6 @@ class SequenceAsyncReservoir(Sequence):
             self._thread.join(timeout=30)
             self._thread = None
         if self._workers:
-            import ray
-
-            for worker in self._workers:
-                ray.kill(worker, no_restart=True)
-            self._workers = []
+            stop_worker_actors(self._workers, list(self._in_flight))
+            self._workers, self._arrays_ref, self._in_flight = [], None, {}
         self._stop.clear()

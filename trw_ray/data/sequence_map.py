@@ -1,13 +1,21 @@
 """``SequenceMap``: applies a function (loading, augmentation) to the batches of a source sequence in a pool
-of Ray Data actors, streaming the results to the training loop.
+of Ray actors, streaming the results to the training loop.
 
-The pool is a ``map_batches`` actor pool (``ActorPoolStrategy``) whose execution spans several epochs
-(``epochs_per_execution``), so the 2-5 s of actor start-up are paid once rather than every epoch. The jobs
-are ``(epoch, batch index)`` pairs: each actor holds the source's arrays (shared through the object store) and
-rebuilds the batch itself, so batches never travel from the driver. Results are tagged with their epoch;
-an epoch yields every batch of that epoch exactly once, in completion order. Workers that die are restarted
-and their jobs retried (Ray's actor fault tolerance); an exception raised by the function stops the epoch
-with a ``SequenceMapError`` naming the samples and carrying the original traceback.
+Two back-ends run the same worker (:class:`~trw_ray.data.map_worker.MapWorker`) on the same jobs, ``(epoch,
+first batch, batch count)``: each worker holds the source's arrays (shared through the object store) and
+rebuilds the batches itself, so batches never travel from the driver.
+
+- ``backend="actors"`` (default): plain Ray actors created once per sequence and fed by the training process,
+  which keeps ``max_jobs_at_once`` jobs in flight, running ahead into the next epoch. Ray restarts an actor
+  that dies and retries its calls.
+- ``backend="ray_data"``: a Ray Data ``map_batches`` actor pool (``ActorPoolStrategy``) whose execution spans
+  ``epochs_per_execution`` epochs. Ray Data restarts dead actors and retries their jobs. Each execution starts
+  its own actors, and Ray's first execution also starts Ray Data's helper actors: measured on 2 cores, 6-7 s to
+  the first batch against under 1 s for the actors back-end, and about half its throughput on cheap functions
+  (``benchmarks/pipeline_throughput.py``).
+
+An epoch yields every batch of that epoch exactly once, in completion order. An exception raised by the function
+stops the epoch with a ``SequenceMapError`` naming the samples and carrying the original traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from trw_ray.data.map_worker import (
     SequenceMapError,
     _accepts_epoch,
     apply_function,
+    create_worker_actors,
+    stop_worker_actors,
 )
 from trw_ray.data.sequence import Batch, Sequence, positive_int
 
@@ -39,8 +49,11 @@ def split_job_block(block: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]
     return [{name: values[start:stop] for name, values in columns.items()} for start, stop in zip(starts, stops, strict=False)]
 
 
+BACKENDS = ("actors", "ray_data")
+
+
 class SequenceMap(Sequence):
-    """Applies ``function_to_run`` to every batch of ``source``, in ``nb_workers`` Ray Data actors.
+    """Applies ``function_to_run`` to every batch of ``source``, in ``nb_workers`` Ray actors.
 
     Args:
         source: an in-RAM sequence (:class:`SequenceArray`, whose arrays are shared with the workers).
@@ -48,10 +61,12 @@ class SequenceMap(Sequence):
             :class:`~trw_ray.data.transforms.TransformBatch`); must be picklable.
         nb_workers: actors in the pool; 0 runs the function inline in the training process (for debugging).
         max_jobs_at_once: jobs prefetched ahead of the training loop (default ``2 * nb_workers``).
-        batches_per_job: batches one worker call processes (default: enough for about 256 samples); Ray Data
-            costs tens of milliseconds per task on 2 cores, which larger jobs amortize.
+        batches_per_job: batches one worker call processes (default: enough for about 256 samples); a call
+            costs a few milliseconds (tens with Ray Data on 2 cores), which larger jobs amortize.
         num_cpus_per_worker: CPUs each actor reserves.
-        epochs_per_execution: epochs one Ray Data execution (one set of actors) serves.
+        backend: ``"actors"`` (plain Ray actors fed by the training process) or ``"ray_data"`` (a Ray Data
+            ``map_batches`` actor pool); see the module's documentation for what each costs.
+        epochs_per_execution: with ``backend="ray_data"``, epochs one Ray Data execution (one set of actors) serves.
 
     Example:
         >>> augmented = SequenceArray(split, batch_size=64).map(TransformBatch(RandomCropPad(2)), nb_workers=2)
@@ -59,7 +74,7 @@ class SequenceMap(Sequence):
 
     def __init__(self, source: Sequence, function_to_run: Callable, nb_workers: int = 2,
                  max_jobs_at_once: int | None = None, num_cpus_per_worker: float = 1.0,
-                 epochs_per_execution: int = 10, batches_per_job: int | None = None):
+                 epochs_per_execution: int = 10, batches_per_job: int | None = None, backend: str = "actors"):
         if not callable(function_to_run):
             raise TypeError(f"function_to_run: expected a callable batch -> batch; got {function_to_run!r}")
         if not isinstance(nb_workers, int) or nb_workers < 0:
@@ -67,6 +82,8 @@ class SequenceMap(Sequence):
         if max_jobs_at_once is not None:
             positive_int(max_jobs_at_once, "max_jobs_at_once")
         positive_int(epochs_per_execution, "epochs_per_execution")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
         if not isinstance(num_cpus_per_worker, (int, float)) or num_cpus_per_worker < 0:
             raise ValueError(f"num_cpus_per_worker: expected a number >= 0; got {num_cpus_per_worker!r}")
         if nb_workers > 0 and not all(hasattr(source, a) for a in ("split", "epoch_order", "batch_size")):
@@ -75,7 +92,7 @@ class SequenceMap(Sequence):
         self.source, self.function_to_run = source, function_to_run
         self.nb_workers, self.num_cpus_per_worker = nb_workers, num_cpus_per_worker
         self.max_jobs_at_once = max_jobs_at_once or max(2, 2 * nb_workers)
-        self.epochs_per_execution = epochs_per_execution
+        self.epochs_per_execution, self.backend = epochs_per_execution, backend
         if batches_per_job is not None:
             positive_int(batches_per_job, "batches_per_job")
         self.batches_per_job = batches_per_job or max(1, 256 // max(1, getattr(source, "batch_size", 256)))
@@ -86,6 +103,10 @@ class SequenceMap(Sequence):
         self._stream_epochs = range(0)
         self._buffer: dict[int, deque] = defaultdict(deque)
         self._arrays_ref = None
+        self._workers: list = []
+        self._in_flight: dict = {}  # ObjectRef of a job's result -> index of its worker
+        self._next_job = (0, 0)  # (epoch, first batch) of the next job to submit
+        self._buffered_batches = 0
 
     def __len__(self) -> int:
         return len(self.source)
@@ -107,8 +128,10 @@ class SequenceMap(Sequence):
         self.epoch += 1
         if self.nb_workers == 0:
             yield from self._iterate_inline(epoch)
+        elif self.backend == "actors":
+            yield from self._iterate_actors(epoch)
         else:
-            yield from self._iterate_ray(epoch)
+            yield from self._iterate_ray_data(epoch)
 
     def _iterate_inline(self, epoch: int) -> Iterator[Batch]:
         source_epoch = getattr(self.source, "epoch", None)
@@ -116,6 +139,62 @@ class SequenceMap(Sequence):
             self.source.epoch = epoch  # keep the source's shuffle in step with this sequence's epochs
         for batch in self.source:
             yield to_tensors(apply_function(self.function_to_run, dict(batch), epoch, self._accepts_epoch))
+
+    # ---------------------------------------------------------------- plain Ray actors
+
+    def _iterate_actors(self, epoch: int) -> Iterator[Batch]:
+        if not self._workers:
+            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, self.nb_workers,
+                                                                   self.num_cpus_per_worker)
+        if self._next_job[0] < epoch:  # the previous epoch was left early: its remaining jobs are not needed
+            self._next_job = (epoch, 0)
+        for stale in [e for e in self._buffer if e < epoch]:
+            self._buffered_batches -= len(self._buffer.pop(stale))
+        remaining = len(self.source)
+        while remaining:
+            self._submit_jobs(epoch)
+            if not self._buffer[epoch]:
+                self._receive_block(epoch)
+                continue
+            batch = self._buffer[epoch].popleft()
+            self._buffered_batches -= 1
+            remaining -= 1
+            batch.pop(EPOCH_COLUMN)
+            yield to_tensors({name: list(values) if values.dtype == object else values for name, values in batch.items()})
+        self._buffer.pop(epoch, None)
+
+    def _submit_jobs(self, epoch: int) -> None:
+        """Keeps ``max_jobs_at_once`` jobs in flight, counting the results not yet yielded."""
+        per_job, num_batches = self.batches_per_job, len(self.source)
+        while len(self._in_flight) * per_job + self._buffered_batches < self.max_jobs_at_once * per_job:
+            job_epoch, index = self._next_job
+            count = min(per_job, num_batches - index)
+            self._next_job = (job_epoch, index + count) if index + count < num_batches else (job_epoch + 1, 0)
+            loads = [0] * len(self._workers)
+            for worker_index in self._in_flight.values():
+                loads[worker_index] += 1
+            worker_index = loads.index(min(loads))
+            job = {"epoch": np.array([job_epoch]), "index": np.array([index]), "count": np.array([count])}
+            self._in_flight[self._workers[worker_index].__call__.remote(job, self._arrays_ref)] = worker_index
+
+    def _receive_block(self, epoch: int) -> None:
+        import ray
+
+        done, _ = ray.wait(list(self._in_flight), num_returns=1)
+        self._in_flight.pop(done[0])
+        try:
+            block = ray.get(done[0])
+        except Exception as error:
+            self._close_stream()
+            raise SequenceMapError(f"SequenceMap worker failed: {type(error).__name__}: {error}") from error
+        if ERROR_COLUMN in block:
+            self._close_stream()
+            raise SequenceMapError(f"SequenceMap worker failed: {block[ERROR_COLUMN][0]}")
+        block_epoch = int(block[EPOCH_COLUMN][0])
+        if block_epoch >= epoch:
+            batches = split_job_block(block)
+            self._buffer[block_epoch].extend(batches)
+            self._buffered_batches += len(batches)
 
     # ---------------------------------------------------------------- Ray Data
 
@@ -151,7 +230,7 @@ class SequenceMap(Sequence):
                                                    prefetch_batches=self.max_jobs_at_once))
         self._stream_epochs = epochs
 
-    def _iterate_ray(self, epoch: int) -> Iterator[Batch]:
+    def _iterate_ray_data(self, epoch: int) -> Iterator[Batch]:
         if epoch not in self._stream_epochs or self._iterator is None:
             self._start_stream(epoch)
         remaining = len(self.source)
@@ -190,10 +269,16 @@ class SequenceMap(Sequence):
         iterator, self._iterator = self._iterator, None
         self._stream_epochs = range(0)
         self._buffer.clear()
+        self._buffered_batches = 0
         if iterator is not None and hasattr(iterator, "close"):
             iterator.close()
+        workers, self._workers = self._workers, []
+        in_flight, self._in_flight = list(self._in_flight), {}
+        self._next_job = (0, 0)
+        if workers:
+            stop_worker_actors(workers, in_flight)
 
     def close(self) -> None:
-        """Stops the workers (their actors end with the Ray Data execution)."""
+        """Stops the workers (the actors are killed; Ray Data's end with their execution)."""
         self._close_stream()
         self._arrays_ref = None
