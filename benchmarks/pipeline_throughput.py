@@ -4,7 +4,7 @@ actor pool), SequenceAsyncReservoir (Ray actors) and torch DataLoader(num_worker
 data-wait fraction (time waiting for the next batch / epoch time) when training the MNIST CNN from the
 reservoir while augmentation costs about 4x the training step.
 
-    python benchmarks/pipeline_throughput.py [--samples 4000] [--workers 2] [--epochs 5]
+    python benchmarks/pipeline_throughput.py [--samples 10000] [--workers 2] [--epochs 5]
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def data_wait_fraction(split, workers: int, batch_size: int) -> tuple[float, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=4000)
+    parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
