@@ -39,6 +39,21 @@ def test_collate_to_cpu_and_dataloader_adaptor():
         list(SequenceFromDataLoader(loader))
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_collate_to_cuda_pins_and_copies_one_batch_ahead_with_the_same_values():
+    data = {"x": np.random.default_rng(0).normal(size=(4096, 256)).astype(np.float32), "y": np.arange(4096)}
+    expected = list(SequenceArray(data, batch_size=512, shuffle=False))
+    collated = list(SequenceArray(data, batch_size=512, shuffle=False).collate(device="cuda"))
+    assert len(collated) == len(expected) == 8
+    for got, want in zip(collated, expected, strict=True):
+        assert got["x"].device.type == "cuda" and got["y"].device.type == "cuda"
+        # used at once on the training stream: the copy on the side stream must be complete
+        assert torch.allclose((got["x"] * 2).sum(dim=1).cpu(), (want["x"] * 2).sum(dim=1), atol=1e-3)
+        assert torch.equal(got["x"].cpu(), want["x"])
+        assert torch.equal(got["y"].cpu(), want["y"])
+
+
 def test_inline_map_covers_each_sample_once_with_per_epoch_augmentation():
     sequence = source(n=30).map(TransformBatch(Noise(1.0, feature_names=["x"]), seed=0), nb_workers=0)
     epoch_0, epoch_1 = list(sequence), list(sequence)
