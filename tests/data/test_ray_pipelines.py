@@ -62,6 +62,17 @@ def test_map_covers_every_sample_once_per_epoch_and_reuses_its_actors(ray_local,
     assert wait_until_no_actor("MapWorker") == []
 
 
+def test_ray_data_autoscaling_pool_covers_every_sample(ray_local):
+    sequence = SequenceMap(SequenceArray(split(), batch_size=20), AUGMENT, nb_workers=(1, 2), backend="ray_data",
+                           epochs_per_execution=2, batches_per_job=1)
+    try:
+        for _ in range(2):
+            assert sorted(u for b in sequence for u in b["sample_uid"].tolist()) == list(range(240))
+    finally:
+        sequence.close()
+    assert wait_until_no_actor("MapWorker") == []
+
+
 @BACKENDS
 def test_an_epoch_left_early_does_not_leak_into_the_next(ray_local, backend):
     sequence = SequenceMap(SequenceArray(split(), batch_size=20), AUGMENT, nb_workers=2, epochs_per_execution=4,

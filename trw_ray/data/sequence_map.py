@@ -59,7 +59,8 @@ class SequenceMap(Sequence):
         source: an in-RAM sequence (:class:`SequenceArray`, whose arrays are shared with the workers).
         function_to_run: ``batch -> batch`` (or ``(batch, epoch) -> batch``, e.g. a
             :class:`~trw_ray.data.transforms.TransformBatch`); must be picklable.
-        nb_workers: actors in the pool; 0 runs the function inline in the training process (for debugging).
+        nb_workers: actors in the pool; 0 runs the function inline in the training process (for debugging);
+            with ``backend="ray_data"``, ``(min, max)`` makes an autoscaling pool.
         max_jobs_at_once: jobs prefetched ahead of the training loop (default ``2 * nb_workers``).
         batches_per_job: batches one worker call processes (default: enough for about 256 samples); a call
             costs a few milliseconds (tens with Ray Data on 2 cores), which larger jobs amortize.
@@ -77,13 +78,21 @@ class SequenceMap(Sequence):
                  epochs_per_execution: int = 10, batches_per_job: int | None = None, backend: str = "actors"):
         if not callable(function_to_run):
             raise TypeError(f"function_to_run: expected a callable batch -> batch; got {function_to_run!r}")
-        if not isinstance(nb_workers, int) or nb_workers < 0:
-            raise ValueError(f"nb_workers: expected an integer >= 0; got {nb_workers!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+        pool_size = nb_workers
+        if isinstance(nb_workers, tuple):
+            if (backend != "ray_data" or len(nb_workers) != 2 or not all(isinstance(n, int) for n in nb_workers)
+                    or not 1 <= nb_workers[0] <= nb_workers[1]):
+                raise ValueError(f"nb_workers: an autoscaling pool is (min, max) with 1 <= min <= max, and needs "
+                                 f"backend='ray_data'; got {nb_workers!r} with backend={backend!r}")
+            nb_workers = nb_workers[1]
+        if not isinstance(nb_workers, int) or isinstance(nb_workers, bool) or nb_workers < 0:
+            raise ValueError(f"nb_workers: expected an integer >= 0 (or (min, max) with backend='ray_data'); "
+                             f"got {nb_workers!r}")
         if max_jobs_at_once is not None:
             positive_int(max_jobs_at_once, "max_jobs_at_once")
         positive_int(epochs_per_execution, "epochs_per_execution")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
         if not isinstance(num_cpus_per_worker, (int, float)) or num_cpus_per_worker < 0:
             raise ValueError(f"num_cpus_per_worker: expected a number >= 0; got {num_cpus_per_worker!r}")
         if nb_workers > 0 and not all(hasattr(source, a) for a in ("split", "epoch_order", "batch_size")):
@@ -91,6 +100,7 @@ class SequenceMap(Sequence):
                             "(use nb_workers=0, or wrap the data in a SequenceArray)")
         self.source, self.function_to_run = source, function_to_run
         self.nb_workers, self.num_cpus_per_worker = nb_workers, num_cpus_per_worker
+        self.pool_size = pool_size  # nb_workers, or (min, max) for Ray Data's autoscaling pool
         self.max_jobs_at_once = max_jobs_at_once or max(2, 2 * nb_workers)
         self.epochs_per_execution, self.backend = epochs_per_execution, backend
         if batches_per_job is not None:
@@ -224,11 +234,18 @@ class SequenceMap(Sequence):
             fn_constructor_kwargs={"arrays": self._arrays_ref, "function": self.function_to_run,
                                    "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
                                    "seed": self.source.seed},
-            batch_size=1, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=self.nb_workers),
+            batch_size=1, batch_format="numpy", compute=self._actor_pool_strategy(),
             num_cpus=self.num_cpus_per_worker)  # Ray Data's actors default to max_restarts=-1, max_task_retries=-1
         self._iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
                                                    prefetch_batches=self.max_jobs_at_once))
         self._stream_epochs = epochs
+
+    def _actor_pool_strategy(self):
+        import ray.data
+
+        if isinstance(self.pool_size, tuple):
+            return ray.data.ActorPoolStrategy(min_size=self.pool_size[0], max_size=self.pool_size[1])
+        return ray.data.ActorPoolStrategy(size=self.pool_size)
 
     def _iterate_ray_data(self, epoch: int) -> Iterator[Batch]:
         if epoch not in self._stream_epochs or self._iterator is None:
