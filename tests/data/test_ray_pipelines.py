@@ -1,6 +1,7 @@
 """SequenceMap and SequenceAsyncReservoir on a local Ray (2 CPUs): coverage, reproducibility, faults, shutdown."""
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -151,6 +152,30 @@ def test_killed_worker_is_replaced_and_the_epoch_is_complete(ray_local, backend)
     assert wait_until_no_actor("MapWorker") == []
 
 
+def crashing_on_uid_7(batch):
+    if 7 in batch["sample_uid"].tolist():
+        os._exit(3)  # the worker process dies, as on a segfault in a decoding library
+    return batch
+
+
+@pytest.mark.parametrize("backend", ["actors", pytest.param("ray_data", marks=pytest.mark.slow)])
+def test_a_function_that_kills_its_worker_fails_the_epoch_instead_of_retrying_forever(ray_local, backend):
+    sequence = SequenceMap(SequenceArray(split(), batch_size=20, shuffle=False), crashing_on_uid_7, nb_workers=2,
+                           epochs_per_execution=1, backend=backend)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SequenceMapError, match="SequenceMap worker failed") as error:
+            list(sequence)
+    finally:
+        sequence.close()
+    if backend == "actors":
+        # jobs of later epochs run ahead, and may fail first
+        assert re.search(r"died on the job of epoch \d, batches 0-11 \(sample_uid \[0, 1, 2, 3, 4, 5, 6, 7\] \.\.\.\)",
+                         str(error.value))
+    assert time.monotonic() - started < 120
+    assert wait_until_no_actor("MapWorker") == []
+
+
 def test_reservoir_serves_without_waiting_survives_a_killed_worker_and_shuts_down(ray_local):
     reservoir = SequenceAsyncReservoir(SequenceArray(split(), batch_size=20), max_reservoir_samples=100,
                                        function_to_run=slow, min_reservoir_samples=60, nb_workers=2, batch_size=16)
@@ -175,14 +200,18 @@ def test_reservoir_serves_without_waiting_survives_a_killed_worker_and_shuts_dow
     assert wait_until_no_actor("MapWorker") == []
 
 
-def test_reservoir_worker_error_is_raised(ray_local):
-    reservoir = SequenceAsyncReservoir(SequenceArray(split(), batch_size=20, shuffle=False), 100, failing_on_uid_7,
-                                       min_reservoir_samples=100, nb_workers=1)
+@pytest.mark.parametrize("function, message", [(failing_on_uid_7, "(?s)corrupt sample 7"),
+                                               (crashing_on_uid_7, "SequenceAsyncReservoir worker failed")])
+def test_reservoir_worker_error_is_raised(ray_local, function, message):
+    reservoir = SequenceAsyncReservoir(SequenceArray(split(), batch_size=20, shuffle=False), 100, function,
+                                       min_reservoir_samples=100, nb_workers=1, fill_timeout_s=300)
+    started = time.monotonic()
     try:
-        with pytest.raises(SequenceMapError, match="(?s)corrupt sample 7"):
+        with pytest.raises(SequenceMapError, match=message):
             list(reservoir)
     finally:
         reservoir.close()
+    assert time.monotonic() - started < 120  # a crashing function is retried a few times, not forever
 
 
 def test_tour_trains_through_map_and_reservoir_with_the_augmentation_report(ray_local, tmp_path):

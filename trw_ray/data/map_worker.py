@@ -24,6 +24,12 @@ ERROR_COLUMN = "__trw_ray_error"
 BATCH_COLUMN = "__trw_ray_batch"
 
 
+# A job whose worker process dies is retried this many times on the restarted worker: a worker killed once (OOM
+# killer, node lost) costs one retry, while a function that crashes its process on some samples fails the epoch
+# with an error instead of restarting the worker forever.
+JOB_RETRIES = 3
+
+
 class SequenceMapError(RuntimeError):
     """``function_to_run`` failed (or returned something that is not a batch) on some samples."""
 
@@ -138,7 +144,7 @@ def create_worker_actors(source, function: Callable, nb_workers: int, num_cpus_p
     ray = ensure_ray()
     arrays_ref = ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
                           for name, values in source.split.items()})
-    options = {"num_cpus": num_cpus_per_worker, "max_restarts": -1, "max_task_retries": -1}
+    options = {"num_cpus": num_cpus_per_worker, "max_restarts": -1, "max_task_retries": JOB_RETRIES}
     strategy = current_placement_group_strategy()
     if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles
         options["scheduling_strategy"] = strategy

@@ -11,8 +11,8 @@ rebuilds the batches itself, so batches never travel from the driver.
 - ``backend="ray_data"``: a Ray Data ``map_batches`` actor pool (``ActorPoolStrategy``) whose execution spans
   ``epochs_per_execution`` epochs. Ray Data restarts dead actors and retries their jobs. Each execution starts
   its own actors, and Ray's first execution also starts Ray Data's helper actors: measured on 2 cores, 6-7 s to
-  the first batch against under 1 s for the actors back-end, and about half its throughput on cheap functions
-  (``benchmarks/pipeline_throughput.py``).
+  the first batch against under 1 s for the actors back-end, and less than half its throughput over 5 epochs
+  with a cheap function (``benchmarks/pipeline_throughput.py``).
 
 An epoch yields every batch of that epoch exactly once, in completion order. An exception raised by the function
 stops the epoch with a ``SequenceMapError`` naming the samples and carrying the original traceback.
@@ -30,9 +30,11 @@ from trw_ray.data.map_worker import (
     BATCH_COLUMN,
     EPOCH_COLUMN,
     ERROR_COLUMN,
+    JOB_RETRIES,
     MapWorker,
     SequenceMapError,
     _accepts_epoch,
+    _describe_uids,
     apply_function,
     create_worker_actors,
     stop_worker_actors,
@@ -114,7 +116,7 @@ class SequenceMap(Sequence):
         self._buffer: dict[int, deque] = defaultdict(deque)
         self._arrays_ref = None
         self._workers: list = []
-        self._in_flight: dict = {}  # ObjectRef of a job's result -> index of its worker
+        self._in_flight: dict = {}  # ObjectRef of a job's result -> (worker index, epoch, first batch, batch count)
         self._next_job = (0, 0)  # (epoch, first batch) of the next job to submit
         self._buffered_batches = 0
 
@@ -181,22 +183,29 @@ class SequenceMap(Sequence):
             count = min(per_job, num_batches - index)
             self._next_job = (job_epoch, index + count) if index + count < num_batches else (job_epoch + 1, 0)
             loads = [0] * len(self._workers)
-            for worker_index in self._in_flight.values():
+            for worker_index, *_ in self._in_flight.values():
                 loads[worker_index] += 1
             worker_index = loads.index(min(loads))
             job = {"epoch": np.array([job_epoch]), "index": np.array([index]), "count": np.array([count])}
-            self._in_flight[self._workers[worker_index].__call__.remote(job, self._arrays_ref)] = worker_index
+            reference = self._workers[worker_index].__call__.remote(job, self._arrays_ref)
+            self._in_flight[reference] = (worker_index, job_epoch, index, count)
 
     def _receive_block(self, epoch: int) -> None:
         import ray
 
         done, _ = ray.wait(list(self._in_flight), num_returns=1)
-        self._in_flight.pop(done[0])
+        _, job_epoch, index, count = self._in_flight.pop(done[0])
         try:
             block = ray.get(done[0])
         except Exception as error:
             self._close_stream()
-            raise SequenceMapError(f"SequenceMap worker failed: {type(error).__name__}: {error}") from error
+            rows = self.source.epoch_order(job_epoch)[index * self.source.batch_size:(index + count) * self.source.batch_size]
+            uids = np.asarray(self.source.split["sample_uid"])[rows]
+            raise SequenceMapError(
+                f"SequenceMap worker failed: its process died on the job of epoch {job_epoch}, batches {index}-"
+                f"{index + count - 1} ({_describe_uids({'sample_uid': uids})}), also on its {JOB_RETRIES} retries "
+                f"(a function crashing its process, e.g. a segfault, or memory exhausted): {type(error).__name__}: "
+                f"{error}") from error
         if ERROR_COLUMN in block:
             self._close_stream()
             raise SequenceMapError(f"SequenceMap worker failed: {block[ERROR_COLUMN][0]}")
@@ -235,7 +244,7 @@ class SequenceMap(Sequence):
                                    "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
                                    "seed": self.source.seed},
             batch_size=1, batch_format="numpy", compute=self._actor_pool_strategy(),
-            num_cpus=self.num_cpus_per_worker)  # Ray Data's actors default to max_restarts=-1, max_task_retries=-1
+            num_cpus=self.num_cpus_per_worker, max_task_retries=JOB_RETRIES)  # actors restart (max_restarts=-1)
         self._iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
                                                    prefetch_batches=self.max_jobs_at_once))
         self._stream_epochs = epochs
