@@ -1,5 +1,6 @@
-"""What runs inside a pipeline worker (a Ray Data actor of ``SequenceMap``, a reservoir actor): rebuild a batch
-from the source arrays, apply the user's function, check the result.
+"""What runs inside a pipeline worker (a Ray actor or Ray Data actor of ``SequenceMap``, a reservoir actor): rebuild
+a batch from the source arrays, apply the user's function, check the result; and how the plain Ray actors are
+started and stopped.
 
 This module imports neither torch nor Ray: a worker whose function is numpy-only (the transforms of
 ``trw_ray.data.transforms`` on numpy batches) starts without loading torch, about 2 s and a few hundred MB less
@@ -136,7 +137,7 @@ class MapWorker:
 
 def create_worker_actors(source, function: Callable, nb_workers: int, num_cpus_per_worker: float):
     """``nb_workers`` plain Ray actors running :class:`MapWorker` for ``source`` (an in-RAM ``SequenceArray``),
-    restarted by Ray when they die and their calls retried; inside a Ray Tune trial they take the trial's
+    restarted by Ray when they die and their calls retried (``JOB_RETRIES`` times); inside a Ray Tune trial they take the trial's
     placement group. Returns ``(actors, arrays_ref)``: the source's arrays, put once in the object store, to pass
     with every call (``actor.__call__.remote(job, arrays_ref)``; Ray maps them without a copy)."""
     from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray

@@ -20,6 +20,7 @@ stops the epoch with a ``SequenceMapError`` naming the samples and carrying the 
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 
@@ -238,13 +239,20 @@ class SequenceMap(Sequence):
         per_job = self.batches_per_job
         jobs = [{"epoch": e, "index": i, "count": min(per_job, len(self.source) - i)}
                 for e in epochs for i in range(0, len(self.source), per_job)]
-        dataset = ray.data.from_items(jobs, override_num_blocks=len(jobs)).map_batches(
-            MapWorker,
-            fn_constructor_kwargs={"arrays": self._arrays_ref, "function": self.function_to_run,
-                                   "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
-                                   "seed": self.source.seed},
-            batch_size=1, batch_format="numpy", compute=self._actor_pool_strategy(),
-            num_cpus=self.num_cpus_per_worker, max_task_retries=JOB_RETRIES)  # actors restart (max_restarts=-1)
+        source = ray.data.from_items(jobs, override_num_blocks=len(jobs))
+        arguments = {"fn_constructor_kwargs": {"arrays": self._arrays_ref, "function": self.function_to_run,
+                                               "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
+                                               "seed": self.source.seed},
+                     "batch_size": 1, "batch_format": "numpy", "compute": self._actor_pool_strategy(),
+                     "num_cpus": self.num_cpus_per_worker}
+        # Ray Data's actors restart (max_restarts=-1) and retry their tasks forever unless told otherwise; Ray 2.60
+        # deprecates the free-form remote arguments and names no parameter for it
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
+            try:
+                dataset = source.map_batches(MapWorker, **arguments, max_task_retries=JOB_RETRIES)
+            except TypeError:  # a Ray Data without free-form remote arguments: its own retry policy
+                dataset = source.map_batches(MapWorker, **arguments)
         self._iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
                                                    prefetch_batches=self.max_jobs_at_once))
         self._stream_epochs = epochs
