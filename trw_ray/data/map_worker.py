@@ -135,16 +135,24 @@ class MapWorker:
         return {name: np.concatenate([r[name] for r in results]) for name in results[0]}
 
 
+def put_source_arrays(source):
+    """An ObjectRef of the arrays of ``source`` (an in-RAM ``SequenceArray``), put once in Ray's object store
+    and shared by every worker without a copy."""
+    import ray
+
+    return ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
+                    for name, values in source.split.items()})
+
+
 def create_worker_actors(source, function: Callable, nb_workers: int, num_cpus_per_worker: float):
     """``nb_workers`` plain Ray actors running :class:`MapWorker` for ``source`` (an in-RAM ``SequenceArray``),
-    restarted by Ray when they die and their calls retried (``JOB_RETRIES`` times); inside a Ray Tune trial they take the trial's
-    placement group. Returns ``(actors, arrays_ref)``: the source's arrays, put once in the object store, to pass
+    restarted by Ray when they die and their calls retried (``JOB_RETRIES`` times); inside a Ray Tune trial they
+    take the trial's placement group. Returns ``(actors, arrays_ref)``: the source's arrays, put once in the object store, to pass
     with every call (``actor.__call__.remote(job, arrays_ref)``; Ray maps them without a copy)."""
     from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray
 
     ray = ensure_ray()
-    arrays_ref = ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
-                          for name, values in source.split.items()})
+    arrays_ref = put_source_arrays(source)
     options = {"num_cpus": num_cpus_per_worker, "max_restarts": -1, "max_task_retries": JOB_RETRIES}
     strategy = current_placement_group_strategy()
     if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles

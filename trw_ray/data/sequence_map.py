@@ -38,6 +38,7 @@ from trw_ray.data.map_worker import (
     _describe_uids,
     apply_function,
     create_worker_actors,
+    put_source_arrays,
     stop_worker_actors,
 )
 from trw_ray.data.sequence import Batch, Sequence, positive_int
@@ -141,10 +142,8 @@ class SequenceMap(Sequence):
         self.epoch += 1
         if self.nb_workers == 0:
             yield from self._iterate_inline(epoch)
-        elif self.backend == "actors":
-            yield from self._iterate_actors(epoch)
         else:
-            yield from self._iterate_ray_data(epoch)
+            yield from self._iterate_workers(epoch)
 
     def _iterate_inline(self, epoch: int) -> Iterator[Batch]:
         source_epoch = getattr(self.source, "epoch", None)
@@ -153,21 +152,24 @@ class SequenceMap(Sequence):
         for batch in self.source:
             yield to_tensors(apply_function(self.function_to_run, dict(batch), epoch, self._accepts_epoch))
 
-    # ---------------------------------------------------------------- plain Ray actors
-
-    def _iterate_actors(self, epoch: int) -> Iterator[Batch]:
-        if not self._workers:
-            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, self.nb_workers,
-                                                                   self.num_cpus_per_worker)
-        if self._next_job[0] < epoch:  # the previous epoch was left early: its remaining jobs are not needed
-            self._next_job = (epoch, 0)
+    def _iterate_workers(self, epoch: int) -> Iterator[Batch]:
+        """The batches of ``epoch`` as the workers deliver them; results of later epochs wait in the buffer,
+        those of epochs left early are dropped."""
+        if self.backend == "actors":
+            self._start_actors(epoch)
+            refill, next_block = self._submit_jobs, self._next_block_from_actors
+        else:
+            if epoch not in self._stream_epochs or self._iterator is None:
+                self._start_stream(epoch)
+            refill, next_block = None, self._next_block_from_stream
         for stale in [e for e in self._buffer if e < epoch]:
             self._buffered_batches -= len(self._buffer.pop(stale))
         remaining = len(self.source)
         while remaining:
-            self._submit_jobs(epoch)
+            if refill is not None:
+                refill()
             if not self._buffer[epoch]:
-                self._receive_block(epoch)
+                self._buffer_block(next_block(), epoch)
                 continue
             batch = self._buffer[epoch].popleft()
             self._buffered_batches -= 1
@@ -176,7 +178,26 @@ class SequenceMap(Sequence):
             yield to_tensors({name: list(values) if values.dtype == object else values for name, values in batch.items()})
         self._buffer.pop(epoch, None)
 
-    def _submit_jobs(self, epoch: int) -> None:
+    def _buffer_block(self, block: dict[str, np.ndarray], epoch: int) -> None:
+        if ERROR_COLUMN in block:
+            self._close_stream()
+            raise SequenceMapError(f"SequenceMap worker failed: {block[ERROR_COLUMN][0]}")
+        block_epoch = int(block[EPOCH_COLUMN][0])
+        if block_epoch >= epoch:
+            batches = split_job_block(dict(block))
+            self._buffer[block_epoch].extend(batches)
+            self._buffered_batches += len(batches)
+
+    # ---------------------------------------------------------------- plain Ray actors
+
+    def _start_actors(self, epoch: int) -> None:
+        if not self._workers:
+            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, self.nb_workers,
+                                                                   self.num_cpus_per_worker)
+        if self._next_job[0] < epoch:  # the previous epoch was left early: its remaining jobs are not needed
+            self._next_job = (epoch, 0)
+
+    def _submit_jobs(self) -> None:
         """Keeps ``max_jobs_at_once`` jobs in flight, counting the results not yet yielded."""
         per_job, num_batches = self.batches_per_job, len(self.source)
         while len(self._in_flight) * per_job + self._buffered_batches < self.max_jobs_at_once * per_job:
@@ -191,15 +212,17 @@ class SequenceMap(Sequence):
             reference = self._workers[worker_index].__call__.remote(job, self._arrays_ref)
             self._in_flight[reference] = (worker_index, job_epoch, index, count)
 
-    def _receive_block(self, epoch: int) -> None:
+    def _next_block_from_actors(self) -> dict[str, np.ndarray]:
         import ray
 
         done, _ = ray.wait(list(self._in_flight), num_returns=1)
         _, job_epoch, index, count = self._in_flight.pop(done[0])
         try:
-            block = ray.get(done[0])
+            return ray.get(done[0])
         except Exception as error:
             self._close_stream()
+            if not isinstance(error, ray.exceptions.RayActorError):
+                raise SequenceMapError(f"SequenceMap worker failed: {type(error).__name__}: {error}") from error
             rows = self.source.epoch_order(job_epoch)[index * self.source.batch_size:(index + count) * self.source.batch_size]
             uids = np.asarray(self.source.split["sample_uid"])[rows]
             raise SequenceMapError(
@@ -207,14 +230,6 @@ class SequenceMap(Sequence):
                 f"{index + count - 1} ({_describe_uids({'sample_uid': uids})}), also on its {JOB_RETRIES} retries "
                 f"(a function crashing its process, e.g. a segfault, or memory exhausted): {type(error).__name__}: "
                 f"{error}") from error
-        if ERROR_COLUMN in block:
-            self._close_stream()
-            raise SequenceMapError(f"SequenceMap worker failed: {block[ERROR_COLUMN][0]}")
-        block_epoch = int(block[EPOCH_COLUMN][0])
-        if block_epoch >= epoch:
-            batches = split_job_block(block)
-            self._buffer[block_epoch].extend(batches)
-            self._buffered_batches += len(batches)
 
     # ---------------------------------------------------------------- Ray Data
 
@@ -233,13 +248,12 @@ class SequenceMap(Sequence):
             context.scheduling_strategy_large_args = strategy
         self._close_stream()
         if self._arrays_ref is None:
-            self._arrays_ref = ray.put({name: np.asarray(values) if isinstance(values, np.ndarray) else values
-                                        for name, values in self.source.split.items()})
+            self._arrays_ref = put_source_arrays(self.source)
         epochs = range(first_epoch, first_epoch + self.epochs_per_execution)
         per_job = self.batches_per_job
         jobs = [{"epoch": e, "index": i, "count": min(per_job, len(self.source) - i)}
                 for e in epochs for i in range(0, len(self.source), per_job)]
-        source = ray.data.from_items(jobs, override_num_blocks=len(jobs))
+        job_rows = ray.data.from_items(jobs, override_num_blocks=len(jobs))
         arguments = {"fn_constructor_kwargs": {"arrays": self._arrays_ref, "function": self.function_to_run,
                                                "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
                                                "seed": self.source.seed},
@@ -250,9 +264,9 @@ class SequenceMap(Sequence):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
             try:
-                dataset = source.map_batches(MapWorker, **arguments, max_task_retries=JOB_RETRIES)
+                dataset = job_rows.map_batches(MapWorker, **arguments, max_task_retries=JOB_RETRIES)
             except TypeError:  # a Ray Data without free-form remote arguments: its own retry policy
-                dataset = source.map_batches(MapWorker, **arguments)
+                dataset = job_rows.map_batches(MapWorker, **arguments)
         self._iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
                                                    prefetch_batches=self.max_jobs_at_once))
         self._stream_epochs = epochs
@@ -264,28 +278,7 @@ class SequenceMap(Sequence):
             return ray.data.ActorPoolStrategy(min_size=self.pool_size[0], max_size=self.pool_size[1])
         return ray.data.ActorPoolStrategy(size=self.pool_size)
 
-    def _iterate_ray_data(self, epoch: int) -> Iterator[Batch]:
-        if epoch not in self._stream_epochs or self._iterator is None:
-            self._start_stream(epoch)
-        remaining = len(self.source)
-        while remaining:
-            if self._buffer[epoch]:
-                batch = self._buffer[epoch].popleft()
-            else:
-                block = self._next_block()
-                if ERROR_COLUMN in block:
-                    self._close_stream()
-                    raise SequenceMapError(f"SequenceMap worker failed: {block[ERROR_COLUMN][0]}")
-                block_epoch = int(block[EPOCH_COLUMN][0])
-                if block_epoch >= epoch:
-                    self._buffer[block_epoch].extend(split_job_block(dict(block)))
-                continue
-            remaining -= 1
-            batch.pop(EPOCH_COLUMN)
-            yield to_tensors({name: list(values) if values.dtype == object else values for name, values in batch.items()})
-        self._buffer.pop(epoch, None)
-
-    def _next_block(self) -> dict[str, np.ndarray]:
+    def _next_block_from_stream(self) -> dict[str, np.ndarray]:
         try:
             return next(self._iterator)
         except StopIteration:
