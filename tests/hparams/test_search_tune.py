@@ -192,3 +192,11 @@ def test_hyperband_fills_its_brackets_and_stops_the_worst_trials_early(ray_local
     # Tune fills brackets s=0 (3 trials x 9 epochs) then s=1 (5 trials from 3 epochs, the best third goes on to 9)
     assert (trials["epochs"] == 9).sum() >= 3 and (trials["epochs"] == 3).sum() >= 3
     assert trials["epochs"].sum() < 8 * 9
+    # the best completed trial: the lowest returned value among the trials trained to the end
+    completed = trials[trials["completed"]]
+    assert len(completed) and (completed["epochs"] == 9).all() and not trials["completed"].all()
+    best = results.best(completed_only=True)
+    assert best["trial_id"] == completed.loc[completed["last/loss"].idxmin(), "trial_id"]
+    assert best["value"] == pytest.approx(completed["last/loss"].min())
+    with pytest.raises(TypeError, match="completed_only"):
+        results.best(completed_only="yes")

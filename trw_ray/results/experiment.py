@@ -123,13 +123,18 @@ class ExperimentResults:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def best(self, metric: str | None = None, mode: str | None = None, scope: str = "last") -> dict[str, Any] | None:
+    def best(self, metric: str | None = None, mode: str | None = None, scope: str = "last",
+             completed_only: bool = False) -> dict[str, Any] | None:
         """The best trial by ``metric`` (default: the search's) as a dict with ``trial_id``, ``value``, ``config``,
         ``status``, ``trial_dir``, ``checkpoint``, ``run_dir``; None when no trial reported the metric.
 
         Args:
             scope: ``'last'`` ranks trials by their last reported value (their result), ``'best'`` by the best
                 value they ever reported.
+            completed_only: rank only the trials whose function returned, leaving out those a scheduler
+                (HyperBand, ASHA, PBT) stopped early. A stopped trial's last value is the metric of the epoch it
+                stopped at (e.g. a validation loss after 3 epochs), where a completed trial's is what its function
+                returned (e.g. the test loss after training): pass True to compare like with like.
         """
         metric = metric or self.metric
         mode = mode or (self.mode if metric == self.metric else "min")
@@ -137,12 +142,17 @@ class ExperimentResults:
             raise ValueError(f"mode: expected 'min' or 'max'; got {mode!r}")
         if scope not in SCOPES:
             raise ValueError(f"scope: expected one of {list(SCOPES)}; got {scope!r}")
+        if not isinstance(completed_only, bool):
+            raise TypeError(f"completed_only: expected True or False; got {completed_only!r}")
         history = self.history()
         if metric not in history:
             known = sorted(c for c in history.columns if c not in ("trial_id",))
             raise KeyError(f"metric: {metric!r} was never reported; reported: {known}")
+        completed = {record["trial_id"] for record in self.records() if record.get("completed")} if completed_only else None
         candidates = []
         for trial_id, rows in history.groupby("trial_id"):
+            if completed is not None and trial_id not in completed:
+                continue
             values = rows[metric].dropna()
             if not len(values):
                 continue
