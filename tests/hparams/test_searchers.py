@@ -132,3 +132,26 @@ def test_asha_options_are_checked_before_ray_starts(options, message):
 
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_algorithm("asha", 27, options)
+
+
+def test_freed_actors_take_the_newest_pending_trial_so_starting_actors_are_kept():
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+
+    from trw_ray.hparams.driver import create_algorithm
+    from trw_ray.hparams.space import SearchSpace
+    from trw_ray.hparams.tune_schedulers import newest_pending_first
+
+    trials = [SimpleNamespace(name=name, status=status) for name, status in (
+        ("done", "TERMINATED"), ("oldest pending", "PENDING"), ("running", "RUNNING"), ("newest pending", "PENDING"),
+        ("paused", "PAUSED"), ("paused later", "PAUSED"))]
+    assert newest_pending_first(trials).name == "newest pending"
+    assert newest_pending_first([t for t in trials if t.status != "PENDING"]).name == "paused"  # as FIFO
+    assert newest_pending_first(trials[:1] + trials[2:3]) is None
+    space = SearchSpace(parameters=dict(SPACE))
+    for algorithm, base in (("random", FIFOScheduler), ("grid", FIFOScheduler), ("evolution", FIFOScheduler),
+                            ("asha", AsyncHyperBandScheduler)):
+        _, scheduler = create_algorithm(algorithm, space, "loss", "min", 9, 0, None, {})
+        assert isinstance(scheduler, base)
+        assert scheduler.choose_trial_to_run(SimpleNamespace(get_trials=lambda: trials)).name == "newest pending"

@@ -267,9 +267,10 @@ def check_algorithm(algorithm: str, max_epochs: int | None, options: Mapping[str
 def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str, max_epochs: int | None,
                      seed: int | None, max_concurrent: int | None, options: Mapping[str, Any]):
     """``(searcher, scheduler)`` of an algorithm name (see :data:`ALGORITHMS`)."""
-    from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, PopulationBasedTraining
+    from ray.tune.schedulers import HyperBandScheduler, PopulationBasedTraining
     from ray.tune.search import BasicVariantGenerator
 
+    from trw_ray.hparams.tune_schedulers import ASHAKeepingStartingActors, FIFOKeepingStartingActors
     from trw_ray.hparams.tune_searcher import LogicSearcher
 
     options = check_algorithm(algorithm, max_epochs, options)
@@ -283,7 +284,7 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
             raise ValueError("algorithm: 'tpe' uses Optuna's TPE sampler; install it with `pip install optuna` "
                              f"({error})") from error
         searcher = OptunaSearch(space=space.to_tune(), metric=metric, mode=mode, seed=seed)
-        return (ConcurrencyLimiter(searcher, max_concurrent) if max_concurrent else searcher), None
+        return (ConcurrencyLimiter(searcher, max_concurrent) if max_concurrent else searcher), FIFOKeepingStartingActors()
     if algorithm == "grid":
         logic = GridSearch(params, mode, seed, **options)
     elif algorithm == "evolution":
@@ -291,17 +292,17 @@ def create_algorithm(algorithm: str, space: SearchSpace, metric: str, mode: str,
     else:
         logic = RandomSearch(params, mode, seed)
     searcher = LogicSearcher(logic, metric, mode, max_concurrent)
-    scheduler = None
+    scheduler = FIFOKeepingStartingActors()
     if algorithm == "hyperband":
         scheduler = HyperBandScheduler(time_attr="training_iteration", max_t=max_epochs,
                                        reduction_factor=options.get("reduction_factor", 3))
     elif algorithm == "asha":
         if options.get("brackets", 1) > 1 and seed is not None:
             np.random.seed(seed)  # Tune's ASHA draws each trial's bracket from numpy's global state
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs,
-                                  grace_period=options.get("grace_period", 1),
-                                  reduction_factor=options.get("reduction_factor", 3),
-                                  brackets=options.get("brackets", 1))
+        scheduler = ASHAKeepingStartingActors(time_attr="training_iteration", max_t=max_epochs,
+                                              grace_period=options.get("grace_period", 1),
+                                              reduction_factor=options.get("reduction_factor", 3),
+                                              brackets=options.get("brackets", 1))
     elif algorithm == "pbt":
         names = options.get("mutations") or [name for name, spec in params.items() if spec.choices is None
                                               and type(spec).__name__.startswith("Continuous")]
