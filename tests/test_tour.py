@@ -70,6 +70,7 @@ def test_cli_tour_prints_run_folder_and_accuracy_then_searches(tmp_path):
     accuracy = float(completed.stdout.split("test accuracy: ")[1].split()[0])
     assert accuracy > 0.85
     assert "search: 3 trials (9 epochs)" in completed.stdout
+    assert "best loss of the trials trained to the end 0." in completed.stdout  # random search: all of them
     report = Path(completed.stdout.split("search report: ")[1].splitlines()[0])
     experiment = Path(completed.stdout.split("experiment: ")[1].splitlines()[0])
     assert report.is_file() and experiment.parent == tmp_path / "searches"

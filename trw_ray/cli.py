@@ -40,10 +40,13 @@ def _tour_search(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     results = search(space=space, algorithm=args.search_algorithm, num_samples=args.search_trials, seed=0,
                      storage_path=storage, verbose=0)
-    best = results.best()
+    # a trial the scheduler stopped last reported an early validation loss: rank those trained to the end
+    best, which = results.best(completed_only=True), "of the trials trained to the end"
+    if best is None:
+        best, which = results.best(), "(no trial trained to the end)"
     trials = results.trials()
     print(f"search: {len(trials)} trials ({int(trials['epochs'].sum())} epochs) in {time.perf_counter() - started:.1f} s; "
-          f"best loss {best['value']:.4f} with {best['config']}")
+          f"best loss {which} {best['value']:.4f} with {best['config']}")
     report = analyse(results)
     if report["importance"] is not None:
         ranked = ", ".join(f"{row.parameter} {row.importance:.2f}" for row in report["importance"].itertuples())
