@@ -119,6 +119,15 @@ class TuneImportingActor:
         return (x - 0.3) ** 2
 
 
+def _start_local_ray():
+    """The embedded local Ray of the peers in (c), started as trw_ray starts its own."""
+    import ray
+
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+             configure_logging=False, object_store_memory=2**30)
+    return ray
+
+
 def overhead_child(runner: str, storage: str) -> None:
     """One timed search of 100 trivial trials in this fresh process (Ray start included); prints the seconds."""
     started = time.perf_counter()
@@ -126,19 +135,14 @@ def overhead_child(runner: str, storage: str) -> None:
         trw.hparams.search(trivial, num_samples=100, seed=0, storage_path=storage, name="overhead", verbose=0,
                            resources_per_trial={"cpu": 1})
     elif runner == "ray_floor":  # what any Tune search pays: Ray's start and one actor that imports Ray Tune
-        import ray
-
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, object_store_memory=2**30)
+        ray = _start_local_ray()
         actor = ray.remote(num_cpus=1)(TuneImportingActor).remote()
         for index in range(100):
             ray.get(actor.run.remote(index / 100))
     else:  # Ray Tune as its documentation shows it, with actor reuse on and the same embedded local Ray
-        import ray
         from ray import tune
 
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, object_store_memory=2**30)
+        _start_local_ray()
         tune.Tuner(tune.with_resources(trivial_tune, {"cpu": 1}), param_space={"x": tune.uniform(0.0, 1.0)},
                    tune_config=tune.TuneConfig(num_samples=100, reuse_actors=True, metric="loss", mode="min"),
                    run_config=tune.RunConfig(storage_path=storage, name="overhead_tune", verbose=0)).fit()

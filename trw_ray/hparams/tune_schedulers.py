@@ -25,15 +25,14 @@ def newest_pending_first(trials: list[Trial]) -> Trial | None:
     return None
 
 
-class FIFOKeepingStartingActors(FIFOScheduler):
+class _NewestPendingFirst:
+    def choose_trial_to_run(self, tune_controller) -> Trial | None:
+        return newest_pending_first(tune_controller.get_trials())
+
+
+class FIFOKeepingStartingActors(_NewestPendingFirst, FIFOScheduler):
     """Tune's FIFO scheduler (no early stopping) choosing the newest pending trial (see the module)."""
 
-    def choose_trial_to_run(self, tune_controller) -> Trial | None:
-        return newest_pending_first(tune_controller.get_trials())
 
-
-class ASHAKeepingStartingActors(AsyncHyperBandScheduler):
+class ASHAKeepingStartingActors(_NewestPendingFirst, AsyncHyperBandScheduler):
     """Tune's ASHA scheduler choosing the newest pending trial (see the module); stopping rules unchanged."""
-
-    def choose_trial_to_run(self, tune_controller) -> Trial | None:
-        return newest_pending_first(tune_controller.get_trials())
