@@ -20,9 +20,9 @@ import torch
 
 import trw_ray as trw
 from trw_ray.data import SequenceArray, SequenceAsyncReservoir, SequenceMap
-from trw_ray.data.ray_session import ensure_ray
 from trw_ray.data.transforms import Compose, RandomCropPad, RandomFlip, Transform, TransformBatch, sample_rng
 from trw_ray.examples.mnist_tour import Net
+from trw_ray.ray_session import ensure_ray
 
 
 class Costly(Transform):

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from trw_ray import layout
+
 
 def _tour(args: argparse.Namespace) -> int:
     from trw_ray.examples.mnist_tour import run_training
@@ -34,7 +36,7 @@ def _tour_search(args: argparse.Namespace) -> None:
     if not space.is_file():
         raise SystemExit(f"trw-ray tour: the search needs the repository's search_spaces/ folder ({space} is missing); "
                          "run from a clone or pass --search-trials 0")
-    storage = Path(args.logging_directory or default_logging_directory()) / "searches"
+    storage = Path(args.logging_directory or default_logging_directory()) / layout.DEFAULT_SEARCHES_FOLDER
     print(f"trw_ray tour: {args.search_algorithm} search of {args.search_trials} trials over {space.name} "
           "on a local Ray ...", flush=True)
     started = time.perf_counter()
@@ -76,13 +78,13 @@ def _report(args: argparse.Namespace) -> int:
     elif rest:
         raise SystemExit(f"trw-ray report: one PATH expected; got {args.target}")
     path = Path(target)
-    if (path / "trw_ray" / "search.json").is_file():
+    if layout.is_experiment_folder(path):
         from trw_ray.hparams.analysis import analyse
 
         report = analyse(path, args.output)
         print(f"search report: {report['index']}")
         return 0
-    if (path / "last.model.result").is_file() or (path / "trainer.txt").is_file():
+    if layout.is_run_folder(path):
         from trw_ray.reports.html import build_run_index
 
         print(f"report: {build_run_index(path)}")
@@ -176,11 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder (search: default <experiment>/report; compare: ./compare_<A>_vs_<B>)")
     report.set_defaults(handler=_report)
 
-    from trw_ray.hparams.driver import ALGORITHMS
+    from trw_ray.hparams.algorithms import algorithm_names
 
     search = commands.add_parser("search", help="run a hyper-parameter search described by a space file (YAML)")
     search.add_argument("space", help="a space file, e.g. search_spaces/mnist_cnn_tiny.yaml")
-    search.add_argument("--algorithm", choices=ALGORITHMS, default=None, help="default: the file's, else random")
+    search.add_argument("--algorithm", default=None,
+                        help=f"one of {', '.join(algorithm_names())} (default: the file's, else random)")
     search.add_argument("--num-samples", type=int, default=None, help="trials (default: the file's, else 40)")
     search.add_argument("--max-epochs", type=int, default=None, help="budget of one trial in epochs")
     search.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs of one trial (default 1)")

@@ -54,6 +54,27 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
+def json_scalar(value: Any) -> Any:
+    """``value`` as a JSON scalar (numpy and one-element tensors unwrapped; NaN and infinities None); None for
+    anything that is not a scalar."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return value if not isinstance(value, float) or math.isfinite(value) else None
+    if hasattr(value, "item"):
+        try:
+            return json_scalar(value.item())
+        except (ValueError, TypeError, RuntimeError):
+            return None
+    return None
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as plain JSON data: numpy values and arrays converted, NaN and infinities None, anything else that
+    JSON cannot hold as its ``str``."""
+    return _finite_or_none(json.loads(json.dumps(value, default=_json_default)))
+
+
 def atomic_write(path: str | os.PathLike, write_fn, mode: str = "w") -> Path:
     """Calls ``write_fn(file)`` on a temporary file next to ``path``, then renames it to ``path``."""
     path = Path(path)
@@ -76,5 +97,5 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 def write_json_atomic(path: str | os.PathLike, value: Any) -> Path:
     """Writes ``value`` as JSON (numpy values converted; NaN and infinities become null)."""
-    text = json.dumps(_finite_or_none(json.loads(json.dumps(value, default=_json_default))), indent=1)
+    text = json.dumps(to_json(value), indent=1)
     return write_text_atomic(path, text)

@@ -1,8 +1,8 @@
 """What a search tells the code it runs: the active :class:`SearchContext` (trial or discovery).
 
 The search driver (``trw_ray.hparams``) activates a context around the user's function; the Trainer
-(``trw_ray.train``, which never imports ``hparams``) reads it with ``current()`` to report to Ray Tune, resume
-from a checkpoint or stop after building its model (discovery). This module imports neither torch nor Ray, so a
+(``trw_ray.train``, which never imports ``hparams``) asks :mod:`trw_ray.train.tune_bridge` what the active
+context attaches to a run (report to Ray Tune, resume from a checkpoint, stop after building its model). This module imports neither torch nor Ray, so a
 trial whose function uses neither starts without them.
 """
 
@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+FINAL_KEY = "trw_final"  # set in a trial's last report: the value its function returned
 
 
 class DiscoveryComplete(Exception):  # noqa: N818 - a signal, not an error

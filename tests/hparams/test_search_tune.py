@@ -200,3 +200,51 @@ def test_hyperband_fills_its_brackets_and_stops_the_worst_trials_early(ray_local
     assert best["value"] == pytest.approx(completed["last/loss"].min())
     with pytest.raises(TypeError, match="completed_only"):
         results.best(completed_only="yes")
+
+
+class _FixedLearningRate(trw.hparams.RandomSearch):
+    """Random search whose every proposal has ``lr = value`` (so the test can see its searcher ran)."""
+
+    def __init__(self, space, mode="min", seed=None, value=0.05):
+        super().__init__(space, mode, seed)
+        self.value = value
+
+    def suggest(self, trial_id):
+        config = super().suggest(trial_id)
+        return None if config is None else {**config, "lr": self.value}
+
+
+def _build_fixed_learning_rate(request):
+    from trw_ray.hparams.tune_searcher import LogicSearcher
+
+    logic = _FixedLearningRate(request.space.parameters, request.mode, request.seed, **request.options)
+    return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent), None
+
+
+def test_a_registered_algorithm_searches_and_samples_returns_every_trial_split_and_epoch(ray_local, tmp_path):
+    from trw_ray.hparams.algorithms import number_option
+
+    trw.hparams.register_algorithm("fixed_lr_test", _build_fixed_learning_rate,
+                                   options={"value": number_option(0.0, 1.0)}, replace=True)
+    results = trw.hparams.search(search_helpers.blobs_trainer, algorithm="fixed_lr_test", num_samples=2, seed=0,
+                                 algorithm_options={"value": 0.0625}, storage_path=tmp_path, name="registered",
+                                 verbose=0)
+    trials = results.trials()
+    assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+    assert list(trials["config/lr"]) == [0.0625, 0.0625]
+    assert results.settings["algorithm"] == "fixed_lr_test"
+
+    every = results.samples(epoch="all")
+    counts = every.groupby(["trial_id", "split", "epoch"]).size().to_dict()
+    assert counts == {(trial, split, epoch): {"train": 120, "valid": 60}[split]
+                      for trial in trials["trial_id"] for split in ("train", "valid") for epoch in (1, 2, 3)}
+    assert set(every["output"]) == {"softmax"} and set(every["dataset"]) == {"blobs"}
+    last = results.samples(split="valid")
+    assert set(last["epoch"]) == {3} and len(last) == 2 * 60
+    one = results.samples(split="valid", trial_id=trials["trial_id"][0], epoch=2)
+    assert len(one) == 60 and one["probabilities"].map(len).eq(3).all()
+    assert ((one["prediction"] == one["truth"]) == (one["probability_prediction"] >= one["probability_truth"])).all()
+    with pytest.raises(KeyError, match="split: no trial recorded per-sample tables of split 'test'"):
+        results.samples(split="test")
+    with pytest.raises(ValueError, match="epoch: expected 'last', 'all' or an integer >= 1; got 0"):
+        results.samples(epoch=0)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from conftest import make_blobs
@@ -296,3 +297,26 @@ def test_attention_maps_are_exported():
                                          optimizers_fn=lambda d, m: trw.train.create_sgd_optimizers_fn(d, m, 0.1))
     maps = list((Path(results["run_dir"]) / "attention").glob("attention-blobs-test-uid*.png"))
     assert len(maps) == 4
+
+
+def test_tensorboard_skips_the_histograms_of_non_finite_weights_with_one_line_in_the_log():
+    class WithBrokenBuffer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+            self.unused = nn.Parameter(torch.full((5,), float("nan")))  # e.g. a weight that overflowed
+
+        def forward(self, batch):
+            return {"cls": trw.train.OutputClassification(self.fc(batch["x"]), "y")}
+
+    options = trw.train.create_default_options(num_epochs=2, device="cpu", progress_bar=False)
+    options["workflow_options"]["console_log"] = False
+    trainer = trw.train.Trainer(callbacks_per_epoch_fn=lambda: [trw.train.CallbackTensorboard(graph=False)],
+                                callbacks_post_training_fn=list, strict_callbacks=True)
+    _, results = trainer.fit(
+        options, inputs_fn=lambda: {"blobs": {"train": trw.train.SequenceArray(make_blobs(40), batch_size=20)}},
+        model_fn=lambda o: WithBrokenBuffer(),
+        optimizers_fn=lambda d, m: torch.optim.SGD(m.fc.parameters(), lr=0.1))
+    log = (Path(results["run_dir"]) / "trainer.txt").read_text()
+    assert "The histogram is empty" not in log
+    assert log.count("no histogram for 1 tensor(s) holding NaN or infinite values: weights/unused") == 2

@@ -149,7 +149,7 @@ def create_worker_actors(source, function: Callable, nb_workers: int, num_cpus_p
     restarted by Ray when they die and their calls retried (``JOB_RETRIES`` times); inside a Ray Tune trial they
     take the trial's placement group. Returns ``(actors, arrays_ref)``: the source's arrays, put once in the object store, to pass
     with every call (``actor.__call__.remote(job, arrays_ref)``; Ray maps them without a copy)."""
-    from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray
+    from trw_ray.ray_session import current_placement_group_strategy, ensure_ray
 
     ray = ensure_ray()
     arrays_ref = put_source_arrays(source)

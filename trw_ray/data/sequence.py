@@ -8,14 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from trw_ray.checks import positive_int
+
+__all__ = ["Batch", "Sequence", "epoch_permutation", "positive_int"]
+
 Batch = dict[str, Any]
-
-
-def positive_int(value: Any, argument: str) -> int:
-    """``value`` when it is an integer >= 1, else a ValueError naming ``argument``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{argument}: expected an integer >= 1; got {value!r}")
-    return value
 
 
 def epoch_permutation(num_samples: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:

@@ -234,7 +234,7 @@ class SequenceMap(Sequence):
     # ---------------------------------------------------------------- Ray Data
 
     def _start_stream(self, first_epoch: int) -> None:
-        from trw_ray.data.ray_session import current_placement_group_strategy, ensure_ray, quiet_ray_data
+        from trw_ray.ray_session import current_placement_group_strategy, ensure_ray, quiet_ray_data
 
         ensure_ray()
         import ray

@@ -1,13 +1,21 @@
 """Hyper-parameters: specs, define-by-run ``HyperParameters``, search spaces, the search driver on Ray Tune,
-search algorithms and importance analysis.
+the registry of search algorithms and importance analysis.
 
 Ray is imported when :func:`search` runs, never by importing this package.
 """
 
 from __future__ import annotations
 
-from trw_ray.hparams.driver import ALGORITHMS, HyperParametersOptimizerRandomSearchLocal, search
+from trw_ray.hparams.algorithms import (
+    ALGORITHMS,
+    Algorithm,
+    AlgorithmRequest,
+    algorithm_names,
+    register_algorithm,
+)
+from trw_ray.hparams.driver import search
 from trw_ray.hparams.hyperparameters import HyperParameters
+from trw_ray.hparams.legacy import HyperParametersOptimizerRandomSearchLocal
 from trw_ray.hparams.params import (
     ContinuousPower,
     ContinuousUniform,
@@ -42,7 +50,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "ALGORITHMS", "HyperParametersOptimizerRandomSearchLocal", "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
+    "ALGORITHMS", "Algorithm", "AlgorithmRequest", "algorithm_names", "register_algorithm", "HyperParametersOptimizerRandomSearchLocal", "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
     "DiscreteMapping", "DiscreteValue", "GridSearch", "HyperParameters", "Param", "RandomSearch",
     "RegularizedEvolution", "SearchLogic", "SearchSpace", "discover_space", "hyperband_brackets", "load_space",
     "param_from_dict", "search",

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trw_ray import layout
 from trw_ray.hparams.importance import importance as compute_importance
 from trw_ray.hparams.params import ContinuousPower
 from trw_ray.hparams.space import space_from_settings
@@ -43,7 +44,7 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
 
     results = load(path_or_results)
     metric = metric or results.metric
-    output_dir = Path(output_dir) if output_dir is not None else results.path / "report"
+    output_dir = Path(output_dir) if output_dir is not None else results.path / layout.SEARCH_REPORT_FOLDER
     output_dir.mkdir(parents=True, exist_ok=True)
     trials = results.trials()
     history = results.history()

@@ -1,12 +1,10 @@
 """The driver's record of a search: a Ray Tune callback that writes trw_ray's own experiment files.
 
-Layout under the experiment folder (``storage_path/name``), all JSON, written as results arrive::
-
-    trw_ray/search.json             what was searched (algorithm, metric, mode, space, seed...), by the driver
-    trw_ray/history.jsonl           one line per reported result of any trial (appended, flushed)
-    trw_ray/trials/<trial_id>.json  per trial: status, config, folder, last result, error and traceback
-
-Tune's own files (some pickled) stay as Tune writes them; :mod:`trw_ray.results` reads only these.
+Under the experiment folder (``storage_path/name``; names in :mod:`trw_ray.layout`), all JSON, written as results
+arrive: ``trw_ray/history.jsonl`` (one line per reported result of any trial, appended, flushed) and
+``trw_ray/trials/<trial_id>.json`` (per trial: status, config, folder, last result, error and traceback); the
+driver writes ``trw_ray/search.json``. Tune's own files (some pickled) stay as Tune writes them;
+:mod:`trw_ray.results` reads only trw_ray's.
 """
 
 from __future__ import annotations
@@ -20,26 +18,14 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
-from trw_ray.io import write_json_atomic, write_text_atomic
-from trw_ray.results.experiment import HISTORY_FILENAME, RECORD_FOLDER, SEARCH_FILENAME, TRIALS_FOLDER
+from trw_ray.io import json_scalar, write_json_atomic, write_text_atomic
+from trw_ray.layout import HISTORY_FILE as HISTORY_FILENAME
+from trw_ray.layout import RECORD_FOLDER, TRIALS_FOLDER
+from trw_ray.search_context import FINAL_KEY
 
-__all__ = ["FinalResultStopper", "SearchRecorder", "forget_trials_tune_lost", "result_row", "HISTORY_FILENAME", "RECORD_FOLDER", "SEARCH_FILENAME", "TRIALS_FOLDER"]
-FINAL_KEY = "trw_final"
+__all__ = ["FINAL_KEY", "FinalResultStopper", "SearchRecorder", "forget_trials_tune_lost", "result_row"]
 _SKIPPED_RESULT_KEYS = {"config", "hostname", "node_ip", "pid", "date", "trial_id", "experiment_tag", "done",
                         "should_checkpoint", "checkpoint_dir_name"}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)):
-        return value if not isinstance(value, float) or math.isfinite(value) else None
-    if hasattr(value, "item"):
-        try:
-            return _jsonable(value.item())
-        except (ValueError, TypeError):
-            return None
-    return None
 
 
 def result_row(trial_id: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +34,7 @@ def result_row(trial_id: str, result: dict[str, Any]) -> dict[str, Any]:
     for key, value in result.items():
         if key in _SKIPPED_RESULT_KEYS:
             continue
-        converted = _jsonable(value)
+        converted = json_scalar(value)
         if converted is not None or value is None:
             row[key] = converted
     return row
@@ -139,7 +125,7 @@ class SearchRecorder(Callback):
             record.setdefault("started", time.time())
             record.setdefault("failures", 0)
             self.records[trial.trial_id] = record
-        record["config"] = {key: _jsonable(value) if not isinstance(value, (list, dict)) else value
+        record["config"] = {key: json_scalar(value) if not isinstance(value, (list, dict)) else value
                             for key, value in (trial.config or {}).items()}
         record["trial_dir"] = trial.path or trial.local_path
         return record

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from trw_ray import checks
 from trw_ray.hparams.params import Param
 
 
@@ -26,9 +27,7 @@ def _set_rng_state(rng: np.random.Generator, state: Mapping[str, Any]) -> None:
 
 
 def _check_mode(mode: str) -> str:
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode: expected 'min' or 'max'; got {mode!r}")
-    return mode
+    return checks.mode(mode)
 
 
 def _check_space(space: Mapping[str, Param]) -> dict[str, Param]:
@@ -144,9 +143,8 @@ class RegularizedEvolution(SearchLogic):
     def __init__(self, space, mode="min", seed=None, population_size: int = 20, sample_size: int = 10,
                  avoid_duplicates: bool = True):
         super().__init__(space, mode, seed)
-        for name, value in (("population_size", population_size), ("sample_size", sample_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected an integer >= 1; got {value!r}")
+        checks.positive_int(population_size, "population_size")
+        checks.positive_int(sample_size, "sample_size")
         if sample_size > population_size:
             raise ValueError(f"sample_size: must be <= population_size ({population_size}); got {sample_size}")
         self.population_size = population_size

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trw_ray import checks
 from trw_ray.hparams.hyperparameters import HyperParameters
 from trw_ray.hparams.params import Param, param_from_dict
 
@@ -117,9 +118,7 @@ def to_tune_param_space(parameters: Mapping[str, Param]) -> dict[str, Any]:
 
 
 def _positive_int(value: Any, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{where}: expected an integer >= 1; got {value!r}")
-    return value
+    return checks.positive_int(value, where)
 
 
 def space_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> SearchSpace:
@@ -135,8 +134,7 @@ def space_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> SearchSp
                          f"({{type: ContinuousUniform, default: ..., min: ..., max: ...}}); got {parameters!r}")
     specs = {str(name): param_from_dict(spec, f"{source}: parameters.{name}") for name, spec in parameters.items()}
     mode = data.get("mode", "min")
-    if mode not in ("min", "max"):
-        raise ValueError(f"{source}: mode: expected 'min' or 'max'; got {mode!r}")
+    checks.mode(mode, f"{source}: mode")
     metric = data.get("metric", "loss")
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"{source}: metric: expected a non-empty string; got {metric!r}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher
 
+from trw_ray.checks import is_finite_number
 from trw_ray.hparams.searchers import SearchLogic
 from trw_ray.io import write_json_atomic
 
@@ -50,7 +50,7 @@ class LogicSearcher(Searcher):
         value = None
         if result and not error:
             raw = result.get(self.metric)
-            if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
+            if is_finite_number(raw):
                 value = float(raw)
         self.logic.observe(trial_id, value)
 

@@ -1,9 +1,9 @@
-"""Output nodes: they turn a node's tensor into the Trainer's outputs (``trw_ray.train.outputs``)."""
+"""Output nodes: they turn a node's tensor into the Trainer's outputs (``trw_ray.outputs``)."""
 
 from __future__ import annotations
 
+from trw_ray import outputs as train_outputs
 from trw_ray.layers.node import Node
-from trw_ray.train import outputs as train_outputs
 
 
 class _OutputNode(Node):

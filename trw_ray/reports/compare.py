@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from trw_ray import layout
 from trw_ray.io import write_text_atomic
 from trw_ray.reports import plots
 
 
 def _load_result(run_dir: Path) -> dict:
-    path = run_dir / "last.model.result"
+    path = run_dir / layout.RESULT_FILE
     if not path.is_file():
         raise FileNotFoundError(f"run_dirs: {str(run_dir)!r} has no last.model.result (is it a trw_ray run folder?)")
     return json.loads(path.read_text())

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+from trw_ray import layout
 from trw_ray.io import write_text_atomic
 
 STYLE = """
@@ -25,19 +26,20 @@ figure img { max-width: 560px; border: 1px solid #ddd; } figcaption { font-size:
 SECTIONS = [
     ("*-cm.png", "Confusion matrices", ""),
     ("*-roc.png", "ROC curves", ""),
-    ("history", "History", ""),
-    ("lr_recorder", "Learning rate", ""),
-    ("worst_samples_by_epoch", "Worst samples by epoch", ""),
-    ("errors", "Errors", ""),
-    ("explanations", "Explanations of the worst samples", ""),
-    ("attention", "Attention maps", ""),
-    ("activations", "Activations", ""),
-    ("gradients", "Gradients", ""),
-    ("random_samples", "Random samples", "samples"),
-    ("augmentations", "Augmentations", ""),
+    (layout.HISTORY_FOLDER, "History", ""),
+    (layout.LEARNING_RATE_FOLDER, "Learning rate", ""),
+    (layout.WORST_SAMPLES_FOLDER, "Worst samples by epoch", ""),
+    (layout.ERRORS_FOLDER, "Errors", ""),
+    (layout.EXPLANATIONS_FOLDER, "Explanations of the worst samples", ""),
+    (layout.ATTENTION_FOLDER, "Attention maps", ""),
+    (layout.ACTIVATIONS_FOLDER, "Activations", ""),
+    (layout.GRADIENTS_FOLDER, "Gradients", ""),
+    (layout.RANDOM_SAMPLES_FOLDER, "Random samples", "samples"),
+    (layout.AUGMENTATIONS_FOLDER, "Augmentations", ""),
 ]
-TEXT_FILES = ["best_history.txt", "model_summary.txt", "data_summary.txt"]
-LINKS = ["trainer.txt", "last.model", "last.model.result", "last.onnx", "tensorboard"]
+TEXT_FILES = [layout.BEST_HISTORY_FILE, layout.MODEL_SUMMARY_FILE, layout.DATA_SUMMARY_FILE]
+LINKS = [layout.TRAINER_LOG, layout.MODEL_FILE, layout.RESULT_FILE, layout.ONNX_FILE, layout.TENSORBOARD_FOLDER,
+         layout.SAMPLES_FOLDER]
 
 
 def _link(run_dir: Path, path: Path) -> str:
@@ -69,7 +71,7 @@ def build_run_index(run_dir: str | os.PathLike) -> Path:
     """Writes ``<run_dir>/index.html`` from what the folder holds; returns its path."""
     run_dir = Path(run_dir)
     parts = [f"<h1>Run {html.escape(run_dir.name)}</h1>"]
-    result_path = run_dir / "last.model.result"
+    result_path = run_dir / layout.RESULT_FILE
     if result_path.is_file():
         result = json.loads(result_path.read_text())
         parts.append(f"<p>status: <b>{html.escape(str(result.get('status')))}</b>, epochs: "
@@ -112,4 +114,4 @@ def build_run_index(run_dir: str | os.PathLike) -> Path:
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>trw_ray run {html.escape(run_dir.name)}</title><style>{STYLE}</style></head>"
             "<body>\n" + "\n".join(parts) + "\n</body></html>\n")
-    return write_text_atomic(run_dir / "index.html", page)
+    return write_text_atomic(run_dir / layout.RUN_INDEX, page)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trw_ray import checks, layout
+from trw_ray.checks import is_finite_number
+
 if TYPE_CHECKING:
     import pandas as pd
 
-RECORD_FOLDER = "trw_ray"
-SEARCH_FILENAME = "search.json"
-HISTORY_FILENAME = "history.jsonl"
-TRIALS_FOLDER = "trials"
+RECORD_FOLDER = layout.RECORD_FOLDER
+SEARCH_FILENAME = layout.SEARCH_FILE
+HISTORY_FILENAME = layout.HISTORY_FILE
+TRIALS_FOLDER = layout.TRIALS_FOLDER
 SCOPES = ("last", "best")
 
 
@@ -23,10 +25,6 @@ def load(path: str | os.PathLike | ExperimentResults) -> ExperimentResults:
     if isinstance(path, ExperimentResults):
         return path
     return ExperimentResults(path)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class ExperimentResults:
@@ -111,11 +109,11 @@ class ExperimentResults:
                    "completed": bool(record.get("completed", False))}
             for name, value in (record.get("config") or {}).items():
                 row[f"config/{name}"] = value
-            row[f"last/{metric}"] = last if _finite(last) else None
+            row[f"last/{metric}"] = last if is_finite_number(last) else None
             row[f"best/{metric}"] = float(best) if best is not None else None
             row["iterations"] = record.get("iterations") or 0
             epochs = trial_history["epoch"].max() if "epoch" in trial_history and len(trial_history) else None
-            row["epochs"] = int(epochs) if epochs is not None and _finite(epochs) else row["iterations"]
+            row["epochs"] = int(epochs) if epochs is not None and is_finite_number(epochs) else row["iterations"]
             row["failures"] = record.get("failures", 0)
             row["error"] = record.get("error")
             row["trial_dir"] = record.get("trial_dir")
@@ -138,8 +136,7 @@ class ExperimentResults:
         """
         metric = metric or self.metric
         mode = mode or (self.mode if metric == self.metric else "min")
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode: expected 'min' or 'max'; got {mode!r}")
+        checks.mode(mode)
         if scope not in SCOPES:
             raise ValueError(f"scope: expected one of {list(SCOPES)}; got {scope!r}")
         if not isinstance(completed_only, bool):
@@ -157,7 +154,7 @@ class ExperimentResults:
             if not len(values):
                 continue
             value = values.iloc[-1] if scope == "last" else (values.min() if mode == "min" else values.max())
-            if _finite(value):
+            if is_finite_number(value):
                 candidates.append((float(value), trial_id))
         if not candidates:
             return None
@@ -172,18 +169,81 @@ class ExperimentResults:
         checkpoint folder or None), ``run_dirs`` (Trainer run folders) and ``run_dir`` (the newest)."""
         for record in self.records():
             if record["trial_id"] == trial_id:
-                break
-        else:
-            raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
+                return self._trial_of(record)
+        raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
+
+    @staticmethod
+    def _trial_of(record: dict[str, Any]) -> dict[str, Any]:
         trial = dict(record)
         trial_dir = Path(record["trial_dir"]) if record.get("trial_dir") else None
         checkpoints = sorted(trial_dir.glob("checkpoint_*")) if trial_dir and trial_dir.is_dir() else []
         trial["checkpoint"] = str(checkpoints[-1]) if checkpoints else None
-        runs = sorted((trial_dir / "runs").glob("*_r*"), key=lambda p: p.stat().st_mtime) \
-            if trial_dir and (trial_dir / "runs").is_dir() else []
+        runs = layout.trial_run_folders(trial_dir) if trial_dir else []
         trial["run_dirs"] = [str(run) for run in runs]
         trial["run_dir"] = (record.get("last_result") or {}).get("run_dir") or (str(runs[-1]) if runs else None)
         return trial
+
+    def samples(self, split: str | None = None, trial_id: str | None = None, epoch: int | str = "last",
+                dataset: str | None = None) -> pd.DataFrame:
+        """The per-sample tables of the trials' runs as one long DataFrame (no Ray needed).
+
+        One row per trial, split, epoch, sample and output: ``trial_id``, ``dataset``, ``split``, ``epoch``,
+        ``sample_uid``, ``output``, ``loss``, ``prediction``, ``truth`` and, for classification,
+        ``probability_truth``, ``probability_prediction`` and ``probabilities`` (see
+        :mod:`trw_ray.train.callbacks.sample_tables`). The tables come from each trial's last run folder.
+
+        Args:
+            split: only this split (e.g. ``'valid'``, ``'train'``); None for every split.
+            trial_id: only this trial; None for every trial.
+            epoch: ``'last'`` (default) the last epoch each trial recorded for each split; an integer, that epoch
+                (finished epochs, 1 for the first); ``'all'`` every epoch.
+            dataset: only this dataset; None for every dataset.
+
+        Raises:
+            KeyError: an unknown ``trial_id``, or a ``split``/``dataset`` no trial recorded (naming those recorded).
+        """
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not (epoch in ("last", "all") or (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 1)):
+            raise ValueError(f"epoch: expected 'last', 'all' or an integer >= 1; got {epoch!r}")
+        records = {record["trial_id"]: record for record in self.records()}
+        if trial_id is not None and trial_id not in records:
+            raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {list(records)}")
+        tables, recorded = [], set()
+        for current in ([trial_id] if trial_id is not None else list(records)):
+            run_dir = self._trial_of(records[current])["run_dir"]
+            files = layout.samples_files(run_dir) if run_dir else []
+            recorded.update((d, s) for d, s, _, _, _ in files)
+            files = [f for f in files if (split is None or f[1] == split) and (dataset is None or f[0] == dataset)]
+            if epoch == "last":
+                last: dict[tuple[str, str], int] = {}
+                for d, s, _, e, _ in files:
+                    last[(d, s)] = max(last.get((d, s), 0), e)
+                files = [f for f in files if f[3] == last[(f[0], f[1])]]
+            elif epoch != "all":
+                files = [f for f in files if f[3] == epoch]
+            for d, s, _, _, path in files:
+                table = pq.read_table(path)
+                count = table.num_rows
+                table = table.append_column("trial_id", pa.array([current] * count, pa.string()))
+                table = table.append_column("dataset", pa.array([d] * count, pa.string()))
+                table = table.append_column("split", pa.array([s] * count, pa.string()))
+                tables.append(table)
+        for name, wanted, index in (("split", split, 1), ("dataset", dataset, 0)):
+            if wanted is not None and wanted not in {key[index] for key in recorded}:
+                raise KeyError(f"{name}: no trial recorded per-sample tables of {name} {wanted!r}; recorded: "
+                               f"{sorted({key[index] for key in recorded})}")
+        if not tables:
+            return pd.DataFrame(columns=["trial_id", "dataset", "split", "epoch", "sample_uid", "output", "loss"])
+        try:
+            frame = pa.concat_tables(tables, promote_options="default").to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # outputs of several kinds: class indices and value lists
+            frame = pd.concat([table.to_pandas() for table in tables], ignore_index=True)
+        frame["output"] = frame["output"].astype(str)
+        leading = ["trial_id", "dataset", "split", "epoch", "sample_uid", "output"]
+        return frame[leading + [c for c in frame.columns if c not in leading]]
 
     def load_model(self, trial_id: str | None = None, model=None, device: str = "cpu"):
         """The trained model of a trial (default: the best) as ``(model, metadata)``.
@@ -200,7 +260,7 @@ class ExperimentResults:
                                  f"{self.trial_ids()}")
             trial_id = best["trial_id"]
         trial = self.trial(trial_id)
-        if not trial["run_dir"] or not (Path(trial["run_dir"]) / "last.model").is_file():
+        if not trial["run_dir"] or not (Path(trial["run_dir"]) / layout.MODEL_FILE).is_file():
             raise FileNotFoundError(f"trial_id: trial {trial_id!r} has no last.model (its function did not train "
                                     "with trw_ray's Trainer, or no epoch finished)")
-        return load_model(Path(trial["run_dir"]) / "last.model", model=model, device=device)
+        return load_model(Path(trial["run_dir"]) / layout.MODEL_FILE, model=model, device=device)

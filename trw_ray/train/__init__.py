@@ -1,4 +1,4 @@
-"""Training: the Trainer, its options, outputs, optimizers, callbacks and in-RAM sequences.
+"""Training: the Trainer, its training step, options, outputs, optimizers, callbacks and in-RAM sequences.
 
 Example (the tour of TRW's documentation)::
 
@@ -14,111 +14,38 @@ Example (the tour of TRW's documentation)::
 
 from __future__ import annotations
 
-from trw_ray.data import (
-    Sequence,
-    SequenceArray,
-    SequenceAsyncReservoir,
-    SequenceCollate,
-    SequenceFromDataLoader,
-    SequenceMap,
-    SequenceMapError,
-)
-from trw_ray.train import callbacks
-from trw_ray.train.callbacks import (
-    Callback,
-    CallbackBestHistory,
-    CallbackClassificationReport,
-    CallbackDataSummary,
-    CallbackEpochSummary,
-    CallbackExplainWorstSamples,
-    CallbackExportAugmentations,
-    CallbackExportErrors,
-    CallbackExportOnnx,
-    CallbackExportSamples,
-    CallbackHistoryPlots,
-    CallbackLearningRateRecorder,
-    CallbackModelDebugging,
-    CallbackModelSummary,
-    CallbackReportIndex,
-    CallbackTensorboard,
-    CallbackTensorboardEmbedding,
-    CallbackWorstSamplesByEpoch,
-    TrainerContext,
-)
-from trw_ray.train.callbacks import best_history as callback_best_history
-from trw_ray.train.callbacks import epoch_summary as callback_epoch_summary
-from trw_ray.train.callbacks import export_onnx as callback_export_onnx
-from trw_ray.train.callbacks import tensorboard as callback_tensorboard
-from trw_ray.train.callbacks import worst_samples as callback_worst_samples
-from trw_ray.train.model_io import load_model, read_model_metadata, save_model
-from trw_ray.train.optimizers import (
-    create_adam_optimizers_fn,
-    create_scheduler_cosine,
-    create_scheduler_step_lr,
-    create_sgd_optimizers_fn,
-)
-from trw_ray.train.options import create_default_options, resolve_device
-from trw_ray.train.outputs import (
-    Output,
-    OutputClassification,
-    OutputEmbedding,
-    OutputEvaluation,
-    OutputRegression,
-    OutputSegmentation,
-)
-from trw_ray.train.trainer import Trainer, TrainingDivergedError, create_run_directory
-from trw_ray.train.utilities import to_value
+from trw_ray.lazy_import import lazy_exports
 
-__all__ = [
-    "Callback",
-    "CallbackBestHistory",
-    "CallbackClassificationReport",
-    "CallbackDataSummary",
-    "CallbackEpochSummary",
-    "CallbackExplainWorstSamples",
-    "CallbackExportAugmentations",
-    "CallbackExportErrors",
-    "CallbackExportOnnx",
-    "CallbackExportSamples",
-    "CallbackHistoryPlots",
-    "CallbackLearningRateRecorder",
-    "CallbackModelDebugging",
-    "CallbackModelSummary",
-    "CallbackReportIndex",
-    "CallbackTensorboard",
-    "CallbackTensorboardEmbedding",
-    "CallbackWorstSamplesByEpoch",
-    "callback_tensorboard",
-    "callback_worst_samples",
-    "Output",
-    "OutputClassification",
-    "OutputEmbedding",
-    "OutputEvaluation",
-    "OutputRegression",
-    "OutputSegmentation",
-    "Sequence",
-    "SequenceArray",
-    "SequenceAsyncReservoir",
-    "SequenceCollate",
-    "SequenceFromDataLoader",
-    "SequenceMap",
-    "SequenceMapError",
-    "Trainer",
-    "TrainerContext",
-    "TrainingDivergedError",
-    "callback_best_history",
-    "callback_epoch_summary",
-    "callback_export_onnx",
-    "callbacks",
-    "create_adam_optimizers_fn",
-    "create_default_options",
-    "create_run_directory",
-    "create_scheduler_cosine",
-    "create_scheduler_step_lr",
-    "create_sgd_optimizers_fn",
-    "load_model",
-    "read_model_metadata",
-    "resolve_device",
-    "save_model",
-    "to_value",
-]
+# Names load on first use: ``import trw_ray.train.tune_bridge`` (inside every search trial) or the Output classes
+# do not load the Trainer, its callbacks or the pipelines.
+_EXPORTS = {name: f"{module}:{name}" for module, names in {
+    "trw_ray.data": ["Sequence", "SequenceArray", "SequenceAsyncReservoir", "SequenceCollate", "SequenceFromDataLoader",
+                     "SequenceMap", "SequenceMapError"],
+    "trw_ray.train.callbacks": [
+        "Callback", "CallbackBestHistory", "CallbackClassificationReport", "CallbackDataSummary", "CallbackEpochSummary",
+        "CallbackExplainWorstSamples", "CallbackExportAugmentations", "CallbackExportErrors", "CallbackExportOnnx",
+        "CallbackExportSamples", "CallbackHistoryPlots", "CallbackLearningRateRecorder", "CallbackModelDebugging",
+        "CallbackModelSummary", "CallbackReportIndex", "CallbackSampleTables", "CallbackTensorboard",
+        "CallbackTensorboardEmbedding", "CallbackWorstSamplesByEpoch", "TrainerContext"],
+    "trw_ray.train.model_io": ["load_model", "read_model_metadata", "save_model"],
+    "trw_ray.train.optimizers": ["create_adam_optimizers_fn", "create_scheduler_cosine", "create_scheduler_step_lr",
+                                 "create_sgd_optimizers_fn"],
+    "trw_ray.train.options": ["create_default_options", "resolve_device"],
+    "trw_ray.outputs": ["Output", "OutputClassification", "OutputEmbedding", "OutputEvaluation", "OutputRegression",
+                        "OutputSegmentation"],
+    "trw_ray.train.step": ["BatchResult", "Step", "StepContext", "TrainingStep"],
+    "trw_ray.train.trainer": ["Trainer", "TrainingDivergedError", "create_run_directory"],
+    "trw_ray.train.utilities": ["to_value"],
+}.items() for name in names}
+_EXPORTS.update({
+    "callbacks": "trw_ray.train.callbacks",
+    "callback_best_history": "trw_ray.train.callbacks.best_history",
+    "callback_epoch_summary": "trw_ray.train.callbacks.epoch_summary",
+    "callback_export_onnx": "trw_ray.train.callbacks.export_onnx",
+    "callback_tensorboard": "trw_ray.train.callbacks.tensorboard",
+    "callback_worst_samples": "trw_ray.train.callbacks.worst_samples",
+})
+
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
+__all__ = sorted(_EXPORTS)

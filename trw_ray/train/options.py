@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from trw_ray.checks import positive_int
 from trw_ray.io import default_logging_directory
 from trw_ray.train.data_parallel import data_parallel_devices
 
@@ -78,18 +79,10 @@ def create_default_options(
         >>> options['training_parameters']['num_epochs']
         5
     """
-    if not isinstance(num_epochs, int) or isinstance(num_epochs, bool) or num_epochs < 1:
-        raise ValueError(f"num_epochs: expected an integer >= 1; got {num_epochs!r}")
+    positive_int(num_epochs, "num_epochs")
     if mixed_precision not in MIXED_PRECISION_CHOICES:
         raise ValueError(f"mixed_precision: expected one of {MIXED_PRECISION_CHOICES}; got {mixed_precision!r}")
-    if (
-        not isinstance(gradient_accumulation_steps, int)
-        or isinstance(gradient_accumulation_steps, bool)
-        or gradient_accumulation_steps < 1
-    ):
-        raise ValueError(
-            f"gradient_accumulation_steps: expected an integer >= 1; got {gradient_accumulation_steps!r}"
-        )
+    positive_int(gradient_accumulation_steps, "gradient_accumulation_steps")
     if gradient_clipping_norm is not None and not gradient_clipping_norm > 0:
         raise ValueError(f"gradient_clipping_norm: expected None or a number > 0; got {gradient_clipping_norm!r}")
     resolved_device = resolve_device(device)

@@ -3,7 +3,6 @@ run folder (``trainer.txt``, ``last.model``, ``last.model.result`` and whatever 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import time
@@ -16,24 +15,33 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from trw_ray import layout
+from trw_ray.checks import positive_int
 from trw_ray.io import write_json_atomic
+from trw_ray.outputs import Output
 from trw_ray.train import callbacks as callbacks_module
 from trw_ray.train import tune_bridge
-from trw_ray.train.callbacks.base import TrainerContext
+from trw_ray.train.callbacks.base import StopRun, TrainerContext
 from trw_ray.train.data_parallel import DataParallelOutputs, data_parallel_devices
 from trw_ray.train.model_io import save_model
 from trw_ray.train.options import create_default_options, resolve_device
-from trw_ray.train.outputs import Output
+from trw_ray.train.step import (
+    STEP_METRICS,
+    BatchResult,
+    Runtime,
+    Step,
+    StepContext,
+    TrainingDivergedError,
+    TrainingStep,
+)
 
 TRAIN_SPLIT = "train"
 EXAMPLE_BATCH_SIZE = 8
 SPLIT_SAMPLES = 16
-MODEL_FILENAME = "last.model"
-RESULT_FILENAME = "last.model.result"
+MODEL_FILENAME = layout.MODEL_FILE
+RESULT_FILENAME = layout.RESULT_FILE
 
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the last good model stays in the run folder."""
+__all__ = ["Trainer", "TrainingDivergedError", "create_run_directory"]
 
 
 def create_run_directory(logging_directory: str | Path, run_prefix: str) -> Path:
@@ -57,7 +65,7 @@ def _create_logger(run_dir: Path, console: bool) -> logging.Logger:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    file_handler = logging.FileHandler(run_dir / "trainer.txt", encoding="utf-8")
+    file_handler = logging.FileHandler(run_dir / layout.TRAINER_LOG, encoding="utf-8")
     file_handler.setFormatter(formatter)
     logger.addHandler(file_handler)
     if console:
@@ -109,15 +117,6 @@ def _split_order(splits: Mapping[str, Any]) -> list[str]:
     return sorted(splits, key=lambda name: name != TRAIN_SPLIT)
 
 
-def _batch_size(batch: Mapping[str, Any], outputs: Mapping[str, Output]) -> int:
-    for output in outputs.values():
-        return int(output.output.shape[0])
-    for value in batch.values():
-        if isinstance(value, torch.Tensor) and value.dim() > 0:
-            return int(value.shape[0])
-    return 0
-
-
 def _to_numpy(tensors: list[torch.Tensor]) -> np.ndarray:
     joined = torch.cat([t.reshape(t.shape[0], *t.shape[1:]) if t.dim() else t.reshape(1) for t in tensors])
     if joined.dtype in (torch.bfloat16, torch.float16):
@@ -131,10 +130,16 @@ class Trainer:
     Args:
         callbacks_pre_training_fn: ``() -> [callback]`` run once before training; None for the defaults.
         callbacks_per_epoch_fn: ``() -> [callback]`` run after every epoch; None for the defaults
-            (:class:`CallbackEpochSummary`).
+            (epoch summary, per-sample tables, model and data summaries, TensorBoard, worst samples...).
         callbacks_post_training_fn: ``() -> [callback]`` run once after training; None for the defaults
             (best history, ONNX export).
         strict_callbacks: a failing callback stops training (by default it is logged and training goes on).
+        step_fn: ``() -> Step`` (e.g. a :class:`~trw_ray.train.step.Step` subclass): what one training batch does;
+            None for :class:`~trw_ray.train.step.TrainingStep` (forward, backward, optimizer update). See
+            :mod:`trw_ray.train.step` for the contract and an example that alternates with a second split.
+
+    Inside a search trial (``trw_ray.hparams.search``) the same ``fit`` trains in the trial's folder and the search
+    attaches what it needs (its report every epoch, checkpoint and resume): see :mod:`trw_ray.train.tune_bridge`.
 
     Example:
         >>> trainer = Trainer()
@@ -148,16 +153,21 @@ class Trainer:
         callbacks_per_epoch_fn: Callable[[], list] | None = None,
         callbacks_post_training_fn: Callable[[], list] | None = None,
         strict_callbacks: bool = False,
+        step_fn: Callable[[], Step] | None = None,
     ):
         for name, value in (("callbacks_pre_training_fn", callbacks_pre_training_fn),
                             ("callbacks_per_epoch_fn", callbacks_per_epoch_fn),
                             ("callbacks_post_training_fn", callbacks_post_training_fn)):
             if value is not None and not callable(value):
                 raise TypeError(f"{name}: expected None or a function returning a list of callbacks; got {value!r}")
+        if step_fn is not None and (not callable(step_fn) or isinstance(step_fn, Step)):
+            raise TypeError(f"step_fn: expected None or a function returning a trw_ray.train.Step (e.g. the class "
+                            f"itself: one step per fit); got {step_fn!r}")
         self.callbacks_pre_training_fn = callbacks_pre_training_fn or callbacks_module.default_pre_training_callbacks
         self.callbacks_per_epoch_fn = callbacks_per_epoch_fn or callbacks_module.default_per_epoch_callbacks
         self.callbacks_post_training_fn = callbacks_post_training_fn or callbacks_module.default_post_training_callbacks
         self.strict_callbacks = strict_callbacks
+        self.step_fn = step_fn or TrainingStep
 
     # ------------------------------------------------------------------ public API
 
@@ -197,20 +207,15 @@ class Trainer:
             raise TypeError(f"model_fn: expected a function options -> torch.nn.Module; got {model_fn!r}")
         if optimizers_fn is not None and not callable(optimizers_fn):
             raise TypeError(f"optimizers_fn: expected None or a function (datasets, model) -> optimizers; got {optimizers_fn!r}")
-        if not isinstance(eval_every_X_epoch, int) or eval_every_X_epoch < 1:
-            raise ValueError(f"eval_every_X_epoch: expected an integer >= 1; got {eval_every_X_epoch!r}")
+        positive_int(eval_every_X_epoch, "eval_every_X_epoch")
         options = create_default_options() if options is None else options
         if not isinstance(options, Mapping) or "workflow_options" not in options or "training_parameters" not in options:
             raise TypeError(f"options: expected the dict of create_default_options(); got {type(options).__name__}")
         options["workflow_options"]["device"] = resolve_device(options["workflow_options"].get("device"))
-        search = tune_bridge.current()
-        if search is not None and search.mode == "discovery":
-            self._discover(options, inputs_fn, model_fn, optimizers_fn)
-        if search is not None:
-            options["workflow_options"]["logging_directory"] = str(search.run_root)
-            if search.max_epochs is not None:
-                options["training_parameters"]["num_epochs"] = search.max_epochs
+        with tune_bridge.attach_search(options) as search:
+            return self._fit(options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search)
 
+    def _fit(self, options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search):
         run_dir = create_run_directory(options["workflow_options"]["logging_directory"], run_prefix)
         logger = _create_logger(run_dir, console=options["workflow_options"].get("console_log", True))
         context = TrainerContext(options=options, run_dir=run_dir, logger=logger)
@@ -219,15 +224,11 @@ class Trainer:
         try:
             logger.info("run folder: %s", run_dir)
             self._setup(context, inputs_fn, model_fn, optimizers_fn)
-            per_epoch = self.callbacks_per_epoch_fn()
+            pre_training, per_epoch = self.callbacks_pre_training_fn(), self.callbacks_per_epoch_fn()
             if search is not None:
-                search.run_dirs.append(str(run_dir))
-                per_epoch = [*per_epoch, tune_bridge.CallbackTuneReport(search)]
-                if search.checkpoint_state is not None:
-                    state, search.checkpoint_state = search.checkpoint_state, None
-                    tune_bridge.restore_trainer_state(context, state)
-                    logger.info("resumed from the trial's checkpoint at epoch %d", context.epoch)
-            self._run_callbacks(self.callbacks_pre_training_fn(), context, "pre-training")
+                pre_training = [*search.pre_training_callbacks(), *(pre_training or [])]
+                per_epoch = search.per_epoch_callbacks(per_epoch or [])
+            self._run_callbacks(pre_training, context, "pre-training")
             first_epoch = context.epoch
             for epoch in range(first_epoch, context.num_epochs):
                 evaluate = (epoch + 1) % eval_every_X_epoch == 0 or epoch == context.num_epochs - 1
@@ -241,6 +242,10 @@ class Trainer:
             status, error_message = "diverged", str(error)
             logger.error("%s", error)
             raise
+        except StopRun as stop:
+            status, error_message = "stopped", str(stop) or type(stop).__name__
+            logger.info("run stopped: %s", error_message)
+            raise
         except BaseException as error:
             error_message = f"{type(error).__name__}: {error}"
             logger.error("training failed:\n%s", traceback.format_exc())
@@ -253,22 +258,6 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
 
-    def _discover(self, options, inputs_fn, model_fn, optimizers_fn) -> None:
-        """Discovery mode of a search: build everything (so every hyper-parameter is declared), then stop."""
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="trw_ray_discovery_") as folder:
-            logger = _create_logger(Path(folder), console=False)
-            context = TrainerContext(options=options, run_dir=Path(folder), logger=logger)
-            self._context = context
-            try:
-                self._setup(context, inputs_fn, model_fn, optimizers_fn)
-            finally:
-                self._close_sequences(context)
-                _close_logger(logger)
-        raise tune_bridge.DiscoveryComplete()
-
-
     def _setup(self, context: TrainerContext, inputs_fn, model_fn, optimizers_fn) -> None:
         options = context.options
         seed = options["training_parameters"].get("seed")
@@ -278,17 +267,18 @@ class Trainer:
         model = model_fn(options)
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model_fn: expected it to return a torch.nn.Module; got {type(model).__name__}")
-        context.model = model.to(options["workflow_options"]["device"])
-        devices = data_parallel_devices(options["workflow_options"]["device"],
-                                        options["workflow_options"].get("data_parallel", "auto"))
-        self._forward = DataParallelOutputs(context.model, device_ids=devices) if devices else context.model
+        device = options["workflow_options"]["device"]
+        context.model = model.to(device)
+        devices = data_parallel_devices(device, options["workflow_options"].get("data_parallel", "auto"))
+        forward = DataParallelOutputs(context.model, device_ids=devices) if devices else context.model
         returned = optimizers_fn(context.datasets, context.model) if optimizers_fn is not None else None
         context.optimizers, context.schedulers = _normalize_optimizers(returned, context.datasets)
-        mixed_precision = options["training_parameters"].get("mixed_precision")
-        device = options["workflow_options"]["device"]
-        self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision)
-        self._scaler = torch.amp.GradScaler("cuda") if mixed_precision == "fp16" else None
-        self._non_blocking = device.type == "cuda"
+        self._runtime = Runtime(context.model, forward, options)
+        step = self.step_fn()
+        if not isinstance(step, Step):
+            raise TypeError(f"step_fn: expected it to return a trw_ray.train.Step; got {type(step).__name__}")
+        step.setup(context)
+        context.step = step
         splits = {d: list(s) for d, s in context.datasets.items()}
         context.logger.info("device: %s%s, datasets: %s, epochs: %d", device,
                             f" (data parallel over GPUs {devices})" if devices else "", splits, context.num_epochs)
@@ -324,11 +314,12 @@ class Trainer:
                 context.outputs.setdefault(dataset_name, {})[split_name] = collected
 
     def _run_split(self, context, epoch, dataset_name, split_name, split, optimizer, train):
-        model, options = context.model, context.options
-        device = options["workflow_options"]["device"]
-        accumulation = options["training_parameters"]["gradient_accumulation_steps"]
-        where = f"dataset {dataset_name!r} split {split_name!r} epoch {epoch + 1}"
-        model.train(train)
+        options = context.options
+        runtime = self._runtime
+        step_context = StepContext(context, runtime, dataset_name, split_name, optimizer if train else None, epoch)
+        where = step_context.where
+        step = context.step if train else None
+        context.model.train(train)
         collectors: dict[str, dict[str, list[torch.Tensor]]] = {}
         sample_uids: list[torch.Tensor] = []
         num_samples, batch_index = 0, -1
@@ -336,31 +327,26 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
         show_bar = options["workflow_options"].get("progress_bar")
         show_bar = sys.stderr.isatty() if show_bar is None else show_bar
-        total = len(split) if hasattr(split, "__len__") else None
-        bar = tqdm(split, total=total, desc=f"{dataset_name}/{split_name} {epoch + 1}/{context.num_epochs}",
-                   disable=not show_bar, leave=False, dynamic_ncols=True)
-        autocast = (torch.autocast(device.type, dtype=self._autocast_dtype) if self._autocast_dtype is not None
-                    else contextlib.nullcontext())
+        batches = split
+        if show_bar:
+            total = len(split) if hasattr(split, "__len__") else None
+            batches = tqdm(split, total=total, desc=f"{dataset_name}/{split_name} {epoch + 1}/{context.num_epochs}",
+                           leave=False, dynamic_ncols=True)
         with torch.set_grad_enabled(train):
-            for batch_index, raw_batch in enumerate(bar):
-                batch = self._prepare_batch(raw_batch, device, where)
-                with autocast:
-                    outputs = self._forward(batch)
-                    self._check_outputs(outputs, where)
-                    loss = None
-                    for output_name, output in outputs.items():
-                        evaluation = output.evaluate(batch, output_name)
-                        if batch_index == 0:
-                            context.output_types[output_name] = type(output)
-                            target = getattr(output, "classes_name", None) or getattr(output, "target_name", None)
-                            if target is not None:
-                                context.output_targets[output_name] = target
-                        if evaluation.loss is not None:
-                            loss = evaluation.loss if loss is None else loss + evaluation.loss
-                        store = collectors.setdefault(output_name, {})
-                        for key, value in evaluation.collect.items():
-                            store.setdefault(key, []).append(value)
-                size = _batch_size(batch, outputs)
+            for batch_index, raw_batch in enumerate(batches):
+                batch = runtime.prepare(raw_batch, where)
+                step_context.batch_index = batch_index
+                result = step(step_context, batch) if train else step_context.forward(batch)
+                if not isinstance(result, BatchResult):
+                    raise TypeError(f"{where}: the training step must return the BatchResult of its batch "
+                                    f"(ctx.forward(batch)); got {type(result).__name__}")
+                if batch_index == 0:
+                    self._note_outputs(context, result.outputs)
+                for output_name, evaluation in result.evaluations.items():
+                    store = collectors.setdefault(output_name, {})
+                    for key, value in evaluation.collect.items():
+                        store.setdefault(key, []).append(value)
+                size = result.size
                 uid = batch.get("sample_uid")
                 sample_uids.append(torch.as_tensor(uid).reshape(-1) if uid is not None else
                                    torch.arange(num_samples, num_samples + size))
@@ -370,70 +356,23 @@ class Trainer:
                     context.split_samples.setdefault(dataset_name, {})[split_name] = {
                         name: (value.detach().cpu() if isinstance(value, torch.Tensor) else value)
                         for name, value in self._example_batch(batch, SPLIT_SAMPLES).items()}
-                if loss is not None and not bool(torch.isfinite(loss)):
-                    kept = (f"{context.run_dir / MODEL_FILENAME} holds the model of the last good epoch ({context.epoch})"
-                            if context.epoch else "no epoch had finished, so no model was saved")
-                    raise TrainingDivergedError(
-                        f"the loss is {float(loss.detach())} in {where}, batch {batch_index}; training stopped. {kept}"
-                    )
-                if train:
-                    if loss is None:
-                        raise ValueError(f"{where}: the model returned no output with a loss; nothing to train")
-                    self._backward(loss / accumulation)
-                    if (batch_index + 1) % accumulation == 0:
-                        self._step(optimizer, options)
                 num_samples += size
         if batch_index < 0:
             raise ValueError(f"{where}: the split produced no batch (empty split)")
-        if train and (batch_index + 1) % accumulation != 0:
-            self._step(optimizer, options)
-        return self._summarize(context, collectors, sample_uids)
-
-    def _prepare_batch(self, batch: Any, device: torch.device, where: str) -> dict[str, Any]:
-        if not isinstance(batch, Mapping):
-            raise TypeError(f"{where}: batches must be dicts {{feature_name: value}}; got {type(batch).__name__}")
-        prepared = {}
-        for name, value in batch.items():
-            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-                value = torch.from_numpy(value)
-            if isinstance(value, torch.Tensor):
-                value = value.to(device, non_blocking=self._non_blocking)
-            prepared[name] = value
-        return prepared
+        if train:
+            step.end_split(step_context)
+        metrics, collected = self._summarize(context, collectors, sample_uids)
+        if train and step_context.metrics:
+            metrics[STEP_METRICS] = step_context.metric_means()
+        return metrics, collected
 
     @staticmethod
-    def _check_outputs(outputs: Any, where: str) -> None:
-        if not isinstance(outputs, Mapping):
-            raise TypeError(
-                f"{where}: the model's forward(batch) must return a dict {{output_name: Output}} "
-                f"(e.g. {{'softmax': trw.train.OutputClassification(x, 'targets')}}); got {type(outputs).__name__}"
-            )
-        for name, output in outputs.items():
-            if not isinstance(output, Output):
-                raise TypeError(
-                    f"{where}: output {name!r} must be a trw_ray.train Output (OutputClassification, "
-                    f"OutputRegression, ...); got {type(output).__name__}"
-                )
-
-    def _backward(self, loss: torch.Tensor) -> None:
-        if self._scaler is not None:
-            self._scaler.scale(loss).backward()
-        else:
-            loss.backward()
-
-    def _step(self, optimizer: torch.optim.Optimizer, options: dict) -> None:
-        clip = options["training_parameters"].get("gradient_clipping_norm")
-        if self._scaler is not None:
-            if clip:
-                self._scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(self._context.model.parameters(), clip)
-            self._scaler.step(optimizer)
-            self._scaler.update()
-        else:
-            if clip:
-                torch.nn.utils.clip_grad_norm_(self._context.model.parameters(), clip)
-            optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def _note_outputs(context: TrainerContext, outputs: Mapping[str, Output]) -> None:
+        for output_name, output in outputs.items():
+            context.output_types[output_name] = type(output)
+            target = getattr(output, "classes_name", None) or getattr(output, "target_name", None)
+            if target is not None:
+                context.output_targets[output_name] = target
 
     @staticmethod
     def _summarize(context, collectors, sample_uids):

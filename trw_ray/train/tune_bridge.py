@@ -1,38 +1,41 @@
-"""The Trainer inside a hyper-parameter search: Ray Tune reports and checkpoints, and space discovery.
+"""The Trainer inside a search: everything a trial reports to Ray Tune is decided here.
 
-A search (``trw_ray.hparams.search``) activates a :class:`SearchContext` (``trw_ray.search_context``,
-re-exported here) around the user's function:
+A search (``trw_ray.hparams.search``) activates a :class:`SearchContext` (``trw_ray.search_context``) around the
+user's function; ``Trainer.fit`` asks :func:`attach_search` what to add, and trains as it would anywhere else:
 
-- ``mode='trial'``: the Trainer writes its run folder into the trial's directory, trains for the search's
-  ``max_epochs`` when given, reports every epoch's metrics to Ray Tune (flattened ``dataset/split/output/metric``
-  keys, ``epoch``, and the search's metric name — see :func:`flatten_metrics`) with a checkpoint of the model,
-  optimizers, schedulers and history, and resumes from Tune's checkpoint when a scheduler pauses, a trial is
-  retried after a failure or PBT exploits another trial.
-- ``mode='discovery'``: the Trainer builds datasets, model and optimizers (so every ``hparams.create`` in
-  ``model_fn``/``optimizers_fn`` runs), then raises :class:`DiscoveryComplete` instead of training.
+- ``mode='trial'``: the run folder goes into the trial's directory (``<trial>/runs/``), training lasts the search's
+  ``max_epochs`` when given, a checkpoint is restored before training (model, optimizers, schedulers, the training
+  step's own state, history), the per-sample tables are written every epoch (added when the callbacks lack them),
+  and :class:`CallbackTuneReport` reports every epoch. **A report** holds every metric of the epoch flattened as
+  ``dataset/split/output/metric`` (see :func:`flatten_metrics`; a step's own metrics appear as
+  ``dataset/train/step/<name>``), ``epoch`` (finished epochs) and the search's metric, with a checkpoint. The last
+  epoch's report is held back and sent by :func:`send_final_report` with the value the user's function returns as
+  the search's metric, ``trw_final`` and the ``run_dir``, so the trial's final result is that value (and a
+  scheduler cannot stop the trial between the two).
+- ``mode='discovery'``: the Trainer builds datasets, model and optimizers in a temporary folder (so every
+  ``hparams.create`` in ``model_fn``/``optimizers_fn`` runs), then stops with :class:`DiscoveryComplete`.
 
-The report of the last epoch is held back and sent by the search with the value the user's function returns,
-so the trial's final result is that value (and a scheduler cannot stop the trial between the two).
+torch loads only when a checkpoint is written or read: a trial whose function never trains does not import it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
+from trw_ray import layout
+from trw_ray.search_context import FINAL_KEY, DiscoveryComplete, SearchContext, activate, current
+from trw_ray.train.callbacks.base import Callback, StopRun, TrainerContext
 
-from trw_ray.search_context import DiscoveryComplete, SearchContext, activate, current
-from trw_ray.train.callbacks.base import Callback, TrainerContext
-
-CHECKPOINT_FILENAME = "trainer_state.pt"
+CHECKPOINT_FILENAME = layout.CHECKPOINT_STATE_FILE
 TRAIN_SPLIT = "train"
 
-__all__ = ["CHECKPOINT_FILENAME", "CallbackTuneReport", "DiscoveryComplete", "SearchContext", "activate", "current",
-           "evaluated_metric_value",
-           "flatten_metrics", "flush_pending", "load_checkpoint_state", "restore_trainer_state", "send_report",
+__all__ = ["CHECKPOINT_FILENAME", "CallbackResumeTrial", "CallbackTuneReport", "DiscoveryComplete", "SearchAttachment",
+           "SearchContext", "activate", "attach_search", "current", "evaluated_metric_value", "flatten_metrics",
+           "flush_pending", "load_checkpoint_state", "restore_trainer_state", "send_final_report", "send_report",
            "trainer_state"]
 
 
@@ -88,6 +91,7 @@ def trainer_state(context: TrainerContext) -> dict[str, Any]:
         "epoch": context.epoch,
         "history": context.history,
         "learning_rates": context.learning_rates,
+        "step": context.step.state_dict() if context.step is not None else {},
     }
 
 
@@ -116,6 +120,8 @@ def restore_trainer_state(context: TrainerContext, state: Mapping[str, Any]) -> 
         saved = state.get("schedulers", {}).get(name)
         if saved is not None and hasattr(scheduler, "load_state_dict"):
             scheduler.load_state_dict(saved)
+    if context.step is not None and state.get("step"):
+        context.step.load_state_dict(state["step"])
     context.epoch = int(state.get("epoch", 0))
     context.history = list(state.get("history", []))
     context.learning_rates = list(state.get("learning_rates", []))
@@ -123,6 +129,8 @@ def restore_trainer_state(context: TrainerContext, state: Mapping[str, Any]) -> 
 
 def load_checkpoint_state(checkpoint_dir: str | Path) -> dict[str, Any] | None:
     """The trainer state in a Tune checkpoint folder, or None when it holds none."""
+    import torch
+
     path = Path(checkpoint_dir) / CHECKPOINT_FILENAME
     if not path.is_file():
         return None
@@ -131,6 +139,7 @@ def load_checkpoint_state(checkpoint_dir: str | Path) -> dict[str, Any] | None:
 
 def send_report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None) -> None:
     """``tune.report`` with a checkpoint folder holding ``state`` (when given)."""
+    import torch
     from ray import tune
 
     if state is None:
@@ -172,3 +181,88 @@ class CallbackTuneReport(Callback):
         self.search.pending = {"metrics": metrics, "state": trainer_state(context)}
         if not context.is_last_epoch:
             flush_pending(self.search)
+
+
+class CallbackResumeTrial(Callback):
+    """Pre-training callback of a trial: notes the run folder and restores the trial's checkpoint (consumed once)."""
+
+    def __init__(self, search: SearchContext):
+        super().__init__(strict=True)
+        self.search = search
+
+    def __call__(self, context: TrainerContext) -> None:
+        self.search.run_dirs.append(str(context.run_dir))
+        if self.search.checkpoint_state is not None:
+            state, self.search.checkpoint_state = self.search.checkpoint_state, None
+            restore_trainer_state(context, state)
+            context.logger.info("resumed from the trial's checkpoint at epoch %d", context.epoch)
+
+
+class DiscoveryStop(StopRun, DiscoveryComplete):
+    """Ends a discovery run once model and optimizers exist."""
+
+
+class CallbackEndDiscovery(Callback):
+    def __init__(self):
+        super().__init__(strict=True)
+
+    def __call__(self, context: TrainerContext) -> None:
+        raise DiscoveryStop("discovery: the model and optimizers exist, every hyper-parameter is declared")
+
+
+class SearchAttachment:
+    """What a search adds to one ``fit``: callbacks before training and after every epoch."""
+
+    def __init__(self, search: SearchContext):
+        self.search = search
+
+    def pre_training_callbacks(self) -> list[Callback]:
+        if self.search.mode == "discovery":
+            return [CallbackEndDiscovery()]
+        return [CallbackResumeTrial(self.search)]
+
+    def per_epoch_callbacks(self, callbacks: list) -> list:
+        """The run's per-epoch callbacks, then the per-sample tables (when missing) and the Tune report."""
+        from trw_ray.train.callbacks.sample_tables import CallbackSampleTables
+
+        if self.search.mode == "discovery":
+            return list(callbacks)
+        tables = [] if any(isinstance(c, CallbackSampleTables) for c in callbacks) else [CallbackSampleTables()]
+        return [*callbacks, *tables, CallbackTuneReport(self.search)]
+
+
+@contextlib.contextmanager
+def attach_search(options: dict[str, Any]) -> Iterator[SearchAttachment | None]:
+    """Inside a search, points ``options`` at the trial's folder (discovery: a temporary one, removed after) and
+    its epoch budget, and yields what the search attaches to the run; outside a search yields None."""
+    search = current()
+    if search is None:
+        yield None
+        return
+    workflow = options["workflow_options"]
+    if search.mode == "discovery":
+        previous = workflow.get("logging_directory"), workflow.get("console_log", True)
+        with tempfile.TemporaryDirectory(prefix="trw_ray_discovery_") as folder:
+            workflow["logging_directory"], workflow["console_log"] = folder, False
+            try:
+                yield SearchAttachment(search)
+            finally:
+                workflow["logging_directory"], workflow["console_log"] = previous
+        return
+    workflow["logging_directory"] = str(search.run_root)
+    if search.max_epochs is not None:
+        options["training_parameters"]["num_epochs"] = search.max_epochs
+    yield SearchAttachment(search)
+
+
+def send_final_report(search: SearchContext, value: float) -> None:
+    """The trial's last report: the held-back report of its last epoch (with its checkpoint) with ``value`` (what
+    the function returned) as the search's metric, ``trw_final`` and the trial's last ``run_dir``."""
+    pending = search.pending or {"metrics": {}, "state": None}
+    search.pending = None
+    metrics = dict(pending["metrics"])
+    metrics[search.metric] = value
+    metrics[FINAL_KEY] = True
+    if search.run_dirs:
+        metrics["run_dir"] = search.run_dirs[-1]
+    send_report(metrics, pending["state"])

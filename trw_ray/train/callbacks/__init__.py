@@ -7,22 +7,31 @@ files at the last epoch; the others run once after training.
 
 from __future__ import annotations
 
-from trw_ray.train.callbacks.base import Callback, TrainerContext
-from trw_ray.train.callbacks.best_history import CallbackBestHistory
-from trw_ray.train.callbacks.classification_report import CallbackClassificationReport
-from trw_ray.train.callbacks.epoch_summary import CallbackEpochSummary
-from trw_ray.train.callbacks.explanations import CallbackExplainWorstSamples
-from trw_ray.train.callbacks.export_augmentations import CallbackExportAugmentations
-from trw_ray.train.callbacks.export_errors import CallbackExportErrors
-from trw_ray.train.callbacks.export_onnx import CallbackExportOnnx
-from trw_ray.train.callbacks.export_samples import CallbackExportSamples
-from trw_ray.train.callbacks.history_plots import CallbackHistoryPlots
-from trw_ray.train.callbacks.learning_rate_recorder import CallbackLearningRateRecorder
-from trw_ray.train.callbacks.model_debugging import CallbackModelDebugging
-from trw_ray.train.callbacks.report_index import CallbackReportIndex
-from trw_ray.train.callbacks.summaries import CallbackDataSummary, CallbackModelSummary
-from trw_ray.train.callbacks.tensorboard import CallbackTensorboard, CallbackTensorboardEmbedding
-from trw_ray.train.callbacks.worst_samples import CallbackWorstSamplesByEpoch
+from trw_ray.lazy_import import lazy_exports
+from trw_ray.train.callbacks.base import Callback, StopRun, TrainerContext
+
+# each callback's module (and torch, pandas...) loads on first use: ``trw_ray.train.callbacks.base`` stays light
+_MODULES = {
+    "best_history": ["CallbackBestHistory"],
+    "classification_report": ["CallbackClassificationReport"],
+    "epoch_summary": ["CallbackEpochSummary"],
+    "explanations": ["CallbackExplainWorstSamples"],
+    "export_augmentations": ["CallbackExportAugmentations"],
+    "export_errors": ["CallbackExportErrors"],
+    "export_onnx": ["CallbackExportOnnx"],
+    "export_samples": ["CallbackExportSamples"],
+    "history_plots": ["CallbackHistoryPlots"],
+    "learning_rate_recorder": ["CallbackLearningRateRecorder"],
+    "model_debugging": ["CallbackModelDebugging"],
+    "report_index": ["CallbackReportIndex"],
+    "sample_tables": ["CallbackSampleTables"],
+    "summaries": ["CallbackDataSummary", "CallbackModelSummary"],
+    "tensorboard": ["CallbackTensorboard", "CallbackTensorboardEmbedding"],
+    "worst_samples": ["CallbackWorstSamplesByEpoch"],
+}
+_EXPORTS = {name: f"trw_ray.train.callbacks.{module}:{name}" for module, names in _MODULES.items() for name in names}
+
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 def default_pre_training_callbacks() -> list[Callback]:
@@ -30,21 +39,20 @@ def default_pre_training_callbacks() -> list[Callback]:
 
 
 def default_per_epoch_callbacks() -> list[Callback]:
-    return [CallbackEpochSummary(), CallbackModelSummary(), CallbackDataSummary(), CallbackExportSamples(),
-            CallbackExportAugmentations(), CallbackModelDebugging(), CallbackTensorboard(), CallbackWorstSamplesByEpoch()]
+    from trw_ray.train import callbacks as c
+
+    return [c.CallbackEpochSummary(), c.CallbackSampleTables(), c.CallbackModelSummary(), c.CallbackDataSummary(),
+            c.CallbackExportSamples(), c.CallbackExportAugmentations(), c.CallbackModelDebugging(),
+            c.CallbackTensorboard(), c.CallbackWorstSamplesByEpoch()]
 
 
 def default_post_training_callbacks() -> list[Callback]:
-    return [CallbackBestHistory(), CallbackHistoryPlots(), CallbackLearningRateRecorder(),
-            CallbackClassificationReport(), CallbackExportErrors(), CallbackExplainWorstSamples(),
-            CallbackTensorboardEmbedding(), CallbackExportOnnx(), CallbackReportIndex()]
+    from trw_ray.train import callbacks as c
+
+    return [c.CallbackBestHistory(), c.CallbackHistoryPlots(), c.CallbackLearningRateRecorder(),
+            c.CallbackClassificationReport(), c.CallbackExportErrors(), c.CallbackExplainWorstSamples(),
+            c.CallbackTensorboardEmbedding(), c.CallbackExportOnnx(), c.CallbackReportIndex()]
 
 
-__all__ = [
-    "Callback", "TrainerContext", "CallbackBestHistory", "CallbackClassificationReport", "CallbackDataSummary",
-    "CallbackEpochSummary", "CallbackExplainWorstSamples", "CallbackExportAugmentations", "CallbackExportErrors", "CallbackExportOnnx",
-    "CallbackExportSamples", "CallbackHistoryPlots", "CallbackLearningRateRecorder", "CallbackModelDebugging",
-    "CallbackModelSummary", "CallbackDataSummary", "CallbackReportIndex", "CallbackTensorboard",
-    "CallbackTensorboardEmbedding", "CallbackWorstSamplesByEpoch", "default_pre_training_callbacks",
-    "default_per_epoch_callbacks", "default_post_training_callbacks",
-]
+__all__ = ["Callback", "StopRun", "TrainerContext", *_EXPORTS, "default_pre_training_callbacks",
+           "default_per_epoch_callbacks", "default_post_training_callbacks"]

@@ -33,6 +33,7 @@ class TrainerContext:
         output_types: ``{output_name: Output class}``; output_targets: ``{output_name: target feature}``.
         split_samples: the first samples of each split as the model saw them in the first epoch (on CPU).
         extra: free room for callbacks to share results (e.g. the ONNX comparison).
+        step: the run's training step (:mod:`trw_ray.train.step`); its ``state_dict()`` goes into checkpoints.
     """
 
     options: dict[str, Any]
@@ -51,6 +52,7 @@ class TrainerContext:
     output_targets: dict[str, str] = field(default_factory=dict)
     split_samples: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    step: Any = None
 
     @property
     def num_epochs(self) -> int:
@@ -74,6 +76,11 @@ class TrainerContext:
         if lookup is None:
             return None
         return lookup(sample_uids)
+
+
+class StopRun(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a callback to end ``fit`` at once, without an error: the run folder is closed with the status
+    ``stopped`` and the exception reaches ``fit``'s caller (e.g. a search's discovery, once the model exists)."""
 
 
 class Callback(abc.ABC):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trw_ray import layout
 from trw_ray.io import write_text_atomic
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
@@ -36,4 +37,4 @@ class CallbackBestHistory(Callback):
         best = best_of_history(context.history, context.output_types)
         lines = [f"{'/'.join(key)}: best={record['best']:.6g} at epoch {record['epoch']} (last={record['last']:.6g})"
                  for key, record in sorted(best.items())]
-        write_text_atomic(context.run_dir / "best_history.txt", "\n".join(lines) + "\n")
+        write_text_atomic(context.run_dir / layout.BEST_HISTORY_FILE, "\n".join(lines) + "\n")

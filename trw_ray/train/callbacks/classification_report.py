@@ -3,9 +3,9 @@ classification output of every split, from the last evaluation."""
 
 from __future__ import annotations
 
+from trw_ray.outputs import OutputClassification
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
-from trw_ray.train.outputs import OutputClassification
 
 classification = lazy_module("trw_ray.reports.classification")
 

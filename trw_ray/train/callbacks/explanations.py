@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.classification_report import classification_outputs
@@ -103,7 +104,7 @@ class CallbackExplainWorstSamples(Callback):
             titles = [f"uid {uid} loss {collected['loss'][i]:.2f}\npred {collected['output'][i]} truth "
                       f"{collected['output_truth'][i]}" for uid, i in zip(uids, worst, strict=False)]
             image_name = first_image_feature({k: samples[k] for k in recorder.read_keys if k in samples})
-            folder = context.run_dir / "explanations"
+            folder = context.run_dir / layout.EXPLANATIONS_FOLDER
             prefix = f"{output_name}-{dataset}-{split}"
             convolutions = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
             if convolutions and image_name is not None and samples[image_name].dim() == 4:
@@ -154,6 +155,6 @@ class CallbackExplainWorstSamples(Callback):
             while weights.dim() > 3:  # (N, heads, L, S) -> average of the heads
                 weights = weights.mean(dim=1)
             for index in range(min(len(uids), weights.shape[0], 4)):
-                plots.plot_heatmap(weights[index].numpy(), context.run_dir / "attention" / f"{name}-{suffix}-uid{uids[index]}.png",
+                plots.plot_heatmap(weights[index].numpy(), context.run_dir / layout.ATTENTION_FOLDER / f"{name}-{suffix}-uid{uids[index]}.png",
                                    title=f"attention of {name}, sample {uids[index]}", xlabel="key position",
                                    ylabel="query position", colorbar_label="weight", cmap="viridis")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.worst_samples import first_image_feature
@@ -47,6 +48,6 @@ class CallbackExportAugmentations(Callback):
                         images.append(value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value))
                         titles.append(f"uid {uid}\nepoch {epoch}")
                 plots.plot_image_grid(images, titles,
-                                      context.run_dir / "augmentations" / dataset / f"{dataset}_{split}_augmentations.png",
+                                      context.run_dir / layout.AUGMENTATIONS_FOLDER / dataset / f"{dataset}_{split}_augmentations.png",
                                       title=f"{dataset}/{split}: original and augmented samples",
                                       columns=1 + self.num_augmentations)

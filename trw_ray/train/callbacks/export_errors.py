@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.classification_report import classification_outputs
@@ -32,7 +33,7 @@ class CallbackExportErrors(Callback):
             if names:
                 table["prediction_name"] = [names[i] if i < len(names) else str(i) for i in table["prediction"]]
                 table["truth_name"] = [names[i] if i < len(names) else str(i) for i in table["truth"]]
-            folder = context.run_dir / "errors" / dataset
+            folder = context.run_dir / layout.ERRORS_FOLDER / dataset
             folder.mkdir(parents=True, exist_ok=True)
             table.to_csv(folder / f"{output_name}-{split}-errors.csv", index=False)
             shown = table.head(self.max_images)

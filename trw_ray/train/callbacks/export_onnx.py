@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from trw_ray import layout
+from trw_ray.outputs import Output
 from trw_ray.train.callbacks.base import Callback, TrainerContext
-from trw_ray.train.outputs import Output
 
 
 class KeyRecordingDict(dict):
@@ -106,7 +107,7 @@ def compare_with_onnxruntime(path, feeds: dict[str, np.ndarray], expected: dict[
 class CallbackExportOnnx(Callback):
     """Writes ``last.onnx`` (or ``filename``) from the trained model and the run's example batch."""
 
-    def __init__(self, filename: str = "last.onnx", opset_version: int = 17, strict: bool = False):
+    def __init__(self, filename: str = layout.ONNX_FILE, opset_version: int = 17, strict: bool = False):
         super().__init__(strict=strict)
         self.filename = filename
         self.opset_version = opset_version

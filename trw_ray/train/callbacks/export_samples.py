@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from trw_ray import layout
 from trw_ray.io import write_text_atomic
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
@@ -43,7 +44,7 @@ class CallbackExportSamples(Callback):
                     if names:
                         class_names_of[(dataset, split, target)] = names
         for dataset, splits in context.split_samples.items():
-            folder = context.run_dir / "random_samples" / dataset
+            folder = context.run_dir / layout.RANDOM_SAMPLES_FOLDER / dataset
             for split, batch in splits.items():
                 count = min(self.max_samples, min(len(v) for v in batch.values() if hasattr(v, "__len__")))
                 for index in range(count):

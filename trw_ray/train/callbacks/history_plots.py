@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
@@ -28,7 +29,7 @@ class CallbackHistoryPlots(Callback):
         for (dataset, output, metric), curves in series.items():
             if output == "overall_loss" and self._single_loss_output(series, dataset, curves):
                 continue  # the same curve as the only output's loss
-            plots.plot_curves(curves, context.run_dir / "history" / f"{dataset}-{output}-{metric}.png",
+            plots.plot_curves(curves, context.run_dir / layout.HISTORY_FOLDER / f"{dataset}-{output}-{metric}.png",
                               title=f"{dataset} {output}: {metric}", ylabel=metric)
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trw_ray import layout
 from trw_ray.io import write_text_atomic
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
@@ -13,7 +14,7 @@ class CallbackLearningRateRecorder(Callback):
     def __call__(self, context: TrainerContext) -> None:
         if not context.learning_rates:
             return
-        folder = context.run_dir / "lr_recorder"
+        folder = context.run_dir / layout.LEARNING_RATE_FOLDER
         datasets = sorted({name for entry in context.learning_rates for name in entry})
         rows = ["epoch," + ",".join(datasets)]
         for epoch, entry in enumerate(context.learning_rates, start=1):

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
@@ -108,7 +109,7 @@ class CallbackModelDebugging(Callback):
             elif row["gradient_norm"] > self.exploding:
                 context.logger.warning("epoch %d: gradient of %s is exploding (L2 norm %.3g > %.3g)",
                                        context.epoch, row["parameter"], row["gradient_norm"], self.exploding)
-        activation_folder, gradient_folder = context.run_dir / "activations", context.run_dir / "gradients"
+        activation_folder, gradient_folder = context.run_dir / layout.ACTIVATIONS_FOLDER, context.run_dir / layout.GRADIENTS_FOLDER
         activation_folder.mkdir(exist_ok=True)
         gradient_folder.mkdir(exist_ok=True)
         activation_table = pd.DataFrame(self.activation_rows)

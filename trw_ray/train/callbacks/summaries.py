@@ -8,6 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from trw_ray import layout
 from trw_ray.io import write_text_atomic
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
@@ -59,7 +60,7 @@ class CallbackModelSummary(Callback):
     def __call__(self, context: TrainerContext) -> None:
         if context.epoch != 1 or context.example_batch is None:
             return
-        write_text_atomic(context.run_dir / "model_summary.txt", model_summary(context.model, context.example_batch))
+        write_text_atomic(context.run_dir / layout.MODEL_SUMMARY_FILE, model_summary(context.model, context.example_batch))
 
 
 class CallbackDataSummary(Callback):
@@ -92,4 +93,4 @@ class CallbackDataSummary(Callback):
                     balance = ", ".join(f"{names[i] if i < len(names) else i}: {c} ({c / counts.sum():.1%})"
                                         for i, c in enumerate(counts))
                     lines.append(f"  class balance of {context.output_targets.get(output_name, output_name)!r}: {balance}")
-        write_text_atomic(context.run_dir / "data_summary.txt", "\n".join(lines) + "\n")
+        write_text_atomic(context.run_dir / layout.DATA_SUMMARY_FILE, "\n".join(lines) + "\n")

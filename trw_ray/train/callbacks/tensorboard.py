@@ -14,10 +14,11 @@ import warnings
 import numpy as np
 import torch
 
+from trw_ray import layout
+from trw_ray.outputs import Output, OutputClassification, OutputEmbedding
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.export_onnx import KeyRecordingDict, OnnxExportModule
 from trw_ray.train.callbacks.worst_samples import first_image_feature
-from trw_ray.train.outputs import Output, OutputClassification, OutputEmbedding
 
 
 def _summary_writer(path):
@@ -40,7 +41,7 @@ class CallbackTensorboard(Callback):
 
     def __call__(self, context: TrainerContext) -> None:
         if self.writer is None:
-            self.writer = _summary_writer(context.run_dir / "tensorboard")
+            self.writer = _summary_writer(context.run_dir / layout.TENSORBOARD_FOLDER)
         writer, epoch = self.writer, context.epoch
         try:
             for tag, value in flatten_metrics(context.history[-1] if context.history else {}).items():
@@ -50,10 +51,21 @@ class CallbackTensorboard(Callback):
             if self.graph and epoch == 1 and context.example_batch is not None:
                 self._add_graph(context)
             if self.histograms:
-                for name, parameter in context.model.named_parameters():
-                    writer.add_histogram(f"weights/{name}", parameter.detach().float().cpu(), epoch)
-                for name, gradient in context.extra.get("debug_gradients", {}).items():
-                    writer.add_histogram(f"gradients/{name}", gradient.float().cpu(), epoch)
+                tensors = [(f"weights/{name}", parameter.detach()) for name, parameter in context.model.named_parameters()]
+                tensors += [(f"gradients/{name}", gradient) for name, gradient in
+                            context.extra.get("debug_gradients", {}).items()]
+                skipped = []
+                for tag, tensor in tensors:
+                    values = tensor.float().cpu()
+                    if not values.numel():
+                        continue
+                    if bool(torch.isfinite(values).all()):
+                        writer.add_histogram(tag, values, epoch)
+                    else:  # TensorBoard cannot bin NaN or infinities ("The histogram is empty")
+                        skipped.append(tag)
+                if skipped:
+                    context.logger.warning("tensorboard: epoch %d: no histogram for %d tensor(s) holding NaN or "
+                                           "infinite values: %s", epoch, len(skipped), ", ".join(skipped))
             hparams = context.options["workflow_options"].get("hparams")
             if context.is_last_epoch and hparams:
                 values = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()}
@@ -116,7 +128,7 @@ class CallbackTensorboardEmbedding(Callback):
                     if name not in outputs:
                         raise KeyError(f"embedding_name: no output {name!r} in {dataset}/{split}; outputs: {sorted(outputs)}")
                     if writer is None:
-                        writer = _summary_writer(context.run_dir / "tensorboard")
+                        writer = _summary_writer(context.run_dir / layout.TENSORBOARD_FOLDER)
                     self._export(context, writer, dataset, split, name, outputs)
         finally:
             if writer is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
@@ -60,7 +61,7 @@ class CallbackWorstSamplesByEpoch(Callback):
             self.write(context)
 
     def write(self, context: TrainerContext) -> None:
-        folder = context.run_dir / "worst_samples_by_epoch"
+        folder = context.run_dir / layout.WORST_SAMPLES_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         for (dataset, split, output_name), by_epoch in self.losses.items():
             epochs = sorted(by_epoch)
