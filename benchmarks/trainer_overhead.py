@@ -31,23 +31,28 @@ import trw_ray as trw
 from trw_ray.examples.mnist_tour import Net
 
 
+def hand_step(model, optimizer, batch) -> None:
+    """One step of the hand-written loop."""
+    optimizer.zero_grad(set_to_none=True)
+    x = batch["images"] / 255.0
+    x = F.max_pool2d(model.relu_conv1(model.conv1(x)), 2, 2)
+    logits = model.fc2(model.relu_fc1(model.fc1(x.view(x.shape[0], -1))))
+    F.cross_entropy(logits, batch["targets"]).backward()
+    optimizer.step()
+
+
 def hand_written(datasets, epochs: int, seed: int) -> float:
+    """Samples/s of the plain loop; like ``fit``'s, its time includes building the model and the optimizer."""
+    started = time.perf_counter()
     torch.manual_seed(seed)
     model = Net()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     split = datasets["mnist"]["train"]
     samples = 0
-    started = time.perf_counter()
     for _ in range(epochs):
         model.train()
         for batch in split:
-            optimizer.zero_grad(set_to_none=True)
-            x = batch["images"] / 255.0
-            x = F.max_pool2d(model.relu_conv1(model.conv1(x)), 2, 2)
-            logits = model.fc2(model.relu_fc1(model.fc1(x.view(x.shape[0], -1))))
-            loss = F.cross_entropy(logits, batch["targets"])
-            loss.backward()
-            optimizer.step()
+            hand_step(model, optimizer, batch)
             samples += len(batch["targets"])
     return samples / (time.perf_counter() - started)
 
@@ -57,10 +62,11 @@ class HandStepsBetweenBatches:
 
     def __init__(self, split, seed: int):
         self.split = split
+        started = time.perf_counter()
         torch.manual_seed(seed + 1000)
         self.model = Net()
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
-        self.hand_seconds = 0.0
+        self.hand_seconds = time.perf_counter() - started  # like fit's, its time includes building its model
         self.num_samples = split.num_samples
 
     def __len__(self):
@@ -70,46 +76,37 @@ class HandStepsBetweenBatches:
         hand_batches = iter(self.split)
         for batch in self.split:
             started = time.perf_counter()
-            hand = next(hand_batches)
             self.model.train()
-            self.optimizer.zero_grad(set_to_none=True)
-            x = hand["images"] / 255.0
-            x = F.max_pool2d(self.model.relu_conv1(self.model.conv1(x)), 2, 2)
-            logits = self.model.fc2(self.model.relu_fc1(self.model.fc1(x.view(x.shape[0], -1))))
-            F.cross_entropy(logits, hand["targets"]).backward()
-            self.optimizer.step()
+            hand_step(self.model, self.optimizer, next(hand_batches))
             self.hand_seconds += time.perf_counter() - started
             yield batch
+
+
+def fit_seconds(split, epochs: int, seed: int, logging_directory: str, run_prefix: str) -> float:
+    """Seconds of one ``Trainer.fit`` of the CNN on ``split`` with the default step and no optional callback."""
+    options = trw.train.create_default_options(num_epochs=epochs, device="cpu", logging_directory=logging_directory,
+                                               progress_bar=False, seed=seed)
+    options["workflow_options"]["console_log"] = False
+    trainer = trw.train.Trainer(callbacks_pre_training_fn=list, callbacks_per_epoch_fn=list,
+                                callbacks_post_training_fn=list)
+    started = time.perf_counter()
+    trainer.fit(options, inputs_fn=lambda: {"mnist": {"train": split}}, model_fn=lambda options: Net(),
+                optimizers_fn=lambda d, m: trw.train.create_sgd_optimizers_fn(d, m, learning_rate=0.1),
+                run_prefix=run_prefix)
+    return time.perf_counter() - started
 
 
 def interleaved(datasets, epochs: int, seed: int, logging_directory: str) -> tuple[float, float]:
     """(hand-written samples/s, Trainer samples/s) of one fit whose batches alternate with hand-written steps."""
     split = HandStepsBetweenBatches(datasets["mnist"]["train"], seed)
-    options = trw.train.create_default_options(num_epochs=epochs, device="cpu", logging_directory=logging_directory,
-                                               progress_bar=False, seed=seed)
-    options["workflow_options"]["console_log"] = False
-    trainer = trw.train.Trainer(callbacks_pre_training_fn=lambda: [], callbacks_per_epoch_fn=lambda: [],
-                                callbacks_post_training_fn=lambda: [])
-    started = time.perf_counter()
-    trainer.fit(options, inputs_fn=lambda: {"mnist": {"train": split}}, model_fn=lambda options: Net(),
-                optimizers_fn=lambda d, m: trw.train.create_sgd_optimizers_fn(d, m, learning_rate=0.1),
-                run_prefix="interleaved")
-    total = time.perf_counter() - started
+    total = fit_seconds(split, epochs, seed, logging_directory, "interleaved")
     samples = epochs * split.num_samples
     return samples / split.hand_seconds, samples / (total - split.hand_seconds)
 
 
 def with_trainer(datasets, epochs: int, seed: int, logging_directory: str) -> float:
-    options = trw.train.create_default_options(num_epochs=epochs, device="cpu", logging_directory=logging_directory,
-                                               progress_bar=False, seed=seed)
-    options["workflow_options"]["console_log"] = False
-    trainer = trw.train.Trainer(callbacks_pre_training_fn=lambda: [], callbacks_per_epoch_fn=lambda: [],
-                                callbacks_post_training_fn=lambda: [])
-    started = time.perf_counter()
-    trainer.fit(options, inputs_fn=lambda: datasets, model_fn=lambda options: Net(),
-                optimizers_fn=lambda d, m: trw.train.create_sgd_optimizers_fn(d, m, learning_rate=0.1),
-                run_prefix="overhead")
-    return epochs * datasets["mnist"]["train"].num_samples / (time.perf_counter() - started)
+    split = datasets["mnist"]["train"]
+    return epochs * split.num_samples / fit_seconds(split, epochs, seed, logging_directory, "overhead")
 
 
 def main() -> None:

@@ -140,23 +140,20 @@ class OutputClassification(Output):
             )
         if target.is_floating_point():
             raise TypeError(f"{who}: target {self.classes_name!r} must hold integer class indices; got {target.dtype}")
-        num_classes = self.output.shape[1]
-        if target.device.type == "cpu":  # numpy's min/max of a small array cost less than waking torch's threads
-            values = target.numpy()
-            low, high = values.min(), values.max()
-        else:
-            low, high = (value.item() for value in torch.aminmax(target))
-        if low < 0 or high >= num_classes:
-            bad = target[(target < 0) | (target >= num_classes)]
-            raise ValueError(
-                f"{who}: target {self.classes_name!r} must be in [0, {num_classes - 1}] for {num_classes} classes; "
-                f"got values from {int(bad.min())} to {int(bad.max())}"
-            )
-        target = target.long()
+        if target.dtype != torch.int64:
+            target = target.long()
         collect = {"output_raw": self.output.detach(), "output_truth": target}
-        if self.criterion_fn is None and self.weights is None:
+        default_loss = self.criterion_fn is None and self.weights is None
+        if not default_loss or target.is_cuda:
+            # a class out of range is a device-side assert on a GPU, and a custom criterion may not check it
+            self._check_classes(target, who)
+        if default_loss:
             # the per-sample losses are recomputed from the collected logits at the end of the split
-            return OutputEvaluation(loss=F.cross_entropy(self.output, target), collect=collect)
+            try:
+                return OutputEvaluation(loss=F.cross_entropy(self.output, target), collect=collect)
+            except (IndexError, RuntimeError):  # torch on the CPU refuses a class out of range: say which
+                self._check_classes(target, who)
+                raise
         criterion = (_criterion(self.criterion_fn, None, who) if self.criterion_fn is not None
                      else functools.partial(F.cross_entropy, reduction="none"))
         per_sample = criterion(self.output, target)
@@ -165,8 +162,21 @@ class OutputClassification(Output):
         collect["loss"] = per_sample.detach()
         return OutputEvaluation(loss=self._weighted_mean(per_sample, batch, output_name), collect=collect)
 
+    def _check_classes(self, target: torch.Tensor, who: str) -> None:
+        num_classes = self.output.shape[1]
+        low, high = (int(value) for value in torch.aminmax(target))
+        if low < 0 or high >= num_classes:
+            bad = target[(target < 0) | (target >= num_classes)]
+            raise ValueError(
+                f"{who}: target {self.classes_name!r} must be in [0, {num_classes - 1}] for {num_classes} classes; "
+                f"got values from {int(bad.min())} to {int(bad.max())}"
+            )
+
     @classmethod
     def finalize(cls, collected):
+        truth = collected.get("output_truth")
+        if truth is not None and len(truth) and truth.min() < 0:  # -100 is cross entropy's ignored class
+            raise ValueError(f"OutputClassification: target class indices must be >= 0; got {int(truth.min())}")
         logits = torch.from_numpy(collected.pop("output_raw")).float()
         if "loss" not in collected:
             truth = torch.from_numpy(collected["output_truth"])

@@ -66,8 +66,7 @@ class SequenceAsyncReservoir(Sequence):
                             ("max_jobs_at_once", max_jobs_at_once), ("batch_size", batch_size)):
             if value is not None:
                 positive_int(value, name)
-        if not isinstance(nb_workers, int) or nb_workers < 0:
-            raise ValueError(f"nb_workers: expected an integer >= 0; got {nb_workers!r}")
+        positive_int(nb_workers, "nb_workers", 0)
         if not isinstance(num_cpus_per_worker, (int, float)) or num_cpus_per_worker < 0:
             raise ValueError(f"num_cpus_per_worker: expected a number >= 0; got {num_cpus_per_worker!r}")
         self.min_reservoir_samples = min(min_reservoir_samples or source.batch_size, max_reservoir_samples)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from trw_ray.checks import positive_int
 from trw_ray.lazy_import import is_tensor
 
 
@@ -100,8 +101,7 @@ class RandomCropPad(Transform):
 
     def __init__(self, padding: int, feature_names=("images",), mode: str = "constant"):
         super().__init__(feature_names)
-        if not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"padding: expected an integer >= 0; got {padding!r}")
+        positive_int(padding, "padding", 0)
         self.padding, self.mode = padding, mode
 
     def apply(self, array, rng):
@@ -171,8 +171,7 @@ class Cutout(Transform):
 
     def __init__(self, size: int, value: float = 0.0, feature_names=("images",)):
         super().__init__(feature_names)
-        if not isinstance(size, int) or size < 1:
-            raise ValueError(f"size: expected an integer >= 1; got {size!r}")
+        positive_int(size, "size")
         self.size, self.value = size, value
 
     def apply(self, array, rng):

@@ -98,8 +98,7 @@ class GridSearch(SearchLogic):
 
     def __init__(self, space, mode="min", seed=None, grid_points: int = 3):
         super().__init__(space, mode, seed)
-        if not isinstance(grid_points, int) or isinstance(grid_points, bool) or grid_points < 2:
-            raise ValueError(f"grid_points: expected an integer >= 2; got {grid_points!r}")
+        checks.positive_int(grid_points, "grid_points", 2)
         self.grid_points = grid_points
         axes = [spec.grid(grid_points) for spec in self.space.values()]
         self.size = math.prod(len(axis) for axis in axes)
@@ -214,8 +213,7 @@ def hyperband_brackets(max_t: int, reduction_factor: float = 3) -> list[dict[str
     the successive-halving rounds ``[(n_i, r_i), ...]``. ``max_t=81, reduction_factor=3`` gives the paper's table
     (n = 81, 34, 15, 8, 5; r = 1, 3, 9, 27, 81).
     """
-    if not isinstance(max_t, int) or max_t < 1:
-        raise ValueError(f"max_t: expected an integer >= 1; got {max_t!r}")
+    checks.positive_int(max_t, "max_t")
     if not reduction_factor > 1:
         raise ValueError(f"reduction_factor: expected a number > 1; got {reduction_factor!r}")
     eta = reduction_factor

@@ -68,42 +68,52 @@ def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str], path, t
                     columns: int = 8, overlays: Sequence[np.ndarray | None] | None = None) -> Path:
     """A mosaic of images with a caption under each; ``overlays`` are [0, 1] heatmaps blended on top.
 
-    Drawn as one image (not one axes per tile) so that large grids stay fast.
+    Drawn with Pillow straight into one picture (tiles enlarged to about 144 pixels, nearest neighbour): no
+    matplotlib figure, whose text layout made a grid of 24 captions cost ten times more.
     """
+    from PIL import Image, ImageDraw, ImageFont
+
     tiles = [to_displayable_image(image) for image in images]
     tiles = [np.zeros((8, 8)) if tile is None else tile for tile in tiles]
     if overlays is not None:
         tiles = [tile if heat is None else _overlay(tile, heat) for tile, heat in zip(tiles, overlays, strict=False)]
-    if any(tile.ndim == 3 for tile in tiles):
+    color = any(tile.ndim == 3 for tile in tiles)
+    if color:
         tiles = [np.repeat(tile[..., None], 3, axis=-1) if tile.ndim == 2 else tile for tile in tiles]
     count = max(len(tiles), 1)
     columns = min(columns, count)
     rows = math.ceil(count / columns)
-    height = max(tile.shape[0] for tile in tiles) if tiles else 8
-    width = max(tile.shape[1] for tile in tiles) if tiles else 8
-    tile_inches = 1.6
-    pixels_per_inch = width / tile_inches
+    height = max((tile.shape[0] for tile in tiles), default=8)
+    width = max((tile.shape[1] for tile in tiles), default=8)
+    scale = max(1, round(144 / width))
+    font = ImageFont.load_default(size=11)
     lines = max((str(t).count("\n") + 1 for t in titles), default=1)
-    pad = max(2, width // 14)
-    caption = int(math.ceil(lines * 0.14 * pixels_per_inch)) + pad
-    row_height, column_width = height + caption, width + pad
-    shape = (rows * row_height, columns * column_width, *((3,) if any(t.ndim == 3 for t in tiles) else ()))
-    mosaic = np.ones(shape)
+    pad, line_height = 6, 13
+    caption = lines * line_height + pad
+    tile_height, tile_width = height * scale, width * scale
+    row_height, column_width = tile_height + caption, tile_width + pad
+    header = 24 if title else 0
+    shape = (header + rows * row_height, columns * column_width, *((3,) if color else ()))
+    mosaic = np.full(shape, 255, dtype=np.uint8)
     for index, tile in enumerate(tiles):
         row, column = divmod(index, columns)
-        top, left = row * row_height, column * column_width
-        mosaic[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
-    figure = plt.figure(figsize=(shape[1] / pixels_per_inch, shape[0] / pixels_per_inch + (0.4 if title else 0)))
-    axis = figure.add_axes((0, 0, 1, shape[0] / pixels_per_inch / figure.get_figheight()))
-    axis.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
-    axis.axis("off")
+        top, left = header + row * row_height, column * column_width + pad // 2
+        enlarged = np.repeat(np.repeat(np.clip(tile, 0, 1), scale, axis=0), scale, axis=1)
+        mosaic[top:top + enlarged.shape[0], left:left + enlarged.shape[1]] = np.round(enlarged * 255).astype(np.uint8)
+    picture = Image.fromarray(mosaic, mode="RGB" if color else "L")
+    draw = ImageDraw.Draw(picture)
     for index, text in enumerate(titles[: len(tiles)]):
         row, column = divmod(index, columns)
-        axis.text(column * column_width + width / 2, row * row_height + height + pad / 2, text,
-                  ha="center", va="top", fontsize=7)
+        draw.multiline_text((column * column_width + column_width / 2, header + row * row_height + tile_height + 2),
+                            str(text), fill=0, font=font, anchor="ma", align="center", spacing=1)
     if title:
-        figure.suptitle(title, y=1 - 0.1 / figure.get_figheight(), va="top", fontsize=10)
-    return _save(figure, path)
+        draw.text((shape[1] / 2, 5), title, fill=0, font=ImageFont.load_default(size=14), anchor="ma")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    picture.save(temporary, format="PNG", compress_level=3)
+    os.replace(temporary, path)
+    return path
 
 
 def _draw_curves(axis, series, title: str, xlabel: str, ylabel: str) -> None:

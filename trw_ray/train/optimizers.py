@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from trw_ray.checks import positive_int
+
 SchedulerFn = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
@@ -85,15 +87,13 @@ def create_adam_optimizers_fn(
 
 def create_scheduler_step_lr(step_size: int, gamma: float = 0.1) -> SchedulerFn:
     """A ``scheduler_fn`` multiplying the learning rate by ``gamma`` every ``step_size`` epochs."""
-    if not isinstance(step_size, int) or step_size < 1:
-        raise ValueError(f"step_size: expected an integer >= 1; got {step_size!r}")
+    positive_int(step_size, "step_size")
     return lambda optimizer: torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
 
 
 def create_scheduler_cosine(num_epochs: int, min_learning_rate: float = 0.0) -> SchedulerFn:
     """A ``scheduler_fn`` decaying the learning rate along a cosine to ``min_learning_rate`` over ``num_epochs``."""
-    if not isinstance(num_epochs, int) or num_epochs < 1:
-        raise ValueError(f"num_epochs: expected an integer >= 1; got {num_epochs!r}")
+    positive_int(num_epochs, "num_epochs")
     return lambda optimizer: torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=num_epochs, eta_min=min_learning_rate
     )

