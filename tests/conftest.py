@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +46,15 @@ def make_blobs(num_samples: int = 200, num_features: int = 4, num_classes: int =
     y = rng.integers(0, num_classes, size=num_samples)
     x = centers[y] + rng.normal(size=(num_samples, num_features))
     return {"x": x.astype(np.float32), "y": y.astype(np.int64)}
+
+
+def chromium_path() -> str | None:
+    """A headless Chromium to render report pages with, or None."""
+    for name in ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    for path in ("/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium"):
+        if Path(path).is_file():
+            return path
+    return None

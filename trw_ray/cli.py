@@ -71,6 +71,25 @@ def _report(args: argparse.Namespace) -> int:
                   .to_string(float_format=lambda v: f"{v:.6g}"))
         print(f"comparison written to {Path(output).resolve() / 'index.html'}")
         return 0
+    datasets = None
+    if args.datasets:
+        from trw_ray.hparams.space import import_function
+
+        datasets = import_function(args.datasets, "--datasets")()
+    if target == "errors":
+        from trw_ray.hparams.errors import error_report
+
+        if len(rest) != 1 or not layout.is_experiment_folder(rest[0]):
+            raise SystemExit("trw-ray report errors: give one search experiment folder (with trw_ray/search.json)")
+        report = error_report(rest[0], args.output, split=args.split, datasets=datasets)
+        for note in report["notes"]:
+            print(f"note: {note}")
+        if report["label_issues"] is not None:
+            shown = report["label_issues"].groupby(["dataset", "split", "output"]).head(10)
+            print(shown[["dataset", "split", "sample_uid", "label", "ensemble_label", "wrong_share", "label_quality",
+                         "rank"]].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(f"error report: {report['index']}")
+        return 0
     if target == "run":
         if len(rest) != 1:
             raise SystemExit("trw-ray report run: give one run folder")
@@ -81,8 +100,10 @@ def _report(args: argparse.Namespace) -> int:
     if layout.is_experiment_folder(path):
         from trw_ray.hparams.analysis import analyse
 
-        report = analyse(path, args.output)
+        report = analyse(path, args.output, datasets=datasets)
         print(f"search report: {report['index']}")
+        if report["errors"] is not None:
+            print(f"error report: {report['errors']['index']}")
         return 0
     if layout.is_run_folder(path):
         from trw_ray.reports.html import build_run_index
@@ -172,8 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     tour.set_defaults(handler=_tour)
 
     report = commands.add_parser(
-        "report", help="build reports: `report PATH` (search experiment or run folder), `report compare RUN RUN...`")
-    report.add_argument("target", nargs="+", help="PATH, or `compare RUN RUN...`, or `run RUN`")
+        "report", help="build reports: `report PATH` (search experiment or run folder), `report errors EXPERIMENT`, "
+                       "`report compare RUN RUN...`")
+    report.add_argument("target", nargs="+", help="PATH, or `errors EXPERIMENT`, `compare RUN RUN...`, `run RUN`")
+    report.add_argument("--split", default=None, help="errors: only this evaluated split")
+    report.add_argument("--datasets", default=None,
+                        help="module:function returning the trainable's datasets, to show the error report's samples "
+                             "as images (e.g. trw_ray.datasets.mnist:create_mnist_dataset)")
     report.add_argument("--output", default=None,
                         help="output folder (search: default <experiment>/report; compare: ./compare_<A>_vs_<B>)")
     report.set_defaults(handler=_report)

@@ -18,6 +18,7 @@ A search experiment (``storage_path/name``), beside Ray Tune's own files::
     <trial folder>/runs/<run>/       the run folders the trial's Trainer wrote
     <trial folder>/trw_ray_infos.json   the infos the trial's function returned with its loss
     report/                          the search report (``trw-ray report PATH``)
+    report/errors/                   the error report (label-issue candidates, confusions, training dynamics)
 
 Names only: this module imports nothing of trw_ray, torch or Ray.
 """
@@ -58,6 +59,7 @@ TRIAL_RUNS_FOLDER = "runs"
 TRIAL_INFOS_FILE = "trw_ray_infos.json"
 CHECKPOINT_STATE_FILE = "trainer_state.pt"
 SEARCH_REPORT_FOLDER = "report"
+SEARCH_ERRORS_FOLDER = "errors"  # inside the search report: the error report
 DEFAULT_SEARCHES_FOLDER = "searches"
 TUNER_STATE_FILE = "tuner.pkl"  # Ray Tune's; what ``Tuner.can_restore`` looks for
 

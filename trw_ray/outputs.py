@@ -178,11 +178,12 @@ class OutputClassification(Output):
         if truth is not None and len(truth) and truth.min() < 0:  # -100 is cross entropy's ignored class
             raise ValueError(f"OutputClassification: target class indices must be >= 0; got {int(truth.min())}")
         logits = torch.from_numpy(collected.pop("output_raw")).float()
+        log_probabilities = torch.log_softmax(logits, dim=1)  # one pass gives the losses and the probabilities
         if "loss" not in collected:
             truth = torch.from_numpy(collected["output_truth"])
-            collected["loss"] = F.cross_entropy(logits, truth, reduction="none").numpy()
+            collected["loss"] = (-log_probabilities.gather(1, truth[:, None])[:, 0]).numpy()
         collected["output"] = logits.argmax(dim=1).numpy()
-        collected["output_raw"] = torch.softmax(logits, dim=1).numpy()
+        collected["output_raw"] = log_probabilities.exp_().numpy()
         return collected
 
     @classmethod

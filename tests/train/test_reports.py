@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from conftest import make_blobs
+from conftest import chromium_path, make_blobs
 from sklearn import metrics as sk_metrics
 
 import trw_ray as trw
@@ -199,19 +199,8 @@ def test_index_html_references_every_report(mnist_run):
         assert expected in page, expected
 
 
-def _chromium() -> str | None:
-    for name in ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    for path in ("/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium"):
-        if Path(path).is_file():
-            return path
-    return None
-
-
 def test_index_html_renders_in_headless_chromium_without_console_errors(mnist_run, tmp_path):
-    chromium = _chromium()
+    chromium = chromium_path()
     if chromium is None:
         pytest.skip("Chromium is not installed (.ci/run installs chromium-headless-shell from Debian)")
     run_dir = mnist_run[2]

@@ -14,6 +14,7 @@ from trw_ray.hparams.algorithms import (
     register_algorithm,
 )
 from trw_ray.hparams.driver import search
+from trw_ray.hparams.errors import error_report
 from trw_ray.hparams.hyperparameters import HyperParameters
 from trw_ray.hparams.legacy import HyperParametersOptimizerRandomSearchLocal
 from trw_ray.hparams.params import (
@@ -50,7 +51,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "ALGORITHMS", "Algorithm", "AlgorithmRequest", "algorithm_names", "register_algorithm", "HyperParametersOptimizerRandomSearchLocal", "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
+    "ALGORITHMS", "Algorithm", "AlgorithmRequest", "algorithm_names", "register_algorithm", "error_report", "HyperParametersOptimizerRandomSearchLocal", "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
     "DiscreteMapping", "DiscreteValue", "GridSearch", "HyperParameters", "Param", "RandomSearch",
     "RegularizedEvolution", "SearchLogic", "SearchSpace", "discover_space", "hyperband_brackets", "load_space",
     "param_from_dict", "search",

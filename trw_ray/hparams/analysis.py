@@ -26,7 +26,7 @@ MIN_TRIALS_FOR_IMPORTANCE = 4
 
 
 def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric: str | None = None,
-            seed: int = 0) -> dict[str, Any]:
+            seed: int = 0, errors_report: bool = True, datasets=None) -> dict[str, Any]:
     """Builds the search report.
 
     Args:
@@ -34,9 +34,12 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
         output_dir: where the report goes (default ``<experiment>/report``).
         metric: default: the search's metric; each trial contributes its last reported value.
         seed: seed of the importance forest (same seed, same importance).
+        errors_report: also build the error report (:func:`trw_ray.hparams.error_report`) in ``output_dir/errors``
+            when the trials left per-sample tables; ``datasets`` is passed to it (for the candidates' images).
 
     Returns:
-        ``{'index': path of index.html, 'importance': DataFrame or None, 'trials': DataFrame, 'output_dir': path}``.
+        ``{'index': path of index.html, 'importance': DataFrame or None, 'trials': DataFrame, 'output_dir': path,
+        'errors': the error report's result or None}``.
     """
     from trw_ray.reports.plots import plot_bars, plot_learning_curves, plot_metric_against_parameters
     from trw_ray.reports.search import build_search_index
@@ -93,9 +96,19 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
         plot_learning_curves(curves, output_dir / "learning_curves.png", title=f"{metric} of every trial",
                              ylabel=metric, highlight=best["trial_id"] if best else None, log_y=positive)
         figures.append(("learning_curves.png", "learning curves of every trial (red: best)"))
+    errors = None
+    if errors_report:
+        from trw_ray.hparams.errors import error_report
+
+        try:
+            errors = error_report(results, output_dir / layout.SEARCH_ERRORS_FOLDER, datasets=datasets)
+        except Exception as error:  # noqa: BLE001 - the search report stands without the error report
+            notes.append(f"the error report failed: {type(error).__name__}: {error}")
+    links = [(f"{layout.SEARCH_ERRORS_FOLDER}/index.html", "error report: label-issue candidates, confusions, training dynamics")] \
+        if errors is not None else []
     index = build_search_index(output_dir, results.settings, trials, importance, figures, best, str(results.path),
-                               notes)
-    return {"index": index, "importance": importance, "trials": trials, "output_dir": output_dir}
+                               notes, links)
+    return {"index": index, "importance": importance, "trials": trials, "output_dir": output_dir, "errors": errors}
 
 
 def analyse_hyperparameters(hprams_path_pattern: str, output_path: str | os.PathLike, **kwargs) -> dict[str, Any]:

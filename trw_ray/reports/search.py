@@ -23,7 +23,8 @@ def _table(frame: pd.DataFrame, max_rows: int = 50) -> str:
 
 def build_search_index(output_dir: str | os.PathLike, settings: dict[str, Any], trials: pd.DataFrame,
                        importance: pd.DataFrame | None, figures: list[tuple[str, str]], best: dict | None,
-                       experiment_dir: str, notes: list[str] | None = None) -> Path:
+                       experiment_dir: str, notes: list[str] | None = None,
+                       links: list[tuple[str, str]] | None = None) -> Path:
     """Writes ``output_dir/index.html``; ``figures`` are ``(file name in output_dir, caption)``."""
     output_dir = Path(output_dir)
     metric = settings.get("metric", "loss")
@@ -43,6 +44,8 @@ def build_search_index(output_dir: str | os.PathLike, settings: dict[str, Any], 
             parts.append(f"<p>run folder: <code>{html.escape(str(best['run_dir']))}</code></p>")
     for note in notes or []:
         parts.append(f"<p><i>{html.escape(note)}</i></p>")
+    for href, text in links or []:
+        parts.append(f"<p><a href='{html.escape(href)}'>{html.escape(text)}</a></p>")
     if importance is not None:
         parts.append("<h2>Hyper-parameter importance</h2><p>Fraction of the metric's variance over the space "
                      "explained by each parameter's main effect (fANOVA on a tree ensemble); std over trees.</p>")

@@ -1,0 +1,155 @@
+"""The search's error report: what tens of models trained on the same data agree they get wrong.
+
+Example::
+
+    report = trw.hparams.error_report(results, datasets=trw.datasets.create_mnist_dataset())
+    report['label_issues'].head(20)     # the likeliest label errors of the evaluated splits
+    # <experiment>/report/errors/index.html: the candidates as images, confusions, the best trial's errors,
+    # the training dynamics of the train split; every table as CSV and Parquet beside it
+
+Built by the driver from the trials' per-sample tables (:mod:`trw_ray.results.sample_errors` defines every score
+and the ranking); the experiment is only read. ``trw-ray report errors PATH`` builds it alone, ``trw-ray report
+PATH`` with the search report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trw_ray import layout
+from trw_ray.results import sample_errors as scores
+
+ERRORS_FOLDER = layout.SEARCH_ERRORS_FOLDER
+
+
+def _write_table(frame, output_dir: Path, name: str) -> list[str]:
+    frame.to_csv(output_dir / f"{name}.csv", index=False)
+    frame.to_parquet(output_dir / f"{name}.parquet", index=False)
+    return [f"{name}.csv", f"{name}.parquet"]
+
+
+def _images(datasets: Mapping | None, dataset: str, split: str, uids: np.ndarray) -> np.ndarray | None:
+    """The first image-like feature of these samples, from the datasets the report was given (None if none)."""
+    from trw_ray.train.callbacks.worst_samples import first_image_feature
+
+    sequence = (datasets or {}).get(dataset, {}).get(split)
+    lookup = getattr(sequence, "samples_by_uid", None)
+    if lookup is None or not len(uids):
+        return None
+    try:
+        samples = lookup(uids)
+    except KeyError:
+        return None
+    name = first_image_feature(samples)
+    return None if name is None else [np.asarray(image) for image in samples[name]]
+
+
+def error_report(path_or_results, output_dir: str | os.PathLike | None = None, split: str | None = None,
+                 datasets: Mapping | None = None, best_k: int = 5, max_images: int = 24,
+                 ranking: str = scores.DEFAULT_RANKING) -> dict[str, Any]:
+    """Builds ``errors/index.html`` and its tables.
+
+    Args:
+        path_or_results: an experiment folder or :class:`trw_ray.results.ExperimentResults`.
+        output_dir: default ``<experiment>/report/errors``.
+        split: only this evaluated split (default: every split that does not train).
+        datasets: ``{dataset: {split: sequence}}`` as the trainable's ``inputs_fn`` returns them; sequences that
+            look samples up by uid (``SequenceArray``) let the page show the candidates as images.
+        best_k: how many of the best trials ``wrong_share_best`` counts.
+        max_images: candidates shown as images per split.
+        ranking: see :data:`trw_ray.results.sample_errors.RANKINGS`.
+
+    Returns:
+        ``{'index', 'output_dir', 'label_issues', 'confusions', 'best_trial_errors', 'training_dynamics',
+        'notes'}``; a table the experiment cannot give (no train-split tables, say) is None and a note says why.
+
+    Raises:
+        KeyError: ``split`` names no recorded split.
+    """
+    from trw_ray.reports.errors import build_errors_index
+    from trw_ray.reports.plots import plot_image_grid
+    from trw_ray.results import load
+
+    results = load(path_or_results)
+    output_dir = Path(output_dir) if output_dir is not None else \
+        results.path / layout.SEARCH_REPORT_FOLDER / ERRORS_FOLDER
+    output_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    sections: list[dict] = []
+    found: dict[str, Any] = {"label_issues": None, "confusions": None, "best_trial_errors": None,
+                             "training_dynamics": None}
+    try:
+        issues = scores.label_issues(results, split=split, best_k=best_k, ranking=ranking)
+    except (FileNotFoundError, ValueError) as error:
+        notes.append(f"no label-issue candidates: {error}")
+        issues = None
+    except KeyError as error:
+        if split is not None:
+            raise
+        notes.append(f"no label-issue candidates: {error.args[0]}")
+        issues = None
+    if issues is not None:
+        found["label_issues"] = issues
+        for (dataset, split_name, output), group in issues.groupby(["dataset", "split", "output"], sort=True):
+            name = f"label_issues-{dataset}-{split_name}-{output}"
+            files = _write_table(group, output_dir, name)
+            top = group.head(max_images)
+            images = _images(datasets, dataset, split_name, top["sample_uid"].to_numpy())
+            shown = []
+            if images is not None:
+                titles = [f"uid {r.sample_uid}: label {r.label}\nensemble {r.ensemble_label} "
+                          f"p={r.probability_label:.2f}\nwrong {r.wrong_share:.0%} q={r.label_quality:.2f}"
+                          for r in top.itertuples()]
+                plot_image_grid(images, titles, output_dir / f"{name}.png",
+                                title=f"{output} {dataset}/{split_name}: likeliest label issues")
+                shown = [f"{name}.png"]
+            flagged = int(group["is_label_issue"].sum())
+            sections.append({
+                "title": f"Label-issue candidates: {dataset}/{split_name} ({output})",
+                "text": f"{len(group)} samples seen by up to {int(group['trials'].max())} trials, ranked by {ranking} "
+                        f"(likeliest first); {flagged} flagged by confident learning. wrong_share: share of trials "
+                        f"wrong; wrong_share_best: among the {best_k} best; probability_label: the ensemble's "
+                        "probability of the given label; label_quality: cleanlab's score of the ensemble.",
+                "images": shown, "table": group, "files": files})
+        found["confusions"] = scores.confusions(results, split=split)
+        files = _write_table(found["confusions"], output_dir, "confusions")
+        sections.append({"title": "Confusions most trials make", "table": found["confusions"], "files": files,
+                         "text": "errors: mean count per trial; trials_share: share of trials making it at least once."})
+        best = scores.best_trials(results, 1)
+        if best:
+            found["best_trial_errors"] = scores.trial_errors(results, best[0], split=split)
+            files = _write_table(found["best_trial_errors"], output_dir, "best_trial_errors")
+            sections.append({"title": f"Errors of the best trial ({best[0]})", "table": found["best_trial_errors"],
+                             "files": files, "text": "most confident errors first."})
+    try:
+        dynamics = scores.training_dynamics(results)
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        notes.append(f"no training dynamics: {error.args[0] if isinstance(error, KeyError) else error}")
+        dynamics = None
+    if dynamics is not None:
+        found["training_dynamics"] = dynamics
+        for (dataset, split_name, output), group in dynamics.groupby(["dataset", "split", "output"], sort=True):
+            name = f"training_dynamics-{dataset}-{split_name}-{output}"
+            files = _write_table(group, output_dir, name)
+            top = group.head(max_images)
+            images = _images(datasets, dataset, split_name, top["sample_uid"].to_numpy())
+            shown = []
+            if images is not None:
+                titles = [f"uid {r.sample_uid}: label {r.label}\nconf {r.confidence:.2f} var {r.variability:.2f}"
+                          f"\nright {r.correctness:.0%}" for r in top.itertuples()]
+                plot_image_grid(images, titles, output_dir / f"{name}.png",
+                                title=f"{output} {dataset}/{split_name}: hardest to learn")
+                shown = [f"{name}.png"]
+            sections.append({
+                "title": f"Training dynamics: {dataset}/{split_name} ({output})",
+                "text": f"{int(group['hard_to_learn'].sum())} of {len(group)} samples hard to learn (confidence and "
+                        "correctness below 0.5, averaged over the trials' epochs); lowest confidence first.",
+                "images": shown, "table": group, "files": files})
+    index = build_errors_index(output_dir, f"Error report: {results.settings.get('name', results.path.name)}",
+                               sections, notes)
+    return {"index": index, "output_dir": output_dir, "notes": notes, **found}
