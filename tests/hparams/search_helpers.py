@@ -147,3 +147,11 @@ def run_fake_gpu_search(storage):
              for _, t in results.trials().iterrows()]
     print(json.dumps(infos))
     ray.shutdown()
+
+
+def mnist_with_flipped_labels(hparams):
+    """The tour's trainable on the tiny MNIST subset with 1% of the valid split's labels flipped (seeded)."""
+    from trw_ray.examples.mnist_search import evaluate_hparams
+
+    return evaluate_hparams(hparams, num_epochs=3, max_train_samples=2000, max_eval_samples=1000, batch_size=100,
+                            label_noise={"valid": 0.01})

@@ -248,3 +248,23 @@ def test_a_registered_algorithm_searches_and_samples_returns_every_trial_split_a
         results.samples(split="test")
     with pytest.raises(ValueError, match="epoch: expected 'last', 'all' or an integer >= 1; got 0"):
         results.samples(epoch=0)
+
+
+def test_the_error_report_of_a_real_search_ranks_the_flipped_labels_near_the_top(ray_local, tmp_path):
+    from trw_ray.hparams.space import load_space
+
+    space = load_space(TINY)
+    results = trw.hparams.search(search_helpers.mnist_with_flipped_labels, space=space.parameters, num_samples=4,
+                                 seed=0, storage_path=tmp_path, name="flipped", verbose=0)
+    kwargs = {"max_train_samples": 2000, "max_eval_samples": 1000, "batch_size": 100}
+    noisy = trw.datasets.create_mnist_dataset(label_noise={"valid": 0.01}, **kwargs)["mnist"]["valid"]
+    clean = trw.datasets.create_mnist_dataset(**kwargs)["mnist"]["valid"]
+    flipped = set(noisy.split["sample_uid"][noisy.split["targets"] != clean.split["targets"]].tolist())
+    assert len(flipped) == 10
+    report = trw.hparams.error_report(results, datasets={"mnist": {"valid": noisy}})
+    issues = report["label_issues"]
+    valid = issues[issues["split"] == "valid"]
+    ranks = sorted(valid.set_index("sample_uid").loc[sorted(flipped), "rank"])
+    assert ranks[0] == 1 and sum(rank <= 20 for rank in ranks) >= 8, ranks  # of 1,000 (measured: 1-9 and 22)
+    assert (Path(report["output_dir"]) / "label_issues-mnist-valid-softmax.png").is_file()
+    assert set(report["training_dynamics"]["split"]) == {"train"}

@@ -14,6 +14,7 @@ import logging
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,7 @@ def create_mnist_dataset(
     seed: int = 0,
     download: bool = True,
     max_eval_samples: int | None = None,
+    label_noise: Mapping[str, float] | None = None,
 ) -> dict[str, dict[str, SequenceArray]]:
     """MNIST as ``{'mnist': {'train', 'valid', 'test'}}`` sequences of dict batches.
 
@@ -222,6 +224,9 @@ def create_mnist_dataset(
         seed: seed of the subset and of the training shuffle.
         download: allow downloading when no local or bundled copy is found.
         max_eval_samples: keep only the first samples of valid and test (quick searches and tests).
+        label_noise: ``{split: fraction}``: give that fraction of the split's samples another label (drawn from
+            ``seed``), to measure what finds label errors (``benchmarks/error_report.py``). The same arguments give
+            the same flips: compare with the clean dataset to know them.
     """
     if max_train_samples is not None and (not isinstance(max_train_samples, int) or max_train_samples < 1):
         raise ValueError(f"max_train_samples: expected None or an integer >= 1; got {max_train_samples!r}")
@@ -244,6 +249,11 @@ def create_mnist_dataset(
     if max_eval_samples is not None:
         valid = {name: values[:max_eval_samples] for name, values in valid.items()}
         test = {name: values[:max_eval_samples] for name, values in test.items()}
+    splits = {"train": train, "valid": valid, "test": test}
+    for split, fraction in (label_noise or {}).items():
+        if split not in splits:
+            raise ValueError(f"label_noise: unknown split {split!r}; expected some of {list(splits)}")
+        plant_label_noise(splits[split], fraction, seed)
     class_names = {"targets": list(CLASS_NAMES)}
     return {
         "mnist": {
@@ -252,6 +262,19 @@ def create_mnist_dataset(
             "test": SequenceArray(test, batch_size=batch_size, shuffle=False, class_names=class_names),
         }
     }
+
+
+def plant_label_noise(features: dict[str, np.ndarray], fraction: float, seed: int, feature: str = "targets",
+                      num_classes: int = 10) -> np.ndarray:
+    """Gives ``fraction`` of the samples a different class (each moved by 1 to ``num_classes - 1``, drawn from
+    ``seed``), in place; returns the rows changed."""
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 <= fraction <= 1:
+        raise ValueError(f"label_noise: expected fractions in [0, 1]; got {fraction!r}")
+    labels = features[feature]
+    rng = np.random.default_rng([seed, 7919])
+    rows = np.sort(rng.choice(len(labels), size=int(round(fraction * len(labels))), replace=False))
+    labels[rows] = (labels[rows] + rng.integers(1, num_classes, size=len(rows))) % num_classes
+    return rows
 
 
 #: the spelling of TRW's documentation

@@ -24,10 +24,12 @@ def create_net(hparams):
 
 
 def evaluate_hparams(hparams, num_epochs: int = 5, max_train_samples: int | None = None,
-                     max_eval_samples: int | None = None, batch_size: int = 1000):
+                     max_eval_samples: int | None = None, batch_size: int = 1000, label_noise: dict | None = None):
     """Trains the network with the trial's learning rate; returns the test loss and the history (as the seed).
 
-    Only the epoch summary runs each epoch: a search does not need thousands of report files.
+    Only the epoch summary runs each epoch (and, as in every trial, the per-sample tables): a search does not need
+    thousands of report files. ``label_noise`` (``{split: fraction}``) plants wrong labels (see
+    :func:`trw_ray.datasets.mnist.create_mnist_dataset`).
     """
     learning_rate = hparams.create("learning_rate", trw.hparams.ContinuousUniform(0.1, 1e-5, 1.0))
     trainer = trw.train.Trainer(
@@ -39,7 +41,7 @@ def evaluate_hparams(hparams, num_epochs: int = 5, max_train_samples: int | None
         options,
         inputs_fn=lambda: trw.datasets.create_mnist_datasset(
             normalize_0_1=True, batch_size=batch_size, max_train_samples=max_train_samples,
-            max_eval_samples=max_eval_samples),
+            max_eval_samples=max_eval_samples, label_noise=label_noise),
         model_fn=lambda options: create_net(hparams),
         optimizers_fn=lambda datasets, model: trw.train.create_sgd_optimizers_fn(
             datasets=datasets, model=model, learning_rate=learning_rate),

@@ -246,10 +246,10 @@ class ExperimentResults:
         return frame[leading + [c for c in frame.columns if c not in leading]]
 
     def sample_errors(self, split: str | None = None, dataset: str | None = None, output: str | None = None,
-                      best_k: int = 5, ranking: str = "label_quality") -> pd.DataFrame:
+                      best_k: int = 5, ranking: str = "mean_loss") -> pd.DataFrame:
         """Label-issue candidates of the evaluated splits: per sample, the share of trials (and of the ``best_k``
         best) that get it wrong, its mean loss, the ensemble's probability of its label and cleanlab's label quality,
-        ranked (``rank`` 1 first). See :mod:`trw_ray.results.sample_errors` for every column and the ranking."""
+        ranked by the mean loss (``rank`` 1 first). See :mod:`trw_ray.results.sample_errors` for every column and the ranking."""
         from trw_ray.results.sample_errors import label_issues
 
         return label_issues(self, split=split, dataset=dataset, output=output, best_k=best_k, ranking=ranking)
