@@ -262,3 +262,18 @@ def test_fit_argument_errors():
         fit(eval_every_X_epoch=0)
     with pytest.raises(ValueError, match="run_prefix"):
         fit(run_prefix="a/b")
+
+
+def test_a_callback_ends_the_run_without_an_error_with_stop_run():
+    class StopAfterFirstEpoch(trw.train.Callback):
+        def __call__(self, context):
+            if context.epoch == 1:
+                raise trw.train.callbacks.StopRun("enough")
+
+    trainer = trw.train.Trainer(callbacks_per_epoch_fn=lambda: [StopAfterFirstEpoch()], callbacks_post_training_fn=list)
+    with pytest.raises(trw.train.callbacks.StopRun, match="enough"):
+        fit(trainer)
+    run_dir = trainer._context.run_dir
+    result = result_json(run_dir)
+    assert result["status"] == "stopped" and result["epochs_completed"] == 1
+    assert "failed" not in (run_dir / "trainer.txt").read_text()

@@ -412,6 +412,8 @@ class Trainer:
             started = time.perf_counter()
             try:
                 callback(context)
+            except StopRun:
+                raise
             except Exception:
                 context.logger.error("callback %s failed (%s):\n%s", name, phase, traceback.format_exc())
                 if self.strict_callbacks or getattr(callback, "strict", False):
