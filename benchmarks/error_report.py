@@ -62,13 +62,20 @@ def best_trial_table(results, split: str) -> pd.DataFrame:
     return table
 
 
-def part_a(storage: Path, args) -> tuple[trw.results.ExperimentResults, list[str]]:
+def noisy_search(storage: Path, split: str, args) -> tuple[trw.results.ExperimentResults, set[int], str]:
+    """A search with 2% of ``split``'s labels flipped: its results, the flipped uids and a header line."""
     kwargs = {"max_train_samples": args.train_samples, "max_eval_samples": args.eval_samples, "batch_size": 100}
-    flipped = flipped_uids("valid", 0.02, kwargs)
+    flipped = flipped_uids(split, 0.02, kwargs)
     started = time.perf_counter()
-    results = run_search(storage, "valid_noise", {"valid": 0.02}, args)
-    lines = [f"(a) valid split: {len(flipped)} of {args.eval_samples} labels flipped; search of {args.trials} trials "
-             f"in {time.perf_counter() - started:.0f} s; precision / recall at k = {len(flipped)}:"]
+    results = run_search(storage, f"{split}_noise", {split: 0.02}, args)
+    size = args.train_samples if split == "train" else args.eval_samples
+    return results, flipped, (f"{split} split: {len(flipped)} of {size} labels flipped; search of {args.trials} "
+                              f"trials in {time.perf_counter() - started:.0f} s; precision / recall at k = {len(flipped)}:")
+
+
+def part_a(storage: Path, args) -> tuple[trw.results.ExperimentResults, list[str]]:
+    results, flipped, header = noisy_search(storage, "valid", args)
+    lines = [f"(a) {header}"]
     for ranking in sample_errors.RANKINGS:
         table = sample_errors.label_issues(results, split="valid", ranking=ranking)
         precision, recall = precision_recall(table["sample_uid"], flipped)
@@ -87,12 +94,8 @@ def part_a(storage: Path, args) -> tuple[trw.results.ExperimentResults, list[str
 
 
 def part_b(storage: Path, args) -> list[str]:
-    kwargs = {"max_train_samples": args.train_samples, "max_eval_samples": args.eval_samples, "batch_size": 100}
-    flipped = flipped_uids("train", 0.02, kwargs)
-    started = time.perf_counter()
-    results = run_search(storage, "train_noise", {"train": 0.02}, args)
-    lines = [f"(b) train split: {len(flipped)} of {args.train_samples} labels flipped; search of {args.trials} trials "
-             f"in {time.perf_counter() - started:.0f} s; precision / recall at k = {len(flipped)}:"]
+    results, flipped, header = noisy_search(storage, "train", args)
+    lines = [f"(b) {header}"]
     dynamics = sample_errors.training_dynamics(results)
     precision, recall = precision_recall(dynamics["sample_uid"], flipped)
     lines.append(f"    training dynamics (lowest confidence over the epochs, all trials): {precision:.3f} / {recall:.3f}")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import search_helpers
+from conftest import chromium_path
 
 import trw_ray as trw
 from trw_ray.results import load
@@ -268,3 +269,11 @@ def test_the_error_report_of_a_real_search_ranks_the_flipped_labels_near_the_top
     assert ranks[0] == 1 and sum(rank <= 20 for rank in ranks) >= 8, ranks  # of 1,000 (measured: 1-9 and 22)
     assert (Path(report["output_dir"]) / "label_issues-mnist-valid-softmax.png").is_file()
     assert set(report["training_dynamics"]["split"]) == {"train"}
+    chromium = chromium_path()
+    if chromium is not None:  # the page renders and its images load
+        screenshot = tmp_path / "errors.png"
+        completed = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+             "--allow-file-access-from-files", f"--screenshot={screenshot}", "--window-size=1400,1600",
+             Path(report["index"]).as_uri()], capture_output=True, text=True, timeout=120, check=False)
+        assert screenshot.is_file() and "ERR_FILE_NOT_FOUND" not in completed.stderr, completed.stderr[-2000:]

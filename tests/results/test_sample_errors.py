@@ -91,7 +91,7 @@ def test_confusions_and_the_errors_of_one_trial(experiment):
 
 def test_compare_matches_a_hand_count_and_mcnemar(experiment):
     results, wrong = experiment
-    compared = se.compare(results, "a", "c", split="valid")
+    compared = results.compare_trials("a", "c", split="valid")
     right_a = np.array([i not in wrong["a"] for i in range(6)])
     right_c = np.array([i not in wrong["c"] for i in range(6)])
     assert compared["samples"] == 6

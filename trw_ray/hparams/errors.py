@@ -49,6 +49,22 @@ def _images(datasets: Mapping | None, dataset: str, split: str, uids: np.ndarray
     return None if name is None else [np.asarray(image) for image in samples[name]]
 
 
+def _table_with_images(group, name: str, output_dir: Path, datasets: Mapping | None, max_images: int, caption,
+                       title: str) -> tuple[list[str], list[str]]:
+    """Writes a ranked table and, when the datasets give its first samples' images, their grid; returns the file
+    names of the tables and of the images."""
+    from trw_ray.reports.plots import plot_image_grid
+
+    files = _write_table(group, output_dir, name)
+    top = group.head(max_images)
+    dataset, split = group["dataset"].iloc[0], group["split"].iloc[0]
+    images = _images(datasets, dataset, split, top["sample_uid"].to_numpy())
+    if images is None:
+        return files, []
+    plot_image_grid(images, [caption(row) for row in top.itertuples()], output_dir / f"{name}.png", title=title)
+    return files, [f"{name}.png"]
+
+
 def error_report(path_or_results, output_dir: str | os.PathLike | None = None, split: str | None = None,
                  datasets: Mapping | None = None, best_k: int = 5, max_images: int = 24,
                  ranking: str = scores.DEFAULT_RANKING) -> dict[str, Any]:
@@ -72,7 +88,6 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
         KeyError: ``split`` names no recorded split.
     """
     from trw_ray.reports.errors import build_errors_index
-    from trw_ray.reports.plots import plot_image_grid
     from trw_ray.results import load
 
     results = load(path_or_results)
@@ -97,17 +112,11 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
         found["label_issues"] = issues
         for (dataset, split_name, output), group in issues.groupby(["dataset", "split", "output"], sort=True):
             name = f"label_issues-{dataset}-{split_name}-{output}"
-            files = _write_table(group, output_dir, name)
-            top = group.head(max_images)
-            images = _images(datasets, dataset, split_name, top["sample_uid"].to_numpy())
-            shown = []
-            if images is not None:
-                titles = [f"uid {r.sample_uid}: label {r.label}\nensemble {r.ensemble_label} "
-                          f"p={r.probability_label:.2f}\nwrong {r.wrong_share:.0%} q={r.label_quality:.2f}"
-                          for r in top.itertuples()]
-                plot_image_grid(images, titles, output_dir / f"{name}.png",
-                                title=f"{output} {dataset}/{split_name}: likeliest label issues")
-                shown = [f"{name}.png"]
+            files, shown = _table_with_images(
+                group, name, output_dir, datasets, max_images,
+                lambda r: f"uid {r.sample_uid}: label {r.label}\nensemble {r.ensemble_label} p={r.probability_label:.2f}"
+                          f"\nwrong {r.wrong_share:.0%} q={r.label_quality:.2f}",
+                f"{output} {dataset}/{split_name}: likeliest label issues")
             flagged = int(group["is_label_issue"].sum())
             sections.append({
                 "title": f"Label-issue candidates: {dataset}/{split_name} ({output})",
@@ -135,16 +144,11 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
         found["training_dynamics"] = dynamics
         for (dataset, split_name, output), group in dynamics.groupby(["dataset", "split", "output"], sort=True):
             name = f"training_dynamics-{dataset}-{split_name}-{output}"
-            files = _write_table(group, output_dir, name)
-            top = group.head(max_images)
-            images = _images(datasets, dataset, split_name, top["sample_uid"].to_numpy())
-            shown = []
-            if images is not None:
-                titles = [f"uid {r.sample_uid}: label {r.label}\nconf {r.confidence:.2f} var {r.variability:.2f}"
-                          f"\nright {r.correctness:.0%}" for r in top.itertuples()]
-                plot_image_grid(images, titles, output_dir / f"{name}.png",
-                                title=f"{output} {dataset}/{split_name}: hardest to learn")
-                shown = [f"{name}.png"]
+            files, shown = _table_with_images(
+                group, name, output_dir, datasets, max_images,
+                lambda r: f"uid {r.sample_uid}: label {r.label}\nconf {r.confidence:.2f} var {r.variability:.2f}"
+                          f"\nright {r.correctness:.0%}",
+                f"{output} {dataset}/{split_name}: hardest to learn")
             sections.append({
                 "title": f"Training dynamics: {dataset}/{split_name} ({output})",
                 "text": f"{int(group['hard_to_learn'].sum())} of {len(group)} samples hard to learn (confidence and "

@@ -254,6 +254,14 @@ class ExperimentResults:
 
         return label_issues(self, split=split, dataset=dataset, output=output, best_k=best_k, ranking=ranking)
 
+    def compare_trials(self, trial_a: str, trial_b: str, split: str | None = None, dataset: str | None = None,
+                       output: str | None = None) -> dict[str, Any]:
+        """Two trials compared sample by sample on one evaluated split: right/wrong counts, McNemar's exact test
+        and the samples one gets right and the other wrong (:func:`trw_ray.results.sample_errors.compare`)."""
+        from trw_ray.results.sample_errors import compare
+
+        return compare(self, trial_a, trial_b, split=split, dataset=dataset, output=output)
+
     def load_model(self, trial_id: str | None = None, model=None, device: str = "cpu"):
         """The trained model of a trial (default: the best) as ``(model, metadata)``.
 
