@@ -57,9 +57,7 @@ def run_search(storage: Path, name: str, label_noise: dict, args) -> trw.results
 
 
 def best_trial_table(results, split: str) -> pd.DataFrame:
-    best = sample_errors.best_trials(results, 1)[0]
-    table = results.samples(split=split, trial_id=best)
-    return table
+    return results.samples(split=split, trial_id=sample_errors.best_trials(results, 1)[0])
 
 
 def noisy_search(storage: Path, split: str, args) -> tuple[trw.results.ExperimentResults, set[int], str]:

@@ -94,3 +94,7 @@ def test_an_experiment_without_tables_gets_a_page_that_says_so(tmp_path):
     assert report["label_issues"] is None and report["training_dynamics"] is None
     assert any("left per-sample tables" in note for note in report["notes"])
     assert "left per-sample tables" in Path(report["index"]).read_text()
+    with pytest.raises(TypeError, match="datasets: expected None or"):
+        trw.hparams.error_report(empty, datasets=[1])
+    with pytest.raises(ValueError, match="max_images: expected an integer >= 0; got -1"):
+        trw.hparams.error_report(empty, max_images=-1)

@@ -79,6 +79,8 @@ def test_tables_respect_max_classes_and_splits_and_check_their_arguments():
     assert "probabilities" not in table and table["probability_truth"].notna().sum() == 40
     with pytest.raises(ValueError, match="max_classes: expected an integer >= 0; got -1"):
         trw.train.CallbackSampleTables(max_classes=-1)
+    with pytest.raises(TypeError, match="splits: expected None or a list of split names; got 'valid'"):
+        trw.train.CallbackSampleTables(splits="valid")
 
 
 def test_default_callbacks_write_the_tables():

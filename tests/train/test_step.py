@@ -134,6 +134,13 @@ def test_bad_steps_get_clear_errors():
         bare_trainer(step_fn=lambda: 3).fit(options(), inputs_fn=datasets, model_fn=lambda o: GatedNet(),
                                             optimizers_fn=gate_free_sgd)
 
+    class Incomplete(trw.train.Step):
+        pass
+
+    with pytest.raises(TypeError, match="abstract"):
+        bare_trainer(step_fn=Incomplete).fit(options(), inputs_fn=datasets, model_fn=lambda o: GatedNet(),
+                                             optimizers_fn=gate_free_sgd)
+
     class Forgetful(trw.train.Step):
         def __call__(self, ctx, batch):
             ctx.forward(batch)

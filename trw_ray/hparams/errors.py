@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from trw_ray import layout
+from trw_ray.checks import positive_int
 from trw_ray.results import sample_errors as scores
 
 ERRORS_FOLDER = layout.SEARCH_ERRORS_FOLDER
@@ -90,6 +91,10 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
     from trw_ray.reports.errors import build_errors_index
     from trw_ray.results import load
 
+    if datasets is not None and not isinstance(datasets, Mapping):
+        raise TypeError(f"datasets: expected None or {{dataset: {{split: sequence}}}} as inputs_fn returns it; "
+                        f"got {type(datasets).__name__}")
+    positive_int(max_images, "max_images", 0)
     results = load(path_or_results)
     output_dir = Path(output_dir) if output_dir is not None else \
         results.path / layout.SEARCH_REPORT_FOLDER / ERRORS_FOLDER

@@ -246,13 +246,15 @@ class ExperimentResults:
         return frame[leading + [c for c in frame.columns if c not in leading]]
 
     def sample_errors(self, split: str | None = None, dataset: str | None = None, output: str | None = None,
-                      best_k: int = 5, ranking: str = "mean_loss") -> pd.DataFrame:
+                      best_k: int = 5, ranking: str | None = None) -> pd.DataFrame:
         """Label-issue candidates of the evaluated splits: per sample, the share of trials (and of the ``best_k``
         best) that get it wrong, its mean loss, the ensemble's probability of its label and cleanlab's label quality,
-        ranked by the mean loss (``rank`` 1 first). See :mod:`trw_ray.results.sample_errors` for every column and the ranking."""
-        from trw_ray.results.sample_errors import label_issues
+        ranked by the mean loss (``rank`` 1 first; ``ranking`` None is the default). See
+        :mod:`trw_ray.results.sample_errors` for every column and the rankings."""
+        from trw_ray.results.sample_errors import DEFAULT_RANKING, label_issues
 
-        return label_issues(self, split=split, dataset=dataset, output=output, best_k=best_k, ranking=ranking)
+        return label_issues(self, split=split, dataset=dataset, output=output, best_k=best_k,
+                            ranking=ranking or DEFAULT_RANKING)
 
     def compare_trials(self, trial_a: str, trial_b: str, split: str | None = None, dataset: str | None = None,
                        output: str | None = None) -> dict[str, Any]:

@@ -44,6 +44,7 @@ Example: alternate with a second split that trains other parameters (the shape o
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import math
 from collections.abc import Iterator, Mapping
@@ -106,8 +107,8 @@ class Runtime:
         for name, value in batch.items():
             if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
                 value = torch.from_numpy(value)
-            if isinstance(value, torch.Tensor) and not (self._on_cpu and not value.is_cuda) and \
-                    value.device != self.device:
+            # on a CPU run a CPU tensor needs no move: skip building two device objects per feature per batch
+            if isinstance(value, torch.Tensor) and (value.is_cuda or not self._on_cpu) and value.device != self.device:
                 value = value.to(self.device, non_blocking=self.non_blocking)
             prepared[name] = value
         return prepared
@@ -257,22 +258,23 @@ class StepContext:
         return {name: float(np.mean([float(value) for value in values])) for name, values in self.metrics.items()}
 
 
-class Step:
+class Step(abc.ABC):
     """The interface of a training step (see the module doc); :class:`TrainingStep` is the default."""
 
-    def setup(self, context: TrainerContext) -> None:
+    def setup(self, context: TrainerContext) -> None:  # noqa: B027 - an optional hook
         """Called once model, optimizers and datasets exist."""
 
+    @abc.abstractmethod
     def __call__(self, ctx: StepContext, batch: dict[str, Any]) -> BatchResult:
-        raise NotImplementedError
+        """Trains on one batch and returns its :class:`BatchResult` (``ctx.forward(batch)``'s)."""
 
-    def end_split(self, ctx: StepContext) -> None:
+    def end_split(self, ctx: StepContext) -> None:  # noqa: B027 - an optional hook
         """Called after the last batch of an epoch's training split."""
 
     def state_dict(self) -> dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:  # noqa: B027 - an optional hook
         """Restores what :meth:`state_dict` returned."""
 
 

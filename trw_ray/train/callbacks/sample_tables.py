@@ -110,6 +110,8 @@ class CallbackSampleTables(Callback):
                  strict: bool = False):
         super().__init__(strict=strict)
         positive_int(max_classes, "max_classes", 0)
+        if splits is not None and (isinstance(splits, str) or not all(isinstance(name, str) for name in splits)):
+            raise TypeError(f"splits: expected None or a list of split names; got {splits!r}")
         self.max_classes = max_classes
         self.splits = splits
 
