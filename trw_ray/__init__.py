@@ -1,8 +1,8 @@
 """trw_ray: Torch Research Workflows on Ray.
 
 ``import trw_ray as trw`` gives the namespaces of TRW's documentation: ``trw.train`` (Trainer, outputs,
-optimizers, sequences), ``trw.datasets`` (MNIST), ``trw.simple_layers``, ``trw.hparams``, and the rest as
-they land. Sub-packages load on first use, so a Ray worker that only needs ``trw_ray.data`` does not import
+optimizers, sequences), ``trw.datasets`` (MNIST), ``trw.simple_layers``, ``trw.hparams``, ``trw.nas`` (architecture
+search), and the rest as they land. Sub-packages load on first use, so a Ray worker that only needs ``trw_ray.data`` does not import
 the reports' plotting libraries.
 """
 
@@ -21,6 +21,7 @@ _SUBMODULES = {
     "data": "trw_ray.data",
     "results": "trw_ray.results",
     "reports": "trw_ray.reports",
+    "nas": "trw_ray.nas",
 }
 
 

@@ -9,6 +9,8 @@ A run folder (``<logging_directory>/<run_prefix>_rN``)::
                                      per-sample table of every output of every evaluated split (and of the
                                      train split as seen) after each epoch: sample_uid, epoch, loss, prediction...
     worst_samples_by_epoch/, errors/, history/, lr_recorder/, tensorboard/, ...   the callbacks' reports
+    architecture/history.json, genotype.json, *.png   a supernet's architecture weights per epoch, its derived
+                                     genotype and the collapse guard's decision, weight heatmaps, the cell drawn
 
 A search experiment (``storage_path/name``), beside Ray Tune's own files::
 
@@ -49,6 +51,9 @@ GRADIENTS_FOLDER = "gradients"
 BEST_HISTORY_FILE = "best_history.txt"
 MODEL_SUMMARY_FILE = "model_summary.txt"
 DATA_SUMMARY_FILE = "data_summary.txt"
+ARCHITECTURE_FOLDER = "architecture"  # a supernet's run: weights per epoch, derived genotype, figures
+ARCHITECTURE_HISTORY_FILE = "history.json"
+GENOTYPE_FILE = "genotype.json"
 
 # ---------------------------------------------------------------------------------------------- search experiment
 RECORD_FOLDER = "trw_ray"

@@ -121,6 +121,20 @@ class SequenceArray(Sequence):
             raise KeyError(f"sample_uids: {error.args[0]} is not a sample of this sequence") from None
         return {name: _take(values, rows, 0, 0, False) for name, values in self.split.items()}
 
+    def subset(self, rows: Any, shuffle: bool | None = None, seed: int | None = None) -> SequenceArray:
+        """A new sequence of the samples at ``rows`` (their ``sample_uid`` kept), same batch size and class names."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size == 0:
+            raise ValueError("rows: expected at least one sample")
+        if rows.min() < 0 or rows.max() >= self.num_samples:
+            raise ValueError(f"rows: expected indices in [0, {self.num_samples}); got {rows.min()}..{rows.max()}")
+        split = {name: values[rows] if isinstance(values, np.ndarray) else
+                 (values[torch.from_numpy(rows)] if isinstance(values, torch.Tensor) else [values[i] for i in rows])
+                 for name, values in self.split.items()}
+        return SequenceArray(split, batch_size=self.batch_size, shuffle=self.shuffle if shuffle is None else shuffle,
+                             seed=self.seed if seed is None else seed, drop_last=self.drop_last,
+                             class_names=self.class_names)
+
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The sample order of ``epoch`` (identity when not shuffling)."""
         return epoch_permutation(self.num_samples, self.seed, epoch, self.shuffle)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from trw_ray.datasets.fashion_mnist import (
+    FashionMnistNotFoundError,
+    create_fashion_mnist_dataset,
+    load_fashion_mnist_arrays,
+)
 from trw_ray.datasets.mnist import (
     MnistNotFoundError,
     create_mnist_dataset,
@@ -9,4 +14,4 @@ from trw_ray.datasets.mnist import (
     load_mnist_arrays,
 )
 
-__all__ = ["MnistNotFoundError", "create_mnist_dataset", "create_mnist_datasset", "load_mnist_arrays"]
+__all__ = ["FashionMnistNotFoundError", "create_fashion_mnist_dataset", "load_fashion_mnist_arrays", "MnistNotFoundError", "create_mnist_dataset", "create_mnist_datasset", "load_mnist_arrays"]

@@ -8,18 +8,22 @@ official MD5 sums, saved under ``root`` (default ``~/.cache/trw_ray/mnist``).
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import logging
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from trw_ray.data.sequence_array import SequenceArray
+from trw_ray.datasets.idx import (  # noqa: F401 - parse_idx and encode_idx are part of this module's API
+    check_images_and_labels,
+    download_files,
+    encode_idx,
+    find_idx_files,
+    load_idx_files,
+    parse_idx,
+)
 
 DATA_ROOT_ENV = "TRW_RAY_DATA_ROOT"
 CLASS_NAMES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
@@ -50,64 +54,21 @@ class MnistNotFoundError(FileNotFoundError):
     """No source of MNIST could be read; the message lists every source tried and why it failed."""
 
 
-def parse_idx(data: bytes, name: str) -> np.ndarray:
-    """Decodes an IDX file (unsigned bytes). Raises ValueError naming the file when it is malformed."""
-    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{name}: not an IDX file of unsigned bytes (magic {data[:4].hex() or 'empty'})")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{name}: truncated header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape)) + header
-    if len(data) != expected:
-        raise ValueError(f"{name}: {len(data)} bytes but the header announces shape {shape} ({expected} bytes)")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def encode_idx(array: np.ndarray) -> bytes:
-    """Encodes a uint8 array as IDX (the inverse of :func:`parse_idx`)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.tobytes()
-
-
-def _read_maybe_gzip(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+def _local_folders(root: Path) -> list[Path]:
+    return [root, root / "mnist", root / "MNIST" / "raw"]
 
 
 def _find_local_files(root: Path) -> dict[str, Path] | None:
-    for folder in (root, root / "mnist", root / "MNIST" / "raw"):
-        found = {}
-        for key, stem in FILES.items():
-            for candidate in (folder / stem, folder / f"{stem}.gz"):
-                if candidate.is_file():
-                    found[key] = candidate
-                    break
-        if len(found) == len(FILES):
-            return found
-    return None
+    return find_idx_files(FILES, _local_folders(root))
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
-    for split, count in (("train", NUM_TRAIN + NUM_VALID), ("test", NUM_TEST)):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.shape != (count, 28, 28) or labels.shape != (count,):
-            raise ValueError(f"{source}: expected {split} images ({count}, 28, 28) and labels ({count},); "
-                             f"got {images.shape} and {labels.shape}")
-        if labels.max() > 9:
-            raise ValueError(f"{source}: {split} labels must be 0-9; got a maximum of {labels.max()}")
-    return arrays
+    return check_images_and_labels(arrays, {"train": NUM_TRAIN + NUM_VALID, "test": NUM_TEST}, source)
 
 
 def _load_local(root: Path) -> dict[str, np.ndarray]:
-    files = _find_local_files(root)
-    if files is None:
-        raise FileNotFoundError(f"no IDX files ({', '.join(FILES.values())}, optionally .gz) in {root}, "
-                                f"{root / 'mnist'} or {root / 'MNIST' / 'raw'}")
-    arrays = {key: parse_idx(_read_maybe_gzip(path), str(path)) for key, path in files.items()}
-    return _check_arrays(arrays, f"IDX files in {files['train_images'].parent}")
+    arrays, folder = load_idx_files(FILES, _local_folders(root))
+    return _check_arrays(arrays, f"IDX files in {folder}")
 
 
 def bundled_archive_path() -> Path:
@@ -138,33 +99,7 @@ def _load_bundled() -> dict[str, np.ndarray]:
 
 def download_mnist(root: Path, mirrors: list[str] | None = None, timeout: float = DOWNLOAD_TIMEOUT_S) -> list[Path]:
     """Downloads the four official ``.gz`` files into ``root``, checking their MD5; returns their paths."""
-    root.mkdir(parents=True, exist_ok=True)
-    paths, failures = [], []
-    for filename, md5 in GZ_MD5.items():
-        target = root / filename
-        if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == md5:
-            paths.append(target)
-            continue
-        for mirror in mirrors if mirrors is not None else MIRRORS:
-            url = mirror.rstrip("/") + "/" + filename
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    data = response.read()
-            except (urllib.error.URLError, OSError, ValueError) as error:
-                failures.append(f"{url}: {error}")
-                continue
-            digest = hashlib.md5(data).hexdigest()
-            if digest != md5:
-                failures.append(f"{url}: MD5 {digest} differs from the official {md5}")
-                continue
-            temporary = target.with_suffix(".part")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
-            paths.append(target)
-            break
-        else:
-            raise FileNotFoundError(f"could not download {filename}: " + "; ".join(failures))
-    return paths
+    return download_files(root, GZ_MD5, MIRRORS if mirrors is None else mirrors, timeout)
 
 
 def load_mnist_arrays(root: str | os.PathLike | None = None, download: bool = True) -> tuple[dict[str, np.ndarray], str]:
@@ -228,11 +163,21 @@ def create_mnist_dataset(
             ``seed``), to measure what finds label errors (``benchmarks/error_report.py``). The same arguments give
             the same flips: compare with the clean dataset to know them.
     """
+    arrays, _ = load_mnist_arrays(root, download=download)
+    return mnist_like_splits(arrays, "mnist", CLASS_NAMES, batch_size, normalize_0_1, max_train_samples, seed,
+                             max_eval_samples, label_noise)
+
+
+def mnist_like_splits(arrays: Mapping[str, np.ndarray], dataset: str, class_names: list[str], batch_size: int = 1000,
+                      normalize_0_1: bool = False, max_train_samples: int | None = None, seed: int = 0,
+                      max_eval_samples: int | None = None, label_noise: Mapping[str, float] | None = None,
+                      ) -> dict[str, dict[str, SequenceArray]]:
+    """``{dataset: {'train', 'valid', 'test'}}`` of 60,000 + 10,000 28x28 images (MNIST's layout, also
+    Fashion-MNIST's): the last 5,000 training images are the validation split. See :func:`create_mnist_dataset`."""
     if max_train_samples is not None and (not isinstance(max_train_samples, int) or max_train_samples < 1):
         raise ValueError(f"max_train_samples: expected None or an integer >= 1; got {max_train_samples!r}")
     if max_eval_samples is not None and (not isinstance(max_eval_samples, int) or max_eval_samples < 1):
         raise ValueError(f"max_eval_samples: expected None or an integer >= 1; got {max_eval_samples!r}")
-    arrays, _ = load_mnist_arrays(root, download=download)
 
     def features(images: np.ndarray, labels: np.ndarray, uid_offset: int) -> dict[str, np.ndarray]:
         images = images.reshape(len(images), 1, 28, 28)
@@ -254,12 +199,12 @@ def create_mnist_dataset(
         if split not in splits:
             raise ValueError(f"label_noise: unknown split {split!r}; expected some of {list(splits)}")
         plant_label_noise(splits[split], fraction, seed)
-    class_names = {"targets": list(CLASS_NAMES)}
+    names = {"targets": list(class_names)}
     return {
-        "mnist": {
-            "train": SequenceArray(train, batch_size=batch_size, shuffle=True, seed=seed, class_names=class_names),
-            "valid": SequenceArray(valid, batch_size=batch_size, shuffle=False, class_names=class_names),
-            "test": SequenceArray(test, batch_size=batch_size, shuffle=False, class_names=class_names),
+        dataset: {
+            "train": SequenceArray(train, batch_size=batch_size, shuffle=True, seed=seed, class_names=names),
+            "valid": SequenceArray(valid, batch_size=batch_size, shuffle=False, class_names=names),
+            "test": SequenceArray(test, batch_size=batch_size, shuffle=False, class_names=names),
         }
     }
 

@@ -24,6 +24,7 @@ figure img { max-width: 560px; border: 1px solid #ddd; } figcaption { font-size:
 
 #: (folder or glob, section title, css class) in the order the page shows them
 SECTIONS = [
+    (layout.ARCHITECTURE_FOLDER, "Architecture (derived cell, weights per edge over epochs)", ""),
     ("*-cm.png", "Confusion matrices", ""),
     ("*-roc.png", "ROC curves", ""),
     (layout.HISTORY_FOLDER, "History", ""),

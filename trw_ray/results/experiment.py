@@ -20,6 +20,21 @@ TRIALS_FOLDER = layout.TRIALS_FOLDER
 SCOPES = ("last", "best")
 
 
+def _returned_scalars(trial_dir: str | None) -> dict[str, Any]:
+    """The scalar entries of the infos dict a trial's function returned (``<trial>/trw_ray_infos.json``)."""
+    if not trial_dir:
+        return {}
+    path = Path(trial_dir) / layout.TRIAL_INFOS_FILE
+    try:
+        infos = json.loads(path.read_text(encoding="utf-8")).get("infos")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return {}
+    if not isinstance(infos, dict):
+        return {}
+    return {str(name): value for name, value in infos.items()
+            if value is None or isinstance(value, (str, bool, int, float))}
+
+
 def load(path: str | os.PathLike | ExperimentResults) -> ExperimentResults:
     """Opens an experiment folder (finished, interrupted or still running). No Ray needed."""
     if isinstance(path, ExperimentResults):
@@ -93,7 +108,9 @@ class ExperimentResults:
     def trials(self) -> pd.DataFrame:
         """One row per trial: ``trial_id``, ``status`` (TERMINATED, ERROR, RUNNING, PAUSED...), ``completed``
         (its function returned), ``config/<name>``, ``last/<metric>``, ``best/<metric>``, ``iterations``, ``epochs``,
-        ``failures``, ``error``, ``trial_dir``, ``run_dir``."""
+        ``failures``, ``error``, ``trial_dir``, ``run_dir``, and ``result/<name>`` for every number, string or boolean
+        of the dict the trial's function returned with its loss (e.g. an architecture search's
+        ``result/genotype``)."""
         import pandas as pd
 
         history = self.history()
@@ -118,6 +135,8 @@ class ExperimentResults:
             row["error"] = record.get("error")
             row["trial_dir"] = record.get("trial_dir")
             row["run_dir"] = (record.get("last_result") or {}).get("run_dir")
+            for name, value in _returned_scalars(record.get("trial_dir")).items():
+                row[f"result/{name}"] = value
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -21,8 +21,8 @@ def save_model(path: str | os.PathLike, model: torch.nn.Module, metadata: dict[s
     """Atomically writes ``{'state_dict': ..., 'metadata': json}`` to ``path``.
 
     The metadata always holds the model's class (``module:QualName``), and the graph description when the
-    model can describe itself (``model.describe()``, e.g. compiled simple layers), so :func:`load_model`
-    can rebuild it.
+    model can describe itself (``model.describe()``, e.g. compiled simple layers or a ``trw_ray.nas`` network,
+    whose description names the trw_ray function that rebuilds it), so :func:`load_model` can rebuild it.
     """
     full_metadata = {
         "format": MODEL_FORMAT,
@@ -69,8 +69,19 @@ def load_model(
     return model.to(device), metadata
 
 
+def _builder(description: dict[str, Any], path: Path):
+    """The trw_ray function a description names (``module:function``); only trw_ray's own modules are imported."""
+    module_name, _, function = str(description["builder"]).partition(":")
+    if not module_name.startswith("trw_ray.") or not function:
+        raise ValueError(f"load_model: {str(path)!r} names the builder {description['builder']!r}; only "
+                         "'trw_ray.<module>:<function>' builders are loaded")
+    return getattr(importlib.import_module(module_name), function)
+
+
 def _rebuild(metadata: dict[str, Any], path: Path) -> torch.nn.Module:
     description = metadata.get("model_description")
+    if isinstance(description, dict) and "builder" in description:  # e.g. a trw_ray.nas network
+        return _builder(description, path)(description)
     if description is not None:
         from trw_ray.layers import load_description  # noqa: PLC0415 - layers is optional at this point
 

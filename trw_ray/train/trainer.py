@@ -229,12 +229,16 @@ class Trainer:
                 pre_training = [*search.pre_training_callbacks(), *(pre_training or [])]
                 per_epoch = search.per_epoch_callbacks(per_epoch or [])
             self._run_callbacks(pre_training, context, "pre-training")
-            first_epoch = context.epoch
-            for epoch in range(first_epoch, context.num_epochs):
-                evaluate = (epoch + 1) % eval_every_X_epoch == 0 or epoch == context.num_epochs - 1
-                self._run_epoch(context, epoch, evaluate)
+            first_epoch = epoch = context.epoch
+            evaluated = False
+            while epoch < context.num_epochs:  # a callback may shorten the run (context.stop_training)
+                evaluated = (epoch + 1) % eval_every_X_epoch == 0 or epoch == context.num_epochs - 1
+                self._run_epoch(context, epoch, evaluated)
                 self._run_callbacks(per_epoch, context, f"epoch {epoch + 1}")
-            if first_epoch >= context.num_epochs:  # resumed from a checkpoint of the last epoch: evaluate only
+                epoch += 1
+            if context.stop_reason is not None:
+                logger.info("training stopped early after epoch %d: %s", context.epoch, context.stop_reason)
+            if first_epoch >= context.num_epochs or not evaluated:  # resumed at the end, or stopped: evaluate
                 self._evaluate_splits(context)
             self._run_callbacks(self.callbacks_post_training_fn(), context, "post-training")
             status = "completed"
@@ -455,6 +459,7 @@ class Trainer:
                 "learning_rates": context.learning_rates,
                 "onnx": context.extra.get("onnx"),
                 "run_dir": str(context.run_dir),
+                "stopped_early": context.stop_reason,
             })
         except Exception:
             context.logger.error("could not write %s:\n%s", RESULT_FILENAME, traceback.format_exc())

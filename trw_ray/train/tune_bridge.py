@@ -82,7 +82,8 @@ def evaluated_metric_value(history: list[Mapping[str, Any]], metric: str) -> flo
 
 
 def trainer_state(context: TrainerContext) -> dict[str, Any]:
-    """What a checkpoint holds: model, optimizers, schedulers, epoch, history (``weights_only``-loadable)."""
+    """What a checkpoint holds: model, optimizers, schedulers, epoch, history, the step's state and the callbacks'
+    ``callback_state`` (``weights_only``-loadable)."""
     return {
         "model": context.model.state_dict(),
         "optimizers": {name: optimizer.state_dict() for name, optimizer in context.optimizers.items()},
@@ -92,6 +93,7 @@ def trainer_state(context: TrainerContext) -> dict[str, Any]:
         "history": context.history,
         "learning_rates": context.learning_rates,
         "step": context.step.state_dict() if context.step is not None else {},
+        "callback_state": dict(context.callback_state),
     }
 
 
@@ -122,6 +124,7 @@ def restore_trainer_state(context: TrainerContext, state: Mapping[str, Any]) -> 
             scheduler.load_state_dict(saved)
     if context.step is not None and state.get("step"):
         context.step.load_state_dict(state["step"])
+    context.callback_state = dict(state.get("callback_state") or {})
     context.epoch = int(state.get("epoch", 0))
     context.history = list(state.get("history", []))
     context.learning_rates = list(state.get("learning_rates", []))

@@ -34,6 +34,9 @@ class TrainerContext:
         split_samples: the first samples of each split as the model saw them in the first epoch (on CPU).
         extra: free room for callbacks to share results (e.g. the ONNX comparison).
         step: the run's training step (:mod:`trw_ray.train.step`); its ``state_dict()`` goes into checkpoints.
+        stop_reason: why training ends before ``num_epochs`` (set by :meth:`stop_training`), else None.
+        callback_state: what callbacks keep across a search trial's pause and resume (plain data: numbers,
+            strings, lists, dicts); it goes into the trial's checkpoints with the model.
     """
 
     options: dict[str, Any]
@@ -53,10 +56,24 @@ class TrainerContext:
     split_samples: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     step: Any = None
+    stop_reason: str | None = None
+    callback_state: dict[str, Any] = field(default_factory=dict)
+    _stop_after: int | None = None
 
     @property
     def num_epochs(self) -> int:
-        return self.options["training_parameters"]["num_epochs"]
+        """The epochs the run trains: the options' ``num_epochs``, or fewer once :meth:`stop_training` is called."""
+        planned = self.options["training_parameters"]["num_epochs"]
+        return planned if self._stop_after is None else min(planned, self._stop_after)
+
+    def stop_training(self, reason: str) -> None:
+        """Ends training after the current epoch, as if it were the last one: the epoch's remaining callbacks see
+        ``is_last_epoch``, the post-training callbacks run, and the run's result records ``stopped_early``
+        (e.g. an early-stopping rule or the NAS collapse guard). Unlike :class:`StopRun`, the run completes."""
+        if not isinstance(reason, str) or not reason:
+            raise ValueError(f"reason: expected a non-empty string; got {reason!r}")
+        self.stop_reason = reason
+        self._stop_after = self.epoch
 
     @property
     def is_last_epoch(self) -> bool:

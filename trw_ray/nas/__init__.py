@@ -1,0 +1,59 @@
+"""Architecture search: the NAS-Bench-201 and DARTS cell spaces, DARTS supernets trained as Ray Tune trials (with a
+collapse guard), derived genotypes, their networks and their retraining.
+
+- :func:`darts_search` — supernets as Tune trials, each its own seed; ``retrain_top_k`` retrains and ranks the best
+  derived cells (:mod:`trw_ray.nas.darts`); ``trw-ray nas FILE.yaml`` runs one declared in ``search_spaces/``.
+- :class:`Supernet`, :class:`ArchitectStep` (the Trainer's step for bilevel optimisation, first or second order),
+  :class:`CollapseGuard` and :class:`CallbackArchitecture` — the parts, to use with the Trainer directly.
+- :func:`build_network` — a genotype's network (reloads from ``last.model``, exports to ONNX).
+- :func:`parse_genotype`, :func:`derive_genotype`, :data:`CELL_SPACES`, :func:`register_op` — spaces and ops.
+
+Importing this package registers the ``darts`` search algorithm; torch loads when a supernet or network is built.
+"""
+
+from __future__ import annotations
+
+from trw_ray.lazy_import import lazy_exports
+from trw_ray.nas.darts import (
+    DEFAULT_RETRAIN_SETTINGS,
+    DEFAULT_SETTINGS,
+    DartsSearchResults,
+    bilevel_split,
+    darts_optimizers_fn,
+    darts_search,
+    evaluate_darts,
+    evaluate_genotype,
+    rank_retrained,
+    retrain,
+    run_darts,
+)
+from trw_ray.nas.genotypes import (
+    CELL_SPACES,
+    CellSpace,
+    DartsGenotype,
+    NB201Genotype,
+    derive_genotype,
+    parameter_free_count,
+    parse_genotype,
+    space_names,
+)
+from trw_ray.nas.guard import CollapseGuard
+
+_EXPORTS = {
+    "inputs": "trw_ray.nas.inputs",
+    "Supernet": "trw_ray.nas.supernet:Supernet",
+    "Network": "trw_ray.nas.network:Network",
+    "build_network": "trw_ray.nas.network:build_network",
+    "ArchitectStep": "trw_ray.nas.architect:ArchitectStep",
+    "unrolled_architecture_gradient": "trw_ray.nas.architect:unrolled_architecture_gradient",
+    "CallbackArchitecture": "trw_ray.nas.records:CallbackArchitecture",
+    "register_op": "trw_ray.nas.ops:register_op",
+    "op_names": "trw_ray.nas.ops:op_names",
+    "create_op": "trw_ray.nas.ops:create_op",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
+__all__ = ["CELL_SPACES", "CellSpace", "CollapseGuard", "DEFAULT_RETRAIN_SETTINGS", "DEFAULT_SETTINGS", "DartsGenotype",
+           "DartsSearchResults", "NB201Genotype", "bilevel_split", "darts_optimizers_fn", "darts_search",
+           "derive_genotype", "evaluate_darts", "evaluate_genotype", "parameter_free_count", "parse_genotype",
+           "rank_retrained", "retrain", "run_darts", "space_names", *_EXPORTS]

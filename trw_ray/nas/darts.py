@@ -1,0 +1,523 @@
+"""DARTS as Ray Tune trials: each trial trains one supernet (its own seed and settings) and returns the genotype it
+derives; a second stage retrains the best genotypes from scratch with several seeds and ranks them.
+
+Example (two NB-201 supernets on MNIST in parallel, then the best two cells retrained with three seeds each)::
+
+    results = trw_ray.nas.darts_search('trw_ray.nas.inputs:mnist_inputs', space='nb201', num_samples=2, epochs=10,
+                                       seed=0, settings={'width': 8}, retrain_top_k=2, retrain_seeds=3)
+    print(results.search.trials()[['config/seed', 'result/genotype', 'last/loss']])
+    print(results.ranking)       # genotype, mean and spread of the retrained test accuracy, seeds
+
+Pieces usable alone: :func:`bilevel_split` (halves the training split), :func:`darts_optimizers_fn` (SGD with a
+cosine schedule on the supernet's weights only), :func:`run_darts` (one supernet search with the Trainer, outside
+any search), :func:`evaluate_darts` / :func:`evaluate_genotype` (the trainables), :func:`retrain` and
+:func:`rank_retrained`. The registry algorithm ``darts`` gives trial ``i`` the seed ``seed + i`` and samples the other
+searchable settings at random.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trw_ray import checks
+from trw_ray.hparams.algorithms import AlgorithmRequest, register_algorithm
+from trw_ray.hparams.params import DiscreteInteger, DiscreteValue, Param
+from trw_ray.hparams.searchers import SearchLogic
+from trw_ray.nas.architect import ARCH_SPLIT, ORDERS
+from trw_ray.nas.genotypes import get_space, parse_genotype
+
+TRAIN_SPLIT = "train"
+MAX_SEED = 2**31 - 1
+
+#: the settings of one supernet search (``darts_search(settings=...)`` overrides them; a Param makes one searchable)
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "width": 8, "depth": 1, "partial_channels": 1, "order": "first", "arch_learning_rate": 3e-4,
+    "arch_weight_decay": 1e-3, "learning_rate": 0.025, "min_learning_rate": 1e-3, "momentum": 0.9,
+    "weight_decay": 3e-4, "aux_skip": 1.0, "warmup_epochs": 0, "arch_fraction": 0.5,
+}
+#: the settings of one retraining
+DEFAULT_RETRAIN_SETTINGS: dict[str, Any] = {
+    "width": 16, "depth": 1, "learning_rate": 0.05, "min_learning_rate": 0.0, "momentum": 0.9, "weight_decay": 3e-4,
+}
+
+__all__ = ["DEFAULT_RETRAIN_SETTINGS", "DEFAULT_SETTINGS", "DartsSearchResults", "SeedSweep", "bilevel_split",
+           "darts_optimizers_fn", "darts_search", "evaluate_darts", "evaluate_genotype", "rank_retrained", "retrain",
+           "run_darts"]
+
+
+# ---------------------------------------------------------------------------------------------------- data
+
+def bilevel_split(datasets: Mapping[str, Mapping[str, Any]], split: str = TRAIN_SPLIT, arch_split: str = ARCH_SPLIT,
+                  fraction: float = 0.5, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """``datasets`` with each dataset's ``split`` halved: ``fraction`` of its samples (drawn with ``seed``) move to a
+    new split ``arch_split`` that the architect trains on, the rest stay for the weights. Other splits are kept.
+
+    Raises:
+        ValueError: a split too small to halve, a split that is not an in-RAM ``SequenceArray`` (give the
+            architecture its own split and ``ArchitectStep(arch_split=...)`` instead), a taken ``arch_split`` name.
+    """
+    import numpy as np
+
+    from trw_ray.data.sequence_array import SequenceArray
+
+    if not (checks.is_finite_number(fraction) and 0 < fraction < 1):
+        raise ValueError(f"fraction: expected a number in (0, 1); got {fraction!r}")
+    halved: dict[str, dict[str, Any]] = {}
+    for dataset, splits in datasets.items():
+        if split not in splits:
+            raise ValueError(f"split: dataset {dataset!r} has no split {split!r}; its splits: {sorted(splits)}")
+        if arch_split in splits:
+            raise ValueError(f"arch_split: dataset {dataset!r} already has a split {arch_split!r}; pass it to "
+                             "ArchitectStep(arch_split=...) instead of halving the training split")
+        sequence = splits[split]
+        if not isinstance(sequence, SequenceArray):
+            raise ValueError(f"split: {dataset!r}/{split!r} is a {type(sequence).__name__}; only an in-RAM "
+                             "SequenceArray can be halved. Give the architecture its own split instead")
+        count = sequence.num_samples
+        moved = int(round(count * fraction))
+        if count < 2 or moved < 1 or moved >= count:
+            raise ValueError(f"split: {dataset!r}/{split!r} has {count} samples, too few to halve with fraction "
+                             f"{fraction} (each half needs at least one)")
+        order = np.random.default_rng([seed, 104729]).permutation(count)
+        kept = dict(splits)
+        kept[split] = sequence.subset(np.sort(order[moved:]))
+        kept[arch_split] = sequence.subset(np.sort(order[:moved]))
+        halved[dataset] = kept
+    return halved
+
+
+def darts_optimizers_fn(datasets, model, learning_rate: float = 0.025, momentum: float = 0.9,
+                        weight_decay: float = 3e-4, num_epochs: int = 10, min_learning_rate: float = 1e-3):
+    """SGD on the supernet's weights (never its architecture parameters) with a cosine schedule over ``num_epochs``,
+    DARTS' setting; the Trainer's ``optimizers_fn`` through ``functools.partial``."""
+    import torch
+
+    parameters = model.weight_parameters() if hasattr(model, "weight_parameters") else list(model.parameters())
+    optimizer = torch.optim.SGD(parameters, lr=learning_rate, momentum=momentum, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, num_epochs),
+                                                           eta_min=min_learning_rate)
+    return ({name: optimizer for name, splits in datasets.items() if TRAIN_SPLIT in splits},
+            {name: scheduler for name, splits in datasets.items() if TRAIN_SPLIT in splits})
+
+
+def _inputs(inputs_fn: Callable | str, inputs_kwargs: Mapping[str, Any] | None) -> Callable[[], Mapping]:
+    from trw_ray.hparams.space import import_function
+
+    function = import_function(inputs_fn, "inputs_fn") if isinstance(inputs_fn, str) else inputs_fn
+    if not callable(function):
+        raise TypeError(f"inputs_fn: expected a function () -> datasets or 'module:function'; got {inputs_fn!r}")
+    return functools.partial(function, **dict(inputs_kwargs or {}))
+
+
+def _num_classes(datasets: Mapping[str, Mapping[str, Any]], target: str = "targets") -> int:
+    for splits in datasets.values():
+        for sequence in splits.values():
+            names = (getattr(sequence, "class_names", None) or {}).get(target)
+            if names:
+                return len(names)
+    return 10
+
+
+def _in_channels(datasets: Mapping[str, Mapping[str, Any]], feature: str = "images") -> int:
+    for splits in datasets.values():
+        sequence = splits.get(TRAIN_SPLIT)
+        values = getattr(sequence, "split", {}).get(feature)
+        if values is not None and getattr(values, "ndim", 0) == 4:
+            return int(values.shape[1])
+    return 1
+
+
+def _check_settings(settings: Mapping[str, Any], defaults: Mapping[str, Any], argument: str) -> dict[str, Any]:
+    if settings is not None and not isinstance(settings, Mapping):
+        raise TypeError(f"{argument}: expected a dict {{name: value or Param}}; got {type(settings).__name__}")
+    unknown = sorted(set(settings or {}) - set(defaults))
+    if unknown:
+        raise TypeError(f"{argument}: unknown settings {unknown}; known: {sorted(defaults)}")
+    merged = {**defaults, **dict(settings or {})}
+    for name, value in merged.items():
+        values = value.choices if isinstance(value, Param) and value.choices is not None else [value]
+        if isinstance(value, Param) and value.choices is None:
+            continue
+        for item in values:
+            if name == "order" and item not in ORDERS:
+                raise ValueError(f"{argument}: 'order' expects one of {list(ORDERS)}; got {item!r}")
+            if name in ("width", "depth", "partial_channels"):
+                checks.positive_int(item, f"{argument}: {name!r}")
+            if name == "warmup_epochs":
+                checks.positive_int(item, f"{argument}: {name!r}", 0)
+            if name == "arch_fraction" and not (checks.is_finite_number(item) and 0 < item < 1):
+                raise ValueError(f"{argument}: 'arch_fraction' expects a number in (0, 1); got {item!r}")
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------------- one search
+
+def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10, seed: int = 0,
+              settings: Mapping[str, Any] | None = None, guard: bool = True, max_parameter_free: int | None = None,
+              guard_start_epoch: int = 1, inputs_kwargs: Mapping[str, Any] | None = None,
+              logging_directory: str | os.PathLike | None = None, device: str | None = None,
+              run_prefix: str = "darts", callbacks: bool = False) -> dict[str, Any]:
+    """One supernet search with the Trainer (inside a search trial, in the trial's folder); returns its result.
+
+    Args:
+        inputs_fn: ``() -> {dataset: {split: sequence}}`` (or ``'module:function'``, called with ``inputs_kwargs``);
+            its ``train`` split is halved by :func:`bilevel_split` unless the datasets already hold an ``arch`` split.
+        space: ``'nb201'`` or ``'darts'``.
+        epochs: epochs of the supernet (a search's ``max_epochs`` overrides it inside a trial).
+        seed: seeds the supernet's initialisation and the weights' batches (the split stays the same).
+        settings: :data:`DEFAULT_SETTINGS` overrides (plain values).
+        guard, max_parameter_free, guard_start_epoch: the collapse guard (:class:`~trw_ray.nas.guard.CollapseGuard`).
+        callbacks: also write the Trainer's full reports (default: epoch summary, the architecture report, index).
+
+    Returns:
+        ``genotype`` (the string), ``loss`` and ``accuracy`` of the supernet on the first evaluated split,
+        ``collapsed``, ``guard_stopped``, ``stopped_at_epoch``, ``epoch`` (of the chosen genotype),
+        ``parameter_free``, ``epochs``, ``seconds_per_epoch``, ``run_dir``.
+    """
+    from trw_ray import train
+    from trw_ray.nas.architect import ArchitectStep
+    from trw_ray.nas.guard import CollapseGuard
+    from trw_ray.nas.records import CallbackArchitecture
+    from trw_ray.nas.supernet import Supernet
+
+    cell_space = get_space(space)
+    checks.positive_int(epochs, "epochs")
+    settings = _check_settings(settings, DEFAULT_SETTINGS, "settings")
+    for name, value in settings.items():
+        if isinstance(value, Param):
+            raise TypeError(f"settings: {name!r} is a Param; run_darts takes plain values (darts_search searches)")
+    collapse_guard = CollapseGuard(cell_space.name, max_parameter_free, guard_start_epoch, enabled=bool(guard))
+    loader = _inputs(inputs_fn, inputs_kwargs)
+    datasets_holder: dict[str, Any] = {}
+
+    def inputs():
+        datasets = loader()
+        if not all(ARCH_SPLIT in splits for splits in datasets.values()):
+            datasets = bilevel_split(datasets, fraction=settings["arch_fraction"])
+        datasets_holder["datasets"] = datasets
+        return datasets
+
+    options = train.create_default_options(num_epochs=epochs, device=device, progress_bar=False)
+    options["training_parameters"]["seed"] = int(seed)
+    options["workflow_options"]["console_log"] = False
+    if logging_directory is not None:
+        options["workflow_options"]["logging_directory"] = str(logging_directory)
+    step = functools.partial(ArchitectStep, order=settings["order"], arch_learning_rate=settings["arch_learning_rate"],
+                             arch_weight_decay=settings["arch_weight_decay"], aux_skip=settings["aux_skip"],
+                             warmup_epochs=settings["warmup_epochs"])
+    architecture = CallbackArchitecture(collapse_guard)
+
+    def per_epoch():
+        if callbacks:
+            return [*train.callbacks.default_per_epoch_callbacks(), architecture]
+        return [train.callbacks.CallbackEpochSummary(), architecture]
+
+    def post_training():
+        if callbacks:
+            return [c for c in train.callbacks.default_post_training_callbacks()
+                    if type(c).__name__ != "CallbackExportOnnx"]  # a supernet is searched, not deployed
+        return [train.callbacks.CallbackBestHistory(), train.callbacks.CallbackReportIndex()]
+
+    def model_fn(options):
+        datasets = datasets_holder["datasets"]
+        return Supernet(cell_space.name, num_classes=_num_classes(datasets), in_channels=_in_channels(datasets),
+                        width=settings["width"], depth=settings["depth"], partial_channels=settings["partial_channels"])
+
+    def optimizers_fn(datasets, model):
+        return darts_optimizers_fn(datasets, model, settings["learning_rate"], settings["momentum"],
+                                   settings["weight_decay"], options["training_parameters"]["num_epochs"],
+                                   settings["min_learning_rate"])
+
+    trainer = train.Trainer(callbacks_per_epoch_fn=per_epoch, callbacks_post_training_fn=post_training, step_fn=step)
+    started = time.perf_counter()
+    model, results = trainer.fit(options, inputs_fn=inputs, model_fn=model_fn, optimizers_fn=optimizers_fn,
+                                 run_prefix=run_prefix)
+    elapsed = time.perf_counter() - started
+    history = results["history"]
+    chosen = dict(trainer._context.extra.get("architecture") or {})
+    if not chosen:
+        raise RuntimeError("run_darts: the architecture record is missing (CallbackArchitecture did not run)")
+    loss, accuracy = _first_evaluated(history[-1] if history else {})
+    return {"genotype": chosen["genotype"], "loss": loss, "accuracy": accuracy, "collapsed": chosen["collapsed"],
+            "guard_stopped": chosen["guard_stopped"], "stopped_at_epoch": chosen["stopped_at_epoch"],
+            "epoch": chosen["epoch"], "parameter_free": chosen["parameter_free"],
+            "final_genotype": chosen["final_genotype"], "epochs": len(history),
+            "seconds_per_epoch": elapsed / max(1, len(history)), "run_dir": results["run_dir"], "space": cell_space.name}
+
+
+def _first_evaluated(entry: Mapping[str, Any], skip: tuple[str, ...] = (TRAIN_SPLIT, ARCH_SPLIT)) -> tuple[float, float]:
+    for splits in entry.values():
+        for split, outputs in splits.items():
+            if split in skip:
+                continue
+            loss = outputs.get("overall_loss", {}).get("loss")
+            accuracy = next((m["accuracy"] for m in outputs.values() if isinstance(m, Mapping) and "accuracy" in m),
+                            math.nan)
+            if loss is not None:
+                return float(loss), float(accuracy)
+    return math.nan, math.nan
+
+
+# ---------------------------------------------------------------------------------------------------- trainables
+
+def _declared(hparams, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings with every Param replaced by the trial's value (``hparams.create``)."""
+    return {name: hparams.create(name, value) if isinstance(value, Param) else value for name, value in settings.items()}
+
+
+def evaluate_darts(hparams, inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
+                   settings: Mapping[str, Any] | None = None, guard: bool = True,
+                   max_parameter_free: int | None = None, guard_start_epoch: int = 1,
+                   inputs_kwargs: Mapping[str, Any] | None = None, callbacks: bool = False):
+    """The trainable of a DARTS trial: one :func:`run_darts` with the trial's ``seed`` and settings; returns the
+    supernet's loss on the first evaluated split and the result (``genotype``...), which the results API shows as
+    ``result/<name>`` columns."""
+    seed = hparams.create("seed", DiscreteInteger(0, 0, MAX_SEED))
+    chosen = _declared(hparams, _check_settings(settings, DEFAULT_SETTINGS, "settings"))
+    result = run_darts(inputs_fn, space=space, epochs=epochs, seed=seed, settings=chosen, guard=guard,
+                       max_parameter_free=max_parameter_free, guard_start_epoch=guard_start_epoch,
+                       inputs_kwargs=inputs_kwargs, callbacks=callbacks)
+    loss = result["loss"]
+    if not math.isfinite(loss):
+        raise ValueError(f"run_darts: no evaluated split besides {TRAIN_SPLIT!r}/{ARCH_SPLIT!r} gave a loss; add a "
+                         "'valid' split to the datasets")
+    return loss, {key: value for key, value in result.items() if key != "loss"}
+
+
+def evaluate_genotype(hparams, inputs_fn: Callable | str, epochs: int = 10, settings: Mapping[str, Any] | None = None,
+                      inputs_kwargs: Mapping[str, Any] | None = None, metric_split: str = "test",
+                      callbacks: bool = False):
+    """The trainable of a retraining trial: ``build_network(genotype)`` trained from scratch (SGD, cosine schedule)
+    with the trial's ``seed``; returns the loss on ``metric_split`` and ``{genotype, accuracy, parameters, ...}``."""
+    from trw_ray import train
+    from trw_ray.nas.network import build_network
+
+    given = hparams.values.get("genotype")
+    if given is None:
+        raise ValueError("evaluate_genotype: the trial's configuration has no 'genotype' (retrain() sets it)")
+    genotype = str(parse_genotype(hparams.create("genotype", hparams.space.get("genotype") or
+                                                 DiscreteValue(given, [given]))))
+    seed = hparams.create("seed", DiscreteInteger(0, 0, MAX_SEED))
+    chosen = _declared(hparams, _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings"))
+    loader = _inputs(inputs_fn, inputs_kwargs)
+    holder: dict[str, Any] = {}
+
+    def inputs():
+        holder["datasets"] = loader()
+        return holder["datasets"]
+
+    options = train.create_default_options(num_epochs=epochs, progress_bar=False)
+    options["training_parameters"]["seed"] = int(seed)
+    options["workflow_options"]["console_log"] = False
+
+    def model_fn(options):
+        datasets = holder["datasets"]
+        return build_network(genotype, num_classes=_num_classes(datasets), in_channels=_in_channels(datasets),
+                             width=chosen["width"], depth=chosen["depth"])
+
+    def optimizers_fn(datasets, model):
+        return darts_optimizers_fn(datasets, model, chosen["learning_rate"], chosen["momentum"],
+                                   chosen["weight_decay"], options["training_parameters"]["num_epochs"],
+                                   chosen["min_learning_rate"])
+
+    trainer = train.Trainer(
+        callbacks_per_epoch_fn=None if callbacks else lambda: [train.callbacks.CallbackEpochSummary()],
+        callbacks_post_training_fn=None if callbacks else lambda: [train.callbacks.CallbackBestHistory()])
+    model, results = trainer.fit(options, inputs_fn=inputs, model_fn=model_fn, optimizers_fn=optimizers_fn,
+                                 run_prefix="retrain")
+    final = results["history"][-1]
+    measured = {split: outputs for splits in final.values() for split, outputs in splits.items()}
+    if metric_split not in measured:
+        raise ValueError(f"metric_split: the datasets have no evaluated split {metric_split!r}; evaluated: "
+                         f"{sorted(measured)}")
+    outputs = measured[metric_split]
+    accuracy = next((m["accuracy"] for m in outputs.values() if isinstance(m, Mapping) and "accuracy" in m), math.nan)
+    valid = measured.get("valid", {})
+    valid_accuracy = next((m["accuracy"] for m in valid.values() if isinstance(m, Mapping) and "accuracy" in m),
+                          math.nan)
+    return float(outputs["overall_loss"]["loss"]), {
+        "genotype": genotype, "accuracy": float(accuracy), "valid_accuracy": float(valid_accuracy),
+        "parameters": int(sum(p.numel() for p in model.parameters())), "run_dir": results["run_dir"]}
+
+
+# ---------------------------------------------------------------------------------------------------- the seeds
+
+class SeedSweep(SearchLogic):
+    """Trial ``i`` gets ``seed = offset + i`` (``offset``: the search's seed, 0 when None); every other parameter is
+    drawn at random. What the ``darts`` algorithm uses: each supernet search its own, reproducible seed."""
+
+    def suggest(self, trial_id):
+        config = self.sample()
+        if "seed" in self.space:
+            config["seed"] = (self.seed or 0) + self.suggested
+        self.suggested += 1
+        return config
+
+
+def _seed_sweep(request: AlgorithmRequest):
+    from trw_ray.hparams.tune_searcher import LogicSearcher
+
+    logic = SeedSweep(request.space.parameters, request.mode, request.seed)
+    return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent), None
+
+
+register_algorithm("darts", _seed_sweep, trials_ahead=True, replace=True,
+                   description="DARTS supernets: trial i has seed (search seed + i), other settings at random")
+
+
+# ---------------------------------------------------------------------------------------------------- the driver
+
+@dataclass
+class DartsSearchResults:
+    """What :func:`darts_search` returns.
+
+    Attributes:
+        search: the supernet trials (:class:`trw_ray.results.ExperimentResults`; ``trials()`` has ``result/genotype``,
+            ``result/collapsed``, ``result/guard_stopped``...).
+        retrain: the retraining trials (None without ``retrain_top_k``).
+        ranking: one row per retrained genotype, best first: ``genotype``, ``accuracy_mean``, ``accuracy_std``,
+            ``loss_mean``, ``loss_std``, ``seeds``, ``search_trials``, ``search_rank`` (None without retraining).
+    """
+
+    search: Any
+    retrain: Any = None
+    ranking: Any = None
+
+    def genotypes(self):
+        """The search trials' derived genotypes with their seed, supernet loss and guard outcome."""
+        trials = self.search.trials()
+        columns = [c for c in trials.columns if c.startswith("result/") or c in ("trial_id", "status", "config/seed")
+                   or c.startswith("last/")]
+        return trials[columns]
+
+
+def _search_order(trials, metric_column: str):
+    """Distinct genotypes of completed search trials, best supernet loss first, with how many trials derived each."""
+    if "result/genotype" not in trials:
+        return []
+    completed = trials[trials["completed"] & trials["result/genotype"].notna()]
+    best = completed.groupby("result/genotype")[metric_column].agg(["min", "count"]).sort_values("min")
+    return [(genotype, int(row["count"])) for genotype, row in best.iterrows()]
+
+
+def retrain(genotypes: list[str], inputs_fn: Callable | str, seeds: int = 3, epochs: int = 10,
+            settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
+            metric_split: str = "test", **search_options):
+    """Trains every genotype from scratch with ``seeds`` seeds as Tune trials (a grid over genotype x seed); returns
+    ``(results, ranking)`` (see :func:`rank_retrained`). ``search_options`` go to :func:`trw_ray.hparams.search`."""
+    from trw_ray.hparams.driver import search
+
+    if not isinstance(genotypes, (list, tuple)) or not genotypes:
+        raise ValueError(f"genotypes: expected a non-empty list of genotype strings; got {genotypes!r}")
+    texts = list(dict.fromkeys(str(parse_genotype(g)) for g in genotypes))
+    checks.positive_int(seeds, "seeds")
+    checks.positive_int(epochs, "epochs")
+    _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "retrain_settings")
+    space = {"genotype": DiscreteValue(texts[0], texts), "seed": DiscreteValue(0, list(range(seeds)))}
+    trainable = functools.partial(evaluate_genotype, inputs_fn=inputs_fn, epochs=epochs, settings=settings,
+                                  inputs_kwargs=inputs_kwargs, metric_split=metric_split)
+    results = search(trainable, space=space, algorithm="grid", num_samples=len(texts) * seeds, max_epochs=epochs,
+                     **search_options)
+    return results, rank_retrained(results)
+
+
+def rank_retrained(results, metric: str = "accuracy"):
+    """One row per genotype of a retraining experiment, best first: ``accuracy_mean``/``_std``, ``loss_mean``/``_std``
+    (the search's metric) and ``seeds`` (completed trials)."""
+    import pandas as pd
+
+    trials = results.trials()
+    loss_column = f"last/{results.metric}"
+    column = f"result/{metric}"
+    if trials.empty or column not in trials:
+        return pd.DataFrame(columns=["genotype", f"{metric}_mean", f"{metric}_std", "loss_mean", "loss_std", "seeds"])
+    done = trials[trials["completed"]]
+    grouped = done.groupby("result/genotype").agg(**{
+        f"{metric}_mean": (column, "mean"), f"{metric}_std": (column, "std"),
+        "loss_mean": (loss_column, "mean"), "loss_std": (loss_column, "std"), "seeds": (column, "count")})
+    grouped = grouped.sort_values(f"{metric}_mean", ascending=False).reset_index()
+    return grouped.rename(columns={"result/genotype": "genotype"})
+
+
+def darts_search(inputs_fn: Callable | str, space: str = "nb201", num_samples: int = 4, epochs: int = 10,
+                 seed: int | None = 0, settings: Mapping[str, Any] | None = None, guard: bool = True,
+                 max_parameter_free: int | None = None, guard_start_epoch: int = 1,
+                 inputs_kwargs: Mapping[str, Any] | None = None, retrain_top_k: int = 0, retrain_seeds: int = 3,
+                 retrain_epochs: int | None = None, retrain_settings: Mapping[str, Any] | None = None,
+                 resources_per_trial: Mapping[str, Any] | None = None, storage_path: str | os.PathLike | None = None,
+                 name: str | None = None, algorithm: str = "darts", algorithm_options: Mapping[str, Any] | None = None,
+                 callbacks: bool = False, **search_options) -> DartsSearchResults:
+    """DARTS supernets as Ray Tune trials, then (``retrain_top_k``) the best derived genotypes retrained and ranked.
+
+    Args:
+        inputs_fn: ``() -> datasets`` or ``'module:function'`` (e.g. ``'trw_ray.nas.inputs:fashion_mnist_inputs'``),
+            called with ``inputs_kwargs`` in each trial; a ``train`` split (halved for the architect), a ``valid``
+            split (the supernet's metric) and for retraining a ``test`` split.
+        space: ``'nb201'`` or ``'darts'``.
+        num_samples: supernet trials (each its own seed: ``seed + i`` with the ``darts`` algorithm).
+        epochs: epochs of each supernet (the trial budget schedulers see as ``max_epochs``).
+        seed: the search's seed (the seeds of the trials, and of every random setting).
+        settings: overrides of :data:`DEFAULT_SETTINGS`; a Param (``DiscreteValue``, ``ContinuousPower``...) makes a
+            setting searchable, e.g. ``{'arch_learning_rate': ContinuousPower(3e-4, -4, -2)}``.
+        guard, max_parameter_free, guard_start_epoch: the collapse guard (on by default, see :mod:`trw_ray.nas.guard`);
+            ``settings={'aux_skip': 0}`` turns DARTS-' auxiliary skip off.
+        retrain_top_k: retrain the k best distinct genotypes (by the supernet's loss) from scratch; 0: none.
+        retrain_seeds, retrain_epochs, retrain_settings: the retraining (seeds per genotype, epochs (default
+            ``epochs``), overrides of :data:`DEFAULT_RETRAIN_SETTINGS`).
+        resources_per_trial, storage_path, name, algorithm, algorithm_options, search_options: as
+            :func:`trw_ray.hparams.search` (``max_concurrent``, ``address``, ``verbose``, ``max_failures``...). The
+            retraining experiment is named ``<name>_retrain``.
+        callbacks: every trial writes the Trainer's full reports.
+
+    Returns:
+        :class:`DartsSearchResults`.
+    """
+    from trw_ray.hparams.driver import search
+
+    cell_space = get_space(space)
+    checks.positive_int(num_samples, "num_samples")
+    checks.positive_int(epochs, "epochs")
+    checks.positive_int(retrain_top_k, "retrain_top_k", 0)
+    checks.positive_int(retrain_seeds, "retrain_seeds")
+    if retrain_epochs is not None:
+        checks.positive_int(retrain_epochs, "retrain_epochs")
+    if not isinstance(inputs_fn, str) and not callable(inputs_fn):
+        raise TypeError(f"inputs_fn: expected a function () -> datasets or 'module:function'; got {inputs_fn!r}")
+    merged = _check_settings(settings, DEFAULT_SETTINGS, "settings")
+    _check_settings(retrain_settings, DEFAULT_RETRAIN_SETTINGS, "retrain_settings")
+    searchable = {name: value for name, value in merged.items() if isinstance(value, Param)}
+    parameters = {"seed": DiscreteInteger(0, 0, MAX_SEED), **searchable}
+    trainable = functools.partial(evaluate_darts, inputs_fn=inputs_fn, space=cell_space.name, epochs=epochs,
+                                  settings=merged, guard=guard, max_parameter_free=max_parameter_free,
+                                  guard_start_epoch=guard_start_epoch, inputs_kwargs=inputs_kwargs,
+                                  callbacks=callbacks)
+    if name is None:
+        name = f"darts_{cell_space.name}_{time.strftime('%Y%m%d-%H%M%S')}"
+    searched = search(trainable, space=parameters, algorithm=algorithm, num_samples=num_samples, max_epochs=epochs,
+                      seed=seed, resources_per_trial=resources_per_trial, storage_path=storage_path, name=name,
+                      algorithm_options=algorithm_options, **search_options)
+    if not retrain_top_k:
+        return DartsSearchResults(searched)
+    trials = searched.trials()
+    order = _search_order(trials, f"last/{searched.metric}")
+    if not order:
+        raise RuntimeError(f"darts_search: no supernet trial of {searched.path} completed with a genotype; nothing "
+                           "to retrain (see results.search.trials()['error'])")
+    chosen = [genotype for genotype, _ in order[:retrain_top_k]]
+    retrained, ranking = retrain(chosen, inputs_fn, seeds=retrain_seeds, epochs=retrain_epochs or epochs,
+                                 settings=retrain_settings, inputs_kwargs=inputs_kwargs,
+                                 resources_per_trial=resources_per_trial, seed=seed,
+                                 storage_path=storage_path if storage_path is not None else Path(searched.path).parent,
+                                 name=f"{name}_retrain", **search_options)
+    positions = {genotype: index + 1 for index, (genotype, _) in enumerate(order)}
+    counts = dict(order)
+    ranking["search_rank"] = ranking["genotype"].map(positions)
+    ranking["search_trials"] = ranking["genotype"].map(counts)
+    return DartsSearchResults(searched, retrained, ranking)
