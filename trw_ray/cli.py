@@ -148,6 +148,34 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nas(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from trw_ray.nas.spec import run_nas_spec
+
+    resources = None
+    if args.gpus_per_trial is not None or args.cpus_per_trial is not None:
+        from trw_ray.nas.spec import load_nas_spec
+
+        resources = dict(load_nas_spec(args.file).get("resources_per_trial") or {"cpu": 1, "gpu": 0})
+        if args.cpus_per_trial is not None:
+            resources["cpu"] = args.cpus_per_trial
+        if args.gpus_per_trial is not None:
+            resources["gpu"] = args.gpus_per_trial
+    results = run_nas_spec(args.file, num_samples=args.num_samples, epochs=args.epochs, seed=args.seed,
+                           retrain_top_k=args.retrain_top_k, storage_path=args.storage_path, name=args.name,
+                           address=args.address, resources_per_trial=resources, verbose=args.verbose)
+    with pd.option_context("display.width", 220, "display.max_columns", 20, "display.max_colwidth", 120):
+        print(results.genotypes().to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        if results.ranking is not None:
+            print("\nretrained, best first:")
+            print(results.ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"experiment: {results.search.path}")
+    if results.retrain is not None:
+        print(f"retraining: {results.retrain.path}")
+    return 0
+
+
 def _results(args: argparse.Namespace) -> int:
     import json
 
@@ -225,6 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     search.add_argument("--no-report", action="store_true", help="skip the importance report at the end")
     search.set_defaults(handler=_search)
+
+    nas = commands.add_parser("nas", help="run an architecture search described by a NAS file (YAML)")
+    nas.add_argument("file", help="a NAS file, e.g. search_spaces/nas_nb201_mnist_tiny.yaml")
+    nas.add_argument("--num-samples", type=int, default=None, help="supernet trials (default: the file's)")
+    nas.add_argument("--epochs", type=int, default=None, help="epochs of each supernet (default: the file's)")
+    nas.add_argument("--seed", type=int, default=None)
+    nas.add_argument("--retrain-top-k", type=int, default=None, help="genotypes to retrain (default: the file's)")
+    nas.add_argument("--cpus-per-trial", type=float, default=None)
+    nas.add_argument("--gpus-per-trial", type=float, default=None)
+    nas.add_argument("--storage-path", default=None, help="default $TRW_RAY_LOGGING_ROOT/searches")
+    nas.add_argument("--name", default=None, help="experiment name (the retraining is <name>_retrain)")
+    nas.add_argument("--address", default=None, help="Ray cluster address (default $RAY_ADDRESS, else local)")
+    nas.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    nas.set_defaults(handler=_nas)
 
     results = commands.add_parser("results", help="print the trials of a search experiment")
     results.add_argument("path", help="the experiment folder")

@@ -1,0 +1,77 @@
+"""DARTS supernets as Tune trials on the session's local Ray, then the retraining stage that ranks their genotypes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import trw_ray as trw
+from trw_ray import layout
+
+TINY = {"max_train_samples": 200, "max_eval_samples": 100, "batch_size": 50}
+
+
+def test_two_supernet_trials_then_their_genotypes_retrained_and_ranked(ray_local, tmp_path):
+    results = trw.nas.darts_search(
+        "trw_ray.nas.inputs:mnist_inputs", space="nb201", num_samples=2, epochs=2, seed=5,
+        settings={"width": 4, "arch_learning_rate": 3e-2}, inputs_kwargs=TINY, retrain_top_k=2, retrain_seeds=2,
+        retrain_epochs=1, retrain_settings={"width": 4}, storage_path=tmp_path, name="tiny_darts", verbose=0)
+    trials = results.search.trials().sort_values("config/seed")
+    assert trials["completed"].all() and trials["config/seed"].tolist() == [5, 6]
+    assert trials["result/genotype"].map(trw.nas.parse_genotype).notna().all()
+    assert set(trials["result/collapsed"]) <= {True, False} and (trials["result/epochs"] <= 2).all()
+    for run_dir in trials["run_dir"]:  # the per-epoch record of each supernet is in its trial's run folder
+        record = json.loads((Path(run_dir) / layout.ARCHITECTURE_FOLDER / layout.ARCHITECTURE_HISTORY_FILE).read_text())
+        assert [entry["epoch"] for entry in record["epochs"]][0] == 1 and record["epochs"][-1]["genotype"]
+    history = results.search.history()
+    assert "mnist/train/step/arch_entropy" in history and history["epoch"].max() <= 2
+
+    retrained = results.retrain.trials()
+    genotypes = set(trials["result/genotype"])
+    assert set(retrained["config/genotype"]) == genotypes and len(retrained) == 2 * len(genotypes)
+    ranking = results.ranking
+    assert set(ranking["genotype"]) == genotypes and (ranking["seeds"] == 2).all()
+    assert ranking["accuracy_mean"].is_monotonic_decreasing
+    assert set(ranking["search_rank"]) == set(range(1, len(genotypes) + 1))
+    assert results.retrain.path.name == "tiny_darts_retrain" and results.retrain.path.parent == results.search.path.parent
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(ValueError, match=r"space: expected one of \['nb201', 'darts'\]"):
+        trw.nas.darts_search("trw_ray.nas.inputs:mnist_inputs", space="enas")
+    with pytest.raises(TypeError, match="unknown settings \\['widht'\\]"):
+        trw.nas.darts_search("trw_ray.nas.inputs:mnist_inputs", settings={"widht": 4})
+    with pytest.raises(ValueError, match="'order' expects one of"):
+        trw.nas.darts_search("trw_ray.nas.inputs:mnist_inputs", settings={"order": "third"})
+    with pytest.raises(ValueError, match="retrain_top_k"):
+        trw.nas.darts_search("trw_ray.nas.inputs:mnist_inputs", retrain_top_k=-1)
+
+
+def test_the_cli_runs_a_declared_search(ray_local, tmp_path, capsys):
+    from trw_ray.cli import main
+
+    spaces = Path(__file__).resolve().parents[2] / "search_spaces"
+    code = main(["nas", str(spaces / "nas_nb201_mnist_tiny.yaml"), "--storage-path", str(tmp_path),
+                 "--name", "cli_nas", "--verbose", "0"])
+    output = capsys.readouterr().out
+    assert code == 0, output
+    assert "retrained, best first:" in output and "experiment: " in output
+    trials = trw.results.load(tmp_path / "cli_nas").trials()
+    assert len(trials) == 2 and set(trials["config/arch_learning_rate"]) <= {0.003, 0.03}
+    assert (tmp_path / "cli_nas_retrain").is_dir()
+
+
+def test_nas_files_are_checked(tmp_path):
+    from trw_ray.nas.spec import load_nas_spec
+
+    spaces = Path(__file__).resolve().parents[2] / "search_spaces"
+    for name in ("nas_nb201_fashion_mnist.yaml", "nas_nb201_mnist_tiny.yaml"):
+        arguments = load_nas_spec(spaces / name)
+        assert arguments["space"] == "nb201" and ":" in arguments["inputs_fn"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs: x:y\nepoch: 3\n")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\]"):
+        load_nas_spec(bad)
+    bad.write_text("inputs: x:y\nsettings: {width: {type: DiscreteInteger, default: 4}}\n")
+    with pytest.raises(ValueError, match="settings.width: missing key"):
+        load_nas_spec(bad)
