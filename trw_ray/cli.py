@@ -104,6 +104,12 @@ def _report(args: argparse.Namespace) -> int:
         print(f"search report: {report['index']}")
         if report["errors"] is not None:
             print(f"error report: {report['errors']['index']}")
+        from trw_ray.nas.report import architecture_report, is_architecture_search
+        from trw_ray.results import load
+
+        if is_architecture_search(load(path)):
+            output = Path(args.output) / "architecture" if args.output else None
+            print(f"architecture report: {architecture_report(path, output)['index']}")
         return 0
     if layout.is_run_folder(path):
         from trw_ray.reports.html import build_run_index

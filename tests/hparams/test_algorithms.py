@@ -46,7 +46,7 @@ def test_builtins_are_registered_with_their_traits():
 @pytest.mark.parametrize("call, error, message", [
     (lambda: check_algorithm("bayes", None, None), ValueError, "algorithm: expected one of ['random', 'grid'"),
     (lambda: check_algorithm("random", None, {"grace_period": 1}), TypeError,
-     "algorithm_options: unknown for 'random': ['grace_period']; allowed: []"),
+     "algorithm_options: unknown for 'random': ['grace_period']; allowed: ['constraint']"),
     (lambda: check_algorithm("asha", None, None), ValueError, "max_epochs: 'asha' schedules trials by epochs"),
     (lambda: check_algorithm("asha", 9, [1]), TypeError, "algorithm_options: expected a dict"),
     (lambda: check_algorithm("pbt", 9, {"quantile_fraction": 0.7}), ValueError,

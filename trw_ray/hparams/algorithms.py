@@ -194,7 +194,7 @@ def _logic_searcher(logic_class, request: AlgorithmRequest, **options):
 
 
 def _random(request: AlgorithmRequest):
-    return _logic_searcher(RandomSearch, request), None
+    return _logic_searcher(RandomSearch, request, **request.options), None
 
 
 def _grid(request: AlgorithmRequest):
@@ -272,7 +272,8 @@ def _pbt(request: AlgorithmRequest):
     return searcher, scheduler
 
 
-register_algorithm("random", _random, trials_ahead=True, description="uniform sampling of the space")
+register_algorithm("random", _random, options={"constraint": any_option}, trials_ahead=True,
+                   description="uniform sampling of the space (only what a constraint accepts, when given one)")
 register_algorithm("grid", _grid, options={"grid_points": any_option}, trials_ahead=True,
                    description="every combination of the choices (continuous parameters on grid_points values)")
 register_algorithm("hyperband", _hyperband, options={"reduction_factor": integer_option(2)}, needs_max_epochs=True,
@@ -286,7 +287,8 @@ register_algorithm("pbt", _pbt, options={"perturbation_interval": integer_option
                                          "resample_probability": number_option(0.0, 1.0)},
                    needs_max_epochs=True, tune_samples_space=True, description="population based training")
 register_algorithm("evolution", _evolution, options={"population_size": any_option, "sample_size": any_option,
-                                                     "avoid_duplicates": bool_option},
+                                                     "avoid_duplicates": bool_option, "key": any_option,
+                                                     "constraint": any_option},
                    description="regularized (aging) evolution")
 register_algorithm("tpe", _tpe, requires={"optuna": "optuna"}, description="Optuna's TPE sampler")
 

@@ -80,12 +80,42 @@ class SearchLogic(abc.ABC):
         self.suggested = int(state["suggested"])
 
 
+MAX_CONSTRAINED_DRAWS = 1000
+
+
+def _check_callable(value: Any, argument: str) -> Any:
+    if value is not None and not callable(value):
+        raise TypeError(f"{argument}: expected None or a function config -> {'bool' if argument == 'constraint' else 'key'}; "
+                        f"got {value!r}")
+    return value
+
+
 class RandomSearch(SearchLogic):
-    """Independent random configurations (the seed's ``HyperParametersOptimizerRandomSearchLocal``)."""
+    """Independent random configurations (the seed's ``HyperParametersOptimizerRandomSearchLocal``).
+
+    Args:
+        constraint: ``config -> bool``; only configurations it accepts are proposed (e.g. a cell under a parameter
+            budget, :func:`trw_ray.nas.parameter_constraint`).
+    """
+
+    def __init__(self, space, mode="min", seed=None, constraint=None):
+        super().__init__(space, mode, seed)
+        self.constraint = _check_callable(constraint, "constraint")
 
     def suggest(self, trial_id):
         self.suggested += 1
-        return self.sample()
+        return constrained_sample(self)
+
+
+def constrained_sample(logic: SearchLogic) -> dict[str, Any]:
+    """A random configuration the logic's ``constraint`` accepts (ValueError after 1,000 rejected draws)."""
+    constraint = getattr(logic, "constraint", None)
+    for _ in range(MAX_CONSTRAINED_DRAWS if constraint is not None else 1):
+        config = logic.sample()
+        if constraint is None or constraint(config):
+            return config
+    raise ValueError(f"constraint: rejected {MAX_CONSTRAINED_DRAWS} random configurations in a row; the budget "
+                     "leaves (almost) nothing of the space")
 
 
 class GridSearch(SearchLogic):
@@ -135,12 +165,16 @@ class RegularizedEvolution(SearchLogic):
         sample_size: tournament size (S). The default, half the population, selects harder than the paper's
             examples: on NAS-Bench-201 (150 evaluations, 2 at a time, 500 simulated seeds) it found the best cell
             in 64% of the seeds (mean regret 0.071 points) against 37% (0.083) with S=5.
-        avoid_duplicates: re-mutate (up to 32 times) a child that was already proposed, so a finite space is not
-            evaluated twice at the same point.
+        avoid_duplicates: never propose a configuration twice: a child already proposed is mutated again (32
+            tries), then every one-choice neighbour of the parent is tried, then random points; when nothing new is
+            left (a finite space exhausted) the search ends.
+        key: ``config -> str``, what counts as the same configuration (default: equal values), e.g.
+            :func:`trw_ray.nas.cell_key` so isomorphic cells count as one.
+        constraint: ``config -> bool``; only accepted configurations are proposed.
     """
 
     def __init__(self, space, mode="min", seed=None, population_size: int = 20, sample_size: int = 10,
-                 avoid_duplicates: bool = True):
+                 avoid_duplicates: bool = True, key=None, constraint=None):
         super().__init__(space, mode, seed)
         checks.positive_int(population_size, "population_size")
         checks.positive_int(sample_size, "sample_size")
@@ -149,18 +183,45 @@ class RegularizedEvolution(SearchLogic):
         self.population_size = population_size
         self.sample_size = sample_size
         self.avoid_duplicates = avoid_duplicates
+        self.key = _check_callable(key, "key") or _config_key
+        self.constraint = _check_callable(constraint, "constraint")
         self.population: list[tuple[dict[str, Any], float]] = []  # oldest first
         self.pending: dict[str, dict[str, Any]] = {}
         self.seen: set[str] = set()
 
-    def _new_point(self, make) -> dict[str, Any]:
+    def _is_new(self, config: Mapping[str, Any]) -> bool:
+        return (not self.avoid_duplicates or self.key(config) not in self.seen) and \
+            (self.constraint is None or self.constraint(config))
+
+    def _neighbours(self, parent: Mapping[str, Any]):
+        """Every configuration one choice away from ``parent`` (categorical specs), in a random order."""
+        neighbours = []
+        for name, spec in self.space.items():
+            for value in spec.choices or []:
+                if value != parent.get(name):
+                    neighbours.append({**parent, name: value})
+        for index in self.rng.permutation(len(neighbours)):
+            yield neighbours[int(index)]
+
+    def _new_point(self, make, parent: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         config = make()
-        if self.avoid_duplicates:
-            for _ in range(32):
-                if _config_key(config) not in self.seen:
-                    break
-                config = make()
-        return config
+        if self._is_new(config):
+            return config
+        for _ in range(31):
+            config = make()
+            if self._is_new(config):
+                return config
+        if parent is not None:
+            for config in self._neighbours(parent):
+                if self._is_new(config):
+                    return config
+        for _ in range(MAX_CONSTRAINED_DRAWS):
+            config = self.sample()
+            if self._is_new(config):
+                return config
+        if not self.avoid_duplicates:
+            raise ValueError(f"constraint: rejected {MAX_CONSTRAINED_DRAWS} random configurations in a row")
+        return None  # nothing new found: the space is exhausted (or nearly)
 
     def _mutate(self, parent: Mapping[str, Any]) -> dict[str, Any]:
         child = dict(parent)
@@ -179,10 +240,12 @@ class RegularizedEvolution(SearchLogic):
             config = self._new_point(self.sample)
         else:
             parent = self._tournament()
-            config = self._new_point(lambda: self._mutate(parent))
+            config = self._new_point(lambda: self._mutate(parent), parent)
+        if config is None:
+            return None
         self.suggested += 1
         self.pending[trial_id] = config
-        self.seen.add(_config_key(config))
+        self.seen.add(self.key(config))
         return config
 
     def observe(self, trial_id, value):

@@ -6,6 +6,11 @@ collapse guard), derived genotypes, their networks and their retraining.
 - :class:`Supernet`, :class:`ArchitectStep` (the Trainer's step for bilevel optimisation, first or second order),
   :class:`CollapseGuard` and :class:`CallbackArchitecture` — the parts, to use with the Trainer directly.
 - :func:`build_network` — a genotype's network (reloads from ``last.model``, exports to ONNX).
+- :func:`evolution_search` — any search algorithm (regularized evolution by default) over a cell space
+  (:func:`cell_search_space`), each candidate a trial that trains its network or looks it up in the NAS-Bench-201
+  table; a parameter budget; :func:`canonical_genotype` (isomorphic cells count as one).
+- :func:`rank` — the top architectures retrained with several seeds, with bootstrap intervals, the probability of
+  being best and Kendall's tau; ``results.architectures()`` and :func:`architecture_report` (``trw-ray report``).
 - :func:`parse_genotype`, :func:`derive_genotype`, :data:`CELL_SPACES`, :func:`register_op` — spaces and ops.
 
 Importing this package registers the ``darts`` search algorithm; torch loads when a supernet or network is built.
@@ -14,6 +19,12 @@ Importing this package registers the ``darts`` search algorithm; torch loads whe
 from __future__ import annotations
 
 from trw_ray.lazy_import import lazy_exports
+from trw_ray.nas.cell_space import (
+    canonical_genotype,
+    cell_search_space,
+    config_from_genotype,
+    genotype_from_config,
+)
 from trw_ray.nas.darts import (
     DEFAULT_RETRAIN_SETTINGS,
     DEFAULT_SETTINGS,
@@ -27,6 +38,16 @@ from trw_ray.nas.darts import (
     retrain,
     run_darts,
 )
+from trw_ray.nas.evaluators import (
+    CellKey,
+    ParameterBudget,
+    count_parameters,
+    evaluate_cell,
+    evaluate_table_cell,
+    nb201_table,
+    train_genotype,
+)
+from trw_ray.nas.evolution import evolution_search
 from trw_ray.nas.genotypes import (
     CELL_SPACES,
     CellSpace,
@@ -38,6 +59,7 @@ from trw_ray.nas.genotypes import (
     space_names,
 )
 from trw_ray.nas.guard import CollapseGuard
+from trw_ray.nas.ranking import ArchitectureRanking, bootstrap_ranking, rank
 
 _EXPORTS = {
     "inputs": "trw_ray.nas.inputs",
@@ -50,10 +72,14 @@ _EXPORTS = {
     "register_op": "trw_ray.nas.ops:register_op",
     "op_names": "trw_ray.nas.ops:op_names",
     "create_op": "trw_ray.nas.ops:create_op",
+    "architecture_report": "trw_ray.nas.report:architecture_report",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
-__all__ = ["CELL_SPACES", "CellSpace", "CollapseGuard", "DEFAULT_RETRAIN_SETTINGS", "DEFAULT_SETTINGS", "DartsGenotype",
+__all__ = ["ArchitectureRanking", "CellKey", "ParameterBudget", "bootstrap_ranking", "canonical_genotype",
+           "cell_search_space", "config_from_genotype", "count_parameters", "evaluate_cell", "evaluate_table_cell",
+           "evolution_search", "genotype_from_config", "nb201_table", "rank", "train_genotype",
+           "CELL_SPACES", "CellSpace", "CollapseGuard", "DEFAULT_RETRAIN_SETTINGS", "DEFAULT_SETTINGS", "DartsGenotype",
            "DartsSearchResults", "NB201Genotype", "bilevel_split", "darts_optimizers_fn", "darts_search",
            "derive_genotype", "evaluate_darts", "evaluate_genotype", "parameter_free_count", "parse_genotype",
            "rank_retrained", "retrain", "run_darts", "space_names", *_EXPORTS]

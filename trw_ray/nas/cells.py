@@ -1,8 +1,9 @@
 """The cells of both spaces, mixed (every op of every edge, weighted: the supernet's) and discrete (a genotype's).
 
 Mixed edges can send only ``1/K`` of their channels through the ops (PC-DARTS' partial channel connections: the
-rest passes by and the channels are shuffled) and add DARTS-' auxiliary skip connection, whose weight the supernet
-sets (the architect decays it to 0 over the search).
+rest passes by and the channels are shuffled), add DARTS-' auxiliary skip connection, whose weight the supernet
+sets (the architect decays it to 0 over the search), and drop out the outputs of their parameter-free ops while
+training (P-DARTS' regularisation of the ops that win before the convolutions have learned anything).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from trw_ray.nas.genotypes import DARTS, NB201, NONE, CellSpace
-from trw_ray.nas.ops import FactorizedReduce, ReLUConvBN, Zero, create_op
+from trw_ray.nas.ops import FactorizedReduce, ReLUConvBN, Zero, create_op, is_parameter_free
 
 __all__ = ["DartsCell", "MixedDartsCell", "MixedEdge", "MixedNB201Cell", "NB201Cell", "channel_shuffle"]
 
@@ -42,12 +44,17 @@ class MixedEdge(nn.Module):
         self.computed = [index for index, op in enumerate(ops) if op != NONE]
         self.bypass_pool = nn.MaxPool2d(2, 2, ceil_mode=True) if partial_channels > 1 and stride == 2 else None
         self.aux_skip_weight = 0.0  # DARTS-: set by the supernet; only stride-1 edges have the identity to add
+        self.free_op_dropout = 0.0  # P-DARTS: dropout on the parameter-free ops' outputs while training
+        self.free_ops = {index for index, op in enumerate(ops) if is_parameter_free(op)}
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         part = x[:, :self.part] if self.partial_channels > 1 else x
         out = None
         for index in self.computed:
-            term = weights[index] * self.ops[index](part)
+            value = self.ops[index](part)
+            if self.free_op_dropout and self.training and index in self.free_ops:
+                value = functional.dropout(value, self.free_op_dropout, training=True)
+            term = weights[index] * value
             out = term if out is None else out + term
         if out is None:
             out = Zero(self.part, self.stride)(part)

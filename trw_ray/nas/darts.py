@@ -40,7 +40,7 @@ MAX_SEED = 2**31 - 1
 DEFAULT_SETTINGS: dict[str, Any] = {
     "width": 8, "depth": 1, "partial_channels": 1, "order": "first", "arch_learning_rate": 3e-4,
     "arch_weight_decay": 1e-3, "learning_rate": 0.025, "min_learning_rate": 1e-3, "momentum": 0.9,
-    "weight_decay": 3e-4, "aux_skip": 1.0, "warmup_epochs": 0, "arch_fraction": 0.5,
+    "weight_decay": 3e-4, "aux_skip": 1.0, "free_op_dropout": 0.0, "warmup_epochs": 0, "arch_fraction": 0.5,
 }
 #: the settings of one retraining
 DEFAULT_RETRAIN_SETTINGS: dict[str, Any] = {
@@ -193,7 +193,9 @@ def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
     for name, value in settings.items():
         if isinstance(value, Param):
             raise TypeError(f"settings: {name!r} is a Param; run_darts takes plain values (darts_search searches)")
-    collapse_guard = CollapseGuard(cell_space.name, max_parameter_free, guard_start_epoch, enabled=bool(guard))
+    # the architecture does not move during its warm-up: nothing to judge before it has trained one epoch
+    collapse_guard = CollapseGuard(cell_space.name, max_parameter_free,
+                                   max(guard_start_epoch, settings["warmup_epochs"] + 1), enabled=bool(guard))
     loader = _inputs(inputs_fn, inputs_kwargs)
     datasets_holder: dict[str, Any] = {}
 
@@ -227,8 +229,10 @@ def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
 
     def model_fn(options):
         datasets = datasets_holder["datasets"]
-        return Supernet(cell_space.name, num_classes=_num_classes(datasets), in_channels=_in_channels(datasets),
-                        width=settings["width"], depth=settings["depth"], partial_channels=settings["partial_channels"])
+        net = Supernet(cell_space.name, num_classes=_num_classes(datasets), in_channels=_in_channels(datasets),
+                       width=settings["width"], depth=settings["depth"], partial_channels=settings["partial_channels"])
+        net.set_free_op_dropout(settings["free_op_dropout"])
+        return net
 
     def optimizers_fn(datasets, model):
         return darts_optimizers_fn(datasets, model, settings["learning_rate"], settings["momentum"],

@@ -27,14 +27,17 @@ __all__ = ["CallbackArchitecture", "chosen_architecture"]
 
 def chosen_architecture(history: list[dict[str, Any]], guard: CollapseGuard | None) -> dict[str, Any]:
     """The genotype a search ends with, from its per-epoch records: the last epoch's, or, when the guard stopped
-    the search, the last one within its limit (the collapsed one, flagged, when none was)."""
+    the search, the last one within its limit from its ``start_epoch`` on (the collapsed one, flagged, when none
+    was)."""
     if not history:
         raise ValueError("history: no epoch was recorded")
     last = history[-1]
     stopped = bool(last.get("guard_stopped"))
     chosen = last
     if stopped:
-        within = [entry for entry in history if guard is None or not guard.collapsed(entry["genotype"])]
+        # epochs before the guard's first (e.g. the architecture's warm-up) hold the initial, untrained weights
+        within = [entry for entry in history if guard is None or
+                  (entry["epoch"] >= guard.start_epoch and not guard.collapsed(entry["genotype"]))]
         chosen = within[-1] if within else last
     collapsed = guard.collapsed(chosen["genotype"]) if guard is not None else False
     return {"genotype": chosen["genotype"], "epoch": chosen["epoch"], "parameter_free": chosen["parameter_free"],

@@ -96,6 +96,14 @@ class Supernet(MacroNetwork):
             if hasattr(module, "aux_skip_weight"):
                 module.aux_skip_weight = float(weight)
 
+    def set_free_op_dropout(self, rate: float) -> None:
+        """P-DARTS: the dropout rate on the outputs of the parameter-free ops (skip, pooling) while training."""
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"rate: expected a number in [0, 1); got {rate!r}")
+        for module in self.modules():
+            if hasattr(module, "free_op_dropout"):
+                module.free_op_dropout = float(rate)
+
     # ------------------------------------------------------------------ the architecture
 
     def architecture_weights(self) -> dict[str, np.ndarray]:

@@ -88,3 +88,49 @@ def plot_cell(edges: Sequence[tuple[int, int, str]], num_inputs: int, path: str 
     if subtitle:
         figure.text(0.5, 0.02, textwrap.fill(subtitle, 150), ha="center", va="bottom", fontsize=6, color="#555")
     return _save(figure, path, {"left": 0.02, "right": 0.98, "top": 0.9, "bottom": 0.1})
+
+
+def plot_search_progress(values: Sequence[float], path: str | os.PathLike, higher_is_better: bool = True,
+                         ylabel: str = "metric", title: str = "architecture search") -> Path:
+    """Best-so-far and running median of the candidates' metric against evaluations (in the order they started)."""
+    values = np.asarray(values, dtype=np.float64)
+    steps = np.arange(1, len(values) + 1)
+    best = np.maximum.accumulate(values) if higher_is_better else np.minimum.accumulate(values)
+    median = np.array([np.median(values[:i]) for i in steps])
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    axis.plot(steps, values, ".", color="#bbb", label="candidate")
+    axis.plot(steps, best, "-", color="#1f77b4", label="best so far")
+    axis.plot(steps, median, "--", color="#ff7f0e", label="median so far")
+    axis.set_xlabel("evaluations")
+    axis.set_ylabel(ylabel)
+    axis.set_title(title, fontsize=10)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    return _save(figure, path, {"left": 0.13, "right": 0.97, "top": 0.9, "bottom": 0.15})
+
+
+def pareto_front(sizes: Sequence[float], scores: Sequence[float]) -> list[int]:
+    """Indices of the points no other point beats on both size (smaller) and score (larger), by increasing size."""
+    order = sorted(range(len(sizes)), key=lambda i: (sizes[i], -scores[i]))
+    front, best = [], -math.inf
+    for index in order:
+        if scores[index] > best:
+            front.append(index)
+            best = scores[index]
+    return front
+
+
+def plot_pareto(sizes: Sequence[float], scores: Sequence[float], path: str | os.PathLike, xlabel: str = "parameters",
+                ylabel: str = "accuracy", title: str = "accuracy / size") -> Path:
+    """Every candidate and the Pareto front (larger score, smaller size)."""
+    sizes, scores = np.asarray(sizes, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+    front = pareto_front(list(sizes), list(scores))
+    figure, axis = plt.subplots(figsize=(6.4, 3.8))
+    axis.scatter(sizes, scores, s=14, color="#999", label="candidates")
+    axis.plot(sizes[front], scores[front], "o-", color="#d62728", markersize=5, label="Pareto front")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title, fontsize=10)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    return _save(figure, path, {"left": 0.13, "right": 0.97, "top": 0.9, "bottom": 0.14})

@@ -140,6 +140,53 @@ class ExperimentResults:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def architectures(self, metric: str | None = None, completed_only: bool = True) -> pd.DataFrame:
+        """One row per distinct architecture of an architecture search (trials that returned ``genotype``): its
+        ``genotype`` (the first trial's), ``canonical`` key (isomorphic cells are one row), the metric's ``mean``,
+        ``std`` and ``count`` over the trials (seeds, repeats), ``accuracy_mean``/``accuracy_std`` and
+        ``parameters`` when the trials returned them, ``trial_ids``; best first (``rank`` 1).
+
+        Raises:
+            ValueError: no trial returned a genotype (not an architecture search).
+        """
+        import pandas as pd
+
+        trials = self.trials()
+        if "result/genotype" not in trials:
+            raise ValueError(f"{self.path}: no trial returned a 'genotype'; architectures() reads architecture searches "
+                             "(trw_ray.nas.darts_search, evolution_search)")
+        metric = metric or self.metric
+        column = f"last/{metric}"
+        if column not in trials:
+            raise KeyError(f"metric: {metric!r} is not a trial result; known: "
+                           f"{sorted(c[5:] for c in trials.columns if c.startswith('last/'))}")
+        chosen = trials[trials["result/genotype"].notna()]
+        if completed_only:
+            chosen = chosen[chosen["completed"]]
+        key = "result/canonical" if "result/canonical" in chosen else "result/genotype"
+        chosen = chosen.assign(_key=chosen[key].fillna(chosen["result/genotype"]))
+        rows = []
+        for canonical, group in chosen.groupby("_key", sort=False):
+            values = pd.to_numeric(group[column], errors="coerce").dropna()
+            row = {"genotype": group["result/genotype"].iloc[0], "canonical": canonical,
+                   "mean": float(values.mean()) if len(values) else None,
+                   "std": float(values.std()) if len(values) > 1 else None, "count": int(len(values))}
+            if "result/accuracy" in group:
+                accuracy = pd.to_numeric(group["result/accuracy"], errors="coerce").dropna()
+                row["accuracy_mean"] = float(accuracy.mean()) if len(accuracy) else None
+                row["accuracy_std"] = float(accuracy.std()) if len(accuracy) > 1 else None
+            if "result/parameters" in group:
+                row["parameters"] = group["result/parameters"].iloc[0]
+            row["trial_ids"] = list(group["trial_id"])
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        if table.empty:
+            return pd.DataFrame(columns=["rank", "genotype", "canonical", "mean", "std", "count", "trial_ids"])
+        table = table.sort_values("mean", ascending=self.mode == "min" or metric != self.metric,
+                                  na_position="last").reset_index(drop=True)
+        table.insert(0, "rank", range(1, len(table) + 1))
+        return table
+
     def best(self, metric: str | None = None, mode: str | None = None, scope: str = "last",
              completed_only: bool = False) -> dict[str, Any] | None:
         """The best trial by ``metric`` (default: the search's) as a dict with ``trial_id``, ``value``, ``config``,

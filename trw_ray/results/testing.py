@@ -41,8 +41,9 @@ def write_experiment(path: str | Path, trials: Sequence[Mapping[str, Any]], metr
     """Writes an experiment folder at ``path``.
 
     Args:
-        trials: one dict per trial: ``trial_id``, ``value`` (its final metric), optional ``config``, and
-            ``tables`` ``{(dataset, split, output, epoch): pyarrow table}`` (e.g. :func:`classification_table`).
+        trials: one dict per trial: ``trial_id``, ``value`` (its final metric), optional ``config``,
+            ``tables`` ``{(dataset, split, output, epoch): pyarrow table}`` (e.g. :func:`classification_table`) and
+            ``infos`` (what its function returned with the loss: the ``result/<name>`` columns).
     """
     import pyarrow.parquet as pq
 
@@ -60,6 +61,8 @@ def write_experiment(path: str | Path, trials: Sequence[Mapping[str, Any]], metr
         for (dataset, split, output, epoch), table in trial.get("tables", {}).items():
             target = layout.samples_file(run_dir, dataset, split, output, epoch)
             atomic_write(target, lambda file, table=table: pq.write_table(table, file), mode="wb")
+        if "infos" in trial:
+            write_json_atomic(trial_dir / layout.TRIAL_INFOS_FILE, {"loss": trial["value"], "infos": trial["infos"]})
         last = {metric: trial["value"], "training_iteration": 1, "run_dir": str(run_dir), "trw_final": True}
         history.append({"trial_id": trial_id, **last})
         write_json_atomic(path / layout.RECORD_FOLDER / layout.TRIALS_FOLDER / f"{trial_id}.json", {

