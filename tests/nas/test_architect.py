@@ -90,7 +90,7 @@ def test_architect_step_needs_a_supernet_and_weight_only_optimizer():
     with pytest.raises(ValueError, match="no split 'arch'"):
         ArchitectStep().setup(context)
     context.datasets = {"toy": {"train": [], "arch": []}}
-    step = ArchitectStep()
+    step = ArchitectStep(aux_skip=1.0)
     step.setup(context)
-    assert step.aux_skip_weight(0, 5) == 1.0 and step.aux_skip_weight(4, 5) == 0.0
-    assert functools.partial(ArchitectStep, aux_skip=0)().aux_skip_weight(0, 5) == 0.0
+    assert step.aux_skip_weight(0, 5) == 1.0 and step.aux_skip_weight(2, 5) == 0.5 and step.aux_skip_weight(4, 5) == 0.0
+    assert functools.partial(ArchitectStep)().aux_skip_weight(0, 5) == 0.0  # DARTS- is off by default

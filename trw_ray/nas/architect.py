@@ -12,9 +12,10 @@ that :func:`~trw_ray.nas.darts.bilevel_split` sets apart).
   :func:`unrolled_architecture_gradient` computes it; a test compares it with a numerical gradient.
 
 The architecture optimizer is Adam (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3, the paper's); its state is part
-of the step's ``state_dict`` (a search trial's checkpoint). DARTS- (Chu et al., 2021) is on by default: every
-stride-1 mixed edge gets an auxiliary skip connection whose weight decays linearly from ``aux_skip`` to 0 over the
-epochs, so skip no longer has to win the architecture weights to carry the gradient.
+of the step's ``state_dict`` (a search trial's checkpoint). DARTS- (Chu et al., 2021) is an option (``aux_skip``):
+every stride-1 mixed edge gets an auxiliary skip connection whose weight decays linearly from ``aux_skip`` to 0 over
+the epochs, so skip no longer has to win the architecture weights to carry the gradient (off by default: see
+:mod:`trw_ray.nas.guard` for what it did on NB-201 / Fashion-MNIST).
 
 Use it as the Trainer's step (``functools.partial`` sets the options)::
 
@@ -32,10 +33,8 @@ from typing import Any
 import torch
 
 from trw_ray import checks
+from trw_ray.nas.darts import ARCH_SPLIT, ORDERS
 from trw_ray.train.step import BatchResult, StepContext, TrainingStep
-
-ARCH_SPLIT = "arch"
-ORDERS = ("first", "second")
 
 __all__ = ["ARCH_SPLIT", "ArchitectStep", "unrolled_architecture_gradient"]
 
@@ -108,7 +107,8 @@ class ArchitectStep(TrainingStep):
         arch_split: the split whose loss the architecture minimises (default ``arch``).
         arch_learning_rate, arch_betas, arch_weight_decay: Adam of the architecture parameters.
         unrolled_learning_rate: ``xi`` of the second order (default: the weight optimizer's learning rate).
-        aux_skip: DARTS-' auxiliary skip weight at the first epoch, decayed linearly to 0 at the last (0: off).
+        aux_skip: DARTS-' auxiliary skip weight at the first epoch, decayed linearly to 0 at the last (0: off, the
+            default).
         warmup_epochs: epochs that train the weights only (the architecture starts afterwards).
         epsilon: the second order's finite-difference radius is ``epsilon / |v|`` (DARTS' 0.01).
 
@@ -118,7 +118,7 @@ class ArchitectStep(TrainingStep):
 
     def __init__(self, order: str = "first", arch_split: str = ARCH_SPLIT, arch_learning_rate: float = 3e-4,
                  arch_betas: tuple[float, float] = (0.5, 0.999), arch_weight_decay: float = 1e-3,
-                 unrolled_learning_rate: float | None = None, aux_skip: float = 1.0, warmup_epochs: int = 0,
+                 unrolled_learning_rate: float | None = None, aux_skip: float = 0.0, warmup_epochs: int = 0,
                  epsilon: float = 0.01):
         if order not in ORDERS:
             raise ValueError(f"order: expected one of {list(ORDERS)}; got {order!r}")

@@ -30,17 +30,18 @@ from trw_ray import checks
 from trw_ray.hparams.algorithms import AlgorithmRequest, register_algorithm
 from trw_ray.hparams.params import DiscreteInteger, DiscreteValue, Param
 from trw_ray.hparams.searchers import SearchLogic
-from trw_ray.nas.architect import ARCH_SPLIT, ORDERS
 from trw_ray.nas.genotypes import get_space, parse_genotype
 
 TRAIN_SPLIT = "train"
+ARCH_SPLIT = "arch"  # the half of the training samples the architecture trains on (bilevel_split)
+ORDERS = ("first", "second")
 MAX_SEED = 2**31 - 1
 
 #: the settings of one supernet search (``darts_search(settings=...)`` overrides them; a Param makes one searchable)
 DEFAULT_SETTINGS: dict[str, Any] = {
     "width": 8, "depth": 1, "partial_channels": 1, "order": "first", "arch_learning_rate": 3e-4,
     "arch_weight_decay": 1e-3, "learning_rate": 0.025, "min_learning_rate": 1e-3, "momentum": 0.9,
-    "weight_decay": 3e-4, "aux_skip": 1.0, "free_op_dropout": 0.0, "warmup_epochs": 0, "arch_fraction": 0.5,
+    "weight_decay": 3e-4, "aux_skip": 0.0, "free_op_dropout": 0.0, "warmup_epochs": 0, "arch_fraction": 0.5,
 }
 #: the settings of one retraining
 DEFAULT_RETRAIN_SETTINGS: dict[str, Any] = {
@@ -249,7 +250,10 @@ def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
     if not chosen:
         raise RuntimeError("run_darts: the architecture record is missing (CallbackArchitecture did not run)")
     loss, accuracy = _first_evaluated(history[-1] if history else {})
-    return {"genotype": chosen["genotype"], "loss": loss, "accuracy": accuracy, "collapsed": chosen["collapsed"],
+    from trw_ray.nas.cell_space import canonical_genotype
+
+    return {"genotype": chosen["genotype"], "canonical": canonical_genotype(chosen["genotype"]), "loss": loss,
+            "accuracy": accuracy, "collapsed": chosen["collapsed"],
             "guard_stopped": chosen["guard_stopped"], "stopped_at_epoch": chosen["stopped_at_epoch"],
             "epoch": chosen["epoch"], "parameter_free": chosen["parameter_free"],
             "final_genotype": chosen["final_genotype"], "epochs": len(history),
@@ -298,10 +302,10 @@ def evaluate_darts(hparams, inputs_fn: Callable | str, space: str = "nb201", epo
 def evaluate_genotype(hparams, inputs_fn: Callable | str, epochs: int = 10, settings: Mapping[str, Any] | None = None,
                       inputs_kwargs: Mapping[str, Any] | None = None, metric_split: str = "test",
                       callbacks: bool = False):
-    """The trainable of a retraining trial: ``build_network(genotype)`` trained from scratch (SGD, cosine schedule)
-    with the trial's ``seed``; returns the loss on ``metric_split`` and ``{genotype, accuracy, parameters, ...}``."""
-    from trw_ray import train
-    from trw_ray.nas.network import build_network
+    """The trainable of a retraining trial: ``build_network(genotype)`` trained from scratch with the trial's
+    ``genotype`` and ``seed`` (:func:`trw_ray.nas.evaluators.train_genotype`); returns the loss on ``metric_split`` and
+    ``{genotype, canonical, accuracy, valid_accuracy, parameters, run_dir}``."""
+    from trw_ray.nas.evaluators import train_genotype
 
     given = hparams.values.get("genotype")
     if given is None:
@@ -310,45 +314,8 @@ def evaluate_genotype(hparams, inputs_fn: Callable | str, epochs: int = 10, sett
                                                  DiscreteValue(given, [given]))))
     seed = hparams.create("seed", DiscreteInteger(0, 0, MAX_SEED))
     chosen = _declared(hparams, _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings"))
-    loader = _inputs(inputs_fn, inputs_kwargs)
-    holder: dict[str, Any] = {}
-
-    def inputs():
-        holder["datasets"] = loader()
-        return holder["datasets"]
-
-    options = train.create_default_options(num_epochs=epochs, progress_bar=False)
-    options["training_parameters"]["seed"] = int(seed)
-    options["workflow_options"]["console_log"] = False
-
-    def model_fn(options):
-        datasets = holder["datasets"]
-        return build_network(genotype, num_classes=_num_classes(datasets), in_channels=_in_channels(datasets),
-                             width=chosen["width"], depth=chosen["depth"])
-
-    def optimizers_fn(datasets, model):
-        return darts_optimizers_fn(datasets, model, chosen["learning_rate"], chosen["momentum"],
-                                   chosen["weight_decay"], options["training_parameters"]["num_epochs"],
-                                   chosen["min_learning_rate"])
-
-    trainer = train.Trainer(
-        callbacks_per_epoch_fn=None if callbacks else lambda: [train.callbacks.CallbackEpochSummary()],
-        callbacks_post_training_fn=None if callbacks else lambda: [train.callbacks.CallbackBestHistory()])
-    model, results = trainer.fit(options, inputs_fn=inputs, model_fn=model_fn, optimizers_fn=optimizers_fn,
-                                 run_prefix="retrain")
-    final = results["history"][-1]
-    measured = {split: outputs for splits in final.values() for split, outputs in splits.items()}
-    if metric_split not in measured:
-        raise ValueError(f"metric_split: the datasets have no evaluated split {metric_split!r}; evaluated: "
-                         f"{sorted(measured)}")
-    outputs = measured[metric_split]
-    accuracy = next((m["accuracy"] for m in outputs.values() if isinstance(m, Mapping) and "accuracy" in m), math.nan)
-    valid = measured.get("valid", {})
-    valid_accuracy = next((m["accuracy"] for m in valid.values() if isinstance(m, Mapping) and "accuracy" in m),
-                          math.nan)
-    return float(outputs["overall_loss"]["loss"]), {
-        "genotype": genotype, "accuracy": float(accuracy), "valid_accuracy": float(valid_accuracy),
-        "parameters": int(sum(p.numel() for p in model.parameters())), "run_dir": results["run_dir"]}
+    return train_genotype(genotype, inputs_fn, seed=seed, epochs=epochs, settings=chosen, inputs_kwargs=inputs_kwargs,
+                          metric_split=metric_split, callbacks=callbacks)
 
 
 # ---------------------------------------------------------------------------------------------------- the seeds
@@ -470,8 +437,9 @@ def darts_search(inputs_fn: Callable | str, space: str = "nb201", num_samples: i
         seed: the search's seed (the seeds of the trials, and of every random setting).
         settings: overrides of :data:`DEFAULT_SETTINGS`; a Param (``DiscreteValue``, ``ContinuousPower``...) makes a
             setting searchable, e.g. ``{'arch_learning_rate': ContinuousPower(3e-4, -4, -2)}``.
-        guard, max_parameter_free, guard_start_epoch: the collapse guard (on by default, see :mod:`trw_ray.nas.guard`);
-            ``settings={'aux_skip': 0}`` turns DARTS-' auxiliary skip off.
+        guard, max_parameter_free, guard_start_epoch: the collapse guard's early stop (on by default, see
+            :mod:`trw_ray.nas.guard`); ``settings={'aux_skip': 1.0}`` adds DARTS-' auxiliary skip (off by default:
+            measured, it drove the cells to pooling, see :mod:`trw_ray.nas.guard`).
         retrain_top_k: retrain the k best distinct genotypes (by the supernet's loss) from scratch; 0: none.
         retrain_seeds, retrain_epochs, retrain_settings: the retraining (seeds per genotype, epochs (default
             ``epochs``), overrides of :data:`DEFAULT_RETRAIN_SETTINGS`).
