@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/pipeline_throughput.py
 	$(PY) benchmarks/mnist_full.py
 	$(PY) benchmarks/search_efficiency.py
+	$(PY) benchmarks/nas_darts.py
+	$(PY) benchmarks/nas_evolution.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check trw_ray tests benchmarks

@@ -34,6 +34,8 @@ def test_two_supernet_trials_then_their_genotypes_retrained_and_ranked(ray_local
     assert ranking["accuracy_mean"].is_monotonic_decreasing
     assert set(ranking["search_rank"]) == set(range(1, len(genotypes) + 1))
     assert results.retrain.path.name == "tiny_darts_retrain" and results.retrain.path.parent == results.search.path.parent
+    architectures = results.search.architectures()  # the derived genotypes, one row per distinct cell
+    assert set(architectures["genotype"]) == genotypes and architectures["count"].sum() == 2
 
 
 def test_bad_arguments_are_named(tmp_path):
