@@ -167,16 +167,20 @@ def load_space(path: str | os.PathLike) -> SearchSpace:
         >>> sorted(space.parameters)
         ['learning_rate', 'number_conv1_channels', 'number_hidden']
     """
+    return space_from_dict(read_yaml(path, "space file"), str(path))
+
+
+def read_yaml(path: str | os.PathLike, what: str) -> Any:
+    """The YAML document at ``path`` (FileNotFoundError or ValueError naming ``path`` and ``what`` it should be)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"path: no space file at {str(path)!r}")
+        raise FileNotFoundError(f"path: no {what} at {str(path)!r}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ValueError(f"{path}: not valid YAML: {error}") from error
-    return space_from_dict(data, str(path))
 
 
 def discover_space(evaluate_fn: Callable[[HyperParameters], Any]) -> dict[str, Param]:

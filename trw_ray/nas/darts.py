@@ -31,6 +31,7 @@ from trw_ray.hparams.algorithms import AlgorithmRequest, register_algorithm
 from trw_ray.hparams.params import DiscreteInteger, DiscreteValue, Param
 from trw_ray.hparams.searchers import SearchLogic
 from trw_ray.nas.genotypes import get_space, parse_genotype
+from trw_ray.nas.inputs import dataset_shape, resolve_inputs, split_accuracy
 
 TRAIN_SPLIT = "train"
 ARCH_SPLIT = "arch"  # the half of the training samples the architecture trains on (bilevel_split)
@@ -108,33 +109,6 @@ def darts_optimizers_fn(datasets, model, learning_rate: float = 0.025, momentum:
             {name: scheduler for name, splits in datasets.items() if TRAIN_SPLIT in splits})
 
 
-def _inputs(inputs_fn: Callable | str, inputs_kwargs: Mapping[str, Any] | None) -> Callable[[], Mapping]:
-    from trw_ray.hparams.space import import_function
-
-    function = import_function(inputs_fn, "inputs_fn") if isinstance(inputs_fn, str) else inputs_fn
-    if not callable(function):
-        raise TypeError(f"inputs_fn: expected a function () -> datasets or 'module:function'; got {inputs_fn!r}")
-    return functools.partial(function, **dict(inputs_kwargs or {}))
-
-
-def _num_classes(datasets: Mapping[str, Mapping[str, Any]], target: str = "targets") -> int:
-    for splits in datasets.values():
-        for sequence in splits.values():
-            names = (getattr(sequence, "class_names", None) or {}).get(target)
-            if names:
-                return len(names)
-    return 10
-
-
-def _in_channels(datasets: Mapping[str, Mapping[str, Any]], feature: str = "images") -> int:
-    for splits in datasets.values():
-        sequence = splits.get(TRAIN_SPLIT)
-        values = getattr(sequence, "split", {}).get(feature)
-        if values is not None and getattr(values, "ndim", 0) == 4:
-            return int(values.shape[1])
-    return 1
-
-
 def _check_settings(settings: Mapping[str, Any], defaults: Mapping[str, Any], argument: str) -> dict[str, Any]:
     if settings is not None and not isinstance(settings, Mapping):
         raise TypeError(f"{argument}: expected a dict {{name: value or Param}}; got {type(settings).__name__}")
@@ -197,7 +171,7 @@ def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
     # the architecture does not move during its warm-up: nothing to judge before it has trained one epoch
     collapse_guard = CollapseGuard(cell_space.name, max_parameter_free,
                                    max(guard_start_epoch, settings["warmup_epochs"] + 1), enabled=bool(guard))
-    loader = _inputs(inputs_fn, inputs_kwargs)
+    loader = resolve_inputs(inputs_fn, inputs_kwargs)
     datasets_holder: dict[str, Any] = {}
 
     def inputs():
@@ -230,7 +204,8 @@ def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
 
     def model_fn(options):
         datasets = datasets_holder["datasets"]
-        net = Supernet(cell_space.name, num_classes=_num_classes(datasets), in_channels=_in_channels(datasets),
+        classes, channels = dataset_shape(datasets)
+        net = Supernet(cell_space.name, num_classes=classes, in_channels=channels,
                        width=settings["width"], depth=settings["depth"], partial_channels=settings["partial_channels"])
         net.set_free_op_dropout(settings["free_op_dropout"])
         return net
@@ -266,8 +241,7 @@ def _first_evaluated(entry: Mapping[str, Any], skip: tuple[str, ...] = (TRAIN_SP
             if split in skip:
                 continue
             loss = outputs.get("overall_loss", {}).get("loss")
-            accuracy = next((m["accuracy"] for m in outputs.values() if isinstance(m, Mapping) and "accuracy" in m),
-                            math.nan)
+            accuracy = split_accuracy(outputs)
             if loss is not None:
                 return float(loss), float(accuracy)
     return math.nan, math.nan

@@ -10,13 +10,13 @@ the searchers use (:func:`~trw_ray.nas.evolution.evolution_search` wires them).
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from trw_ray import checks
 from trw_ray.nas.cell_space import canonical_genotype, cell_search_space, genotype_from_config
 from trw_ray.nas.genotypes import NB201, Genotype, get_space, parse_genotype
+from trw_ray.nas.inputs import dataset_shape, resolve_inputs, split_accuracy
 
 TABLE_DATASETS = ("cifar10", "cifar100", "imagenet")
 
@@ -119,32 +119,6 @@ def evaluate_table_cell(hparams, dataset: str = "cifar10", max_parameters: float
 
 # ---------------------------------------------------------------------------------------------------- training
 
-def _inputs(inputs_fn: Callable | str, inputs_kwargs: Mapping[str, Any] | None) -> Callable[[], Mapping]:
-    from trw_ray.hparams.space import import_function
-
-    function = import_function(inputs_fn, "inputs_fn") if isinstance(inputs_fn, str) else inputs_fn
-    if not callable(function):
-        raise TypeError(f"inputs_fn: expected a function () -> datasets or 'module:function'; got {inputs_fn!r}")
-    return functools.partial(function, **dict(inputs_kwargs or {}))
-
-
-def _dataset_shape(datasets: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
-    """(classes, image channels) of the datasets' training split (10 and 1 when they cannot be told)."""
-    classes, channels = 10, 1
-    for splits in datasets.values():
-        for sequence in splits.values():
-            names = (getattr(sequence, "class_names", None) or {}).get("targets")
-            classes = len(names) if names else classes
-        values = getattr(splits.get("train"), "split", {}).get("images")
-        if values is not None and getattr(values, "ndim", 0) == 4:
-            channels = int(values.shape[1])
-    return classes, channels
-
-
-def _accuracy(outputs: Mapping[str, Any]) -> float:
-    return next((m["accuracy"] for m in outputs.values() if isinstance(m, Mapping) and "accuracy" in m), math.nan)
-
-
 def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: int = 0, epochs: int = 10,
                    settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
                    metric_split: str = "test", callbacks: bool = False,
@@ -162,7 +136,7 @@ def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: in
 
     text = str(parse_genotype(genotype))
     chosen = _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings")
-    loader = _inputs(inputs_fn, inputs_kwargs)
+    loader = resolve_inputs(inputs_fn, inputs_kwargs)
     holder: dict[str, Any] = {}
 
     def inputs():
@@ -174,7 +148,7 @@ def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: in
     options["workflow_options"]["console_log"] = False
 
     def model_fn(options):
-        classes, channels = _dataset_shape(holder["datasets"])
+        classes, channels = dataset_shape(holder["datasets"])
         network = build_network(text, num_classes=classes, in_channels=channels, width=chosen["width"],
                                 depth=chosen["depth"])
         parameters = sum(p.numel() for p in network.parameters())
@@ -198,8 +172,8 @@ def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: in
                          f"{sorted(measured)}")
     outputs = measured[metric_split]
     return float(outputs["overall_loss"]["loss"]), {
-        "genotype": text, "canonical": canonical_genotype(text), "accuracy": float(_accuracy(outputs)),
-        "valid_accuracy": float(_accuracy(measured.get("valid", {}))),
+        "genotype": text, "canonical": canonical_genotype(text), "accuracy": float(split_accuracy(outputs)),
+        "valid_accuracy": float(split_accuracy(measured.get("valid", {}))),
         "parameters": int(sum(p.numel() for p in model.parameters())), "run_dir": results["run_dir"]}
 
 

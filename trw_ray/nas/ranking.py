@@ -39,6 +39,8 @@ def bootstrap_ranking(values: Mapping[str, Sequence[float]], samples: int = 2000
         values: ``{genotype: [metric of each seed]}``.
     """
     checks.positive_int(samples, "samples")
+    if not (checks.is_finite_number(confidence) and 0 < confidence < 1):
+        raise ValueError(f"confidence: expected a number in (0, 1); got {confidence!r}")
     if not values:
         raise ValueError("values: expected at least one architecture with measurements")
     names = list(values)

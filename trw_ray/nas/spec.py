@@ -37,17 +37,11 @@ __all__ = ["load_nas_spec", "run_nas_spec"]
 
 def load_nas_spec(path: str | os.PathLike) -> dict[str, Any]:
     """The :func:`~trw_ray.nas.darts.darts_search` arguments a YAML file declares (specs become Params)."""
-    import yaml
-
     from trw_ray.hparams.params import param_from_dict
+    from trw_ray.hparams.space import read_yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path: no NAS file at {str(path)!r}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML: {error}") from error
+    data = read_yaml(path, "NAS file")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of keys {list(KEYS)}")
     unknown = sorted(set(data) - set(KEYS))
