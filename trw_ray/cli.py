@@ -137,7 +137,8 @@ def _search(args: argparse.Namespace) -> int:
     results = search(space=space, algorithm=args.algorithm, num_samples=args.num_samples, max_epochs=args.max_epochs,
                      resources_per_trial=resources, max_concurrent=args.max_concurrent,
                      storage_path=args.storage_path, name=args.name, seed=args.seed, resume=resume,
-                     address=args.address, max_failures=args.max_failures, verbose=args.verbose)
+                     address=args.address, max_failures=args.max_failures, verbose=args.verbose,
+                     scheduler=args.scheduler, max_total_epochs=args.max_total_epochs)
     trials = results.trials()
     column = f"last/{results.metric}"
     with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -238,12 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder (search: default <experiment>/report; compare: ./compare_<A>_vs_<B>)")
     report.set_defaults(handler=_report)
 
-    from trw_ray.hparams.algorithms import algorithm_names
+    from trw_ray.hparams.algorithms import algorithm_names, scheduler_names
 
     search = commands.add_parser("search", help="run a hyper-parameter search described by a space file (YAML)")
     search.add_argument("space", help="a space file, e.g. search_spaces/mnist_cnn_tiny.yaml")
     search.add_argument("--algorithm", default=None,
                         help=f"one of {', '.join(algorithm_names())} (default: the file's, else random)")
+    search.add_argument("--scheduler", default=None,
+                        help=f"one of {', '.join(scheduler_names())}, combined with --algorithm (default: the file's, "
+                             "else fifo)")
+    search.add_argument("--max-total-epochs", type=int, default=None,
+                        help="total budget: no trial starts once all trials together trained this many epochs")
     search.add_argument("--num-samples", type=int, default=None, help="trials (default: the file's, else 40)")
     search.add_argument("--max-epochs", type=int, default=None, help="budget of one trial in epochs")
     search.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs of one trial (default 1)")

@@ -59,6 +59,7 @@ GENOTYPE_FILE = "genotype.json"
 RECORD_FOLDER = "trw_ray"
 SEARCH_FILE = "search.json"
 HISTORY_FILE = "history.jsonl"
+BUDGET_FILE = "budget.json"  # a search with max_total_epochs: what it consumed and when the budget was spent
 TRIALS_FOLDER = "trials"
 TRIAL_RUNS_FOLDER = "runs"
 TRIAL_INFOS_FILE = "trw_ray_infos.json"

@@ -7,11 +7,14 @@ import pytest
 from trw_ray.hparams import ContinuousUniform, RandomSearch, algorithm_names, register_algorithm
 from trw_ray.hparams.algorithms import (
     ALGORITHMS,
+    SCHEDULERS,
+    AlgorithmRequest,
     check_algorithm,
     create_algorithm,
     get_algorithm,
     integer_option,
     number_option,
+    plan_search,
 )
 from trw_ray.hparams.space import SearchSpace
 
@@ -37,7 +40,8 @@ def build_fixed(request):
 
 
 def test_builtins_are_registered_with_their_traits():
-    assert set(ALGORITHMS) == {"random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe"}
+    assert set(ALGORITHMS) == {"random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe", "bohb"}
+    assert set(SCHEDULERS) == {"fifo", "hyperband", "asha", "pbt"}
     assert set(ALGORITHMS) <= set(algorithm_names())
     assert get_algorithm("asha").needs_max_epochs and get_algorithm("asha").trials_ahead
     assert get_algorithm("pbt").tune_samples_space and not get_algorithm("evolution").trials_ahead
@@ -74,3 +78,67 @@ def test_an_algorithm_registered_from_outside_builds_with_checked_options():
     with pytest.raises(ValueError, match="'value' of 'fixed_x_test' expects a number >= 0 and <= 1; got 2"):
         check_algorithm("fixed_x_test", None, {"value": 2})
     assert integer_option(2)(4, "where") == 4
+
+
+@pytest.mark.parametrize("algorithm, scheduler, label, searcher, tune_scheduler", [
+    ("random", None, "random", "LogicSearcher", "FIFOKeepingStartingActors"),
+    ("asha", None, "asha", "LogicSearcher", "ASHAKeepingStartingActors"),
+    ("hyperband", None, "hyperband", "LogicSearcher", "HyperBandScheduler"),
+    ("bohb", None, "bohb", "PruningAwareOptunaSearch", "HyperBandScheduler"),
+    ("tpe", "asha", "tpe+asha", "PruningAwareOptunaSearch", "ASHAKeepingStartingActors"),
+    ("evolution", "hyperband", "evolution+hyperband", "LogicSearcher", "HyperBandScheduler"),
+    ("grid", "fifo", "grid", "LogicSearcher", "FIFOKeepingStartingActors"),
+    ("pbt", None, "pbt", "BasicVariantGenerator", "PopulationBasedTraining"),
+])
+def test_each_searcher_combines_with_each_scheduler(algorithm, scheduler, label, searcher, tune_scheduler):
+    if "Optuna" in searcher:
+        pytest.importorskip("optuna")
+    plan = plan_search(algorithm, 9, None, scheduler, None)
+    assert plan.label == label
+    built_searcher, built_scheduler = create_algorithm(plan, SPACE, "loss", "min", 9, 0, None)
+    assert type(built_searcher).__name__ == searcher and type(built_scheduler).__name__ == tune_scheduler
+
+
+def test_pairs_that_cannot_work_and_options_of_the_wrong_part_are_refused():
+    with pytest.raises(ValueError, match="scheduler: 'pbt' samples its own population and takes no searcher; use "
+                                         "algorithm='pbt' alone \\(got algorithm='tpe'\\)"):
+        plan_search("tpe", 9, None, "pbt")
+    with pytest.raises(ValueError, match="algorithm 'asha' is random search with the 'asha' scheduler; for "
+                                         "'hyperband' pass algorithm='random', scheduler='hyperband'"):
+        plan_search("asha", 9, None, "hyperband")
+    with pytest.raises(ValueError, match="scheduler: expected one of \\['fifo', 'hyperband', 'asha', 'pbt'"):
+        plan_search("random", 9, None, "median")
+    with pytest.raises(ValueError, match="max_epochs: 'asha' schedules trials by epochs"):
+        plan_search("tpe", None, None, "asha")
+    with pytest.raises(TypeError, match="scheduler_options: unknown for 'asha': \\['population_size'\\]"):
+        plan_search("evolution", 9, None, "asha", {"population_size": 4})
+    with pytest.raises(TypeError, match="algorithm_options: unknown for 'evolution': \\['grace_period'\\]"):
+        plan_search("evolution", 9, {"grace_period": 1}, "asha")
+    plan = plan_search("evolution", 9, {"population_size": 4}, "asha", {"grace_period": 2})
+    assert plan.algorithm_options == {"population_size": 4} and plan.scheduler_options == {"grace_period": 2}
+
+
+def test_hyperband_creates_its_largest_bracket_ahead_for_searchers_that_learn():
+    from trw_ray.hparams.algorithms import hyperband_largest_bracket
+
+    request = AlgorithmRequest(SPACE, "loss", "min", 27, 0, None, {"reduction_factor": 3})
+    assert hyperband_largest_bracket(request) == 27  # Tune's brackets for max_t=27, eta=3: 27, 12, 6, 4 trials
+    assert plan_search("evolution", 27, None, "hyperband").pending_trials(request, 49) == 27
+    assert plan_search("evolution", 27, None, "asha").pending_trials(request, 49) is None  # learns from each result
+    assert plan_search("asha", 27).pending_trials(request, 49) == 49  # random: every trial ahead
+
+
+def test_tpe_is_told_early_stopped_trials_as_pruned_at_their_last_epoch():
+    optuna = pytest.importorskip("optuna")
+    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
+    from trw_ray.search_context import FINAL_KEY
+
+    searcher = PruningAwareOptunaSearch(space=SPACE.to_tune(), metric="loss", mode="min", seed=0)
+    for trial_id, losses, final in (("stopped", [0.9, 0.8], False), ("complete", [0.9, 0.7, 0.5], True)):
+        searcher.suggest(trial_id)
+        for epoch, loss in enumerate(losses, start=1):
+            searcher.on_trial_result(trial_id, {"loss": loss, "training_iteration": epoch})
+        searcher.on_trial_complete(trial_id, {"loss": losses[-1], "training_iteration": len(losses),
+                                              **({FINAL_KEY: True} if final else {})})
+    states = [(trial.state, trial.value) for trial in searcher._ot_study.trials]
+    assert states == [(optuna.trial.TrialState.PRUNED, 0.8), (optuna.trial.TrialState.COMPLETE, 0.5)]

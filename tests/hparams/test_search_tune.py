@@ -19,14 +19,17 @@ SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 TINY = SPACES / "mnist_cnn_tiny.yaml"
 
 
-@pytest.mark.parametrize("algorithm", ["random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe"])
-def test_each_algorithm_searches_the_tiny_mnist_space(ray_local, tmp_path, algorithm):
+@pytest.mark.parametrize("algorithm, scheduler", [
+    ("random", None), ("grid", None), ("hyperband", None), ("asha", None), ("pbt", None), ("evolution", None),
+    ("tpe", None), ("evolution", "hyperband"), ("evolution", "asha"), ("tpe", "hyperband"), ("tpe", "asha")])
+def test_each_searcher_and_scheduler_searches_the_tiny_mnist_space(ray_local, tmp_path, algorithm, scheduler):
     if algorithm == "tpe":
         pytest.importorskip("optuna")
     options = {"grid": {"grid_points": 2}, "evolution": {"population_size": 2, "sample_size": 2},
                "pbt": {"perturbation_interval": 1, "quantile_fraction": 0.5}}.get(algorithm)
-    results = trw.hparams.search(space=TINY, algorithm=algorithm, num_samples=4, seed=0, storage_path=tmp_path,
-                                 name=algorithm, algorithm_options=options, verbose=0)
+    results = trw.hparams.search(space=TINY, algorithm=algorithm, scheduler=scheduler, num_samples=4, seed=0,
+                                 storage_path=tmp_path, name=algorithm, algorithm_options=options, verbose=0)
+    assert results.settings["search"] == (f"{algorithm}+{scheduler}" if scheduler else algorithm)
     trials = results.trials()
     assert len(trials) == 4 and set(trials["status"]) == {"TERMINATED"}, trials
     assert trials["completed"].any()
@@ -277,3 +280,17 @@ def test_the_error_report_of_a_real_search_ranks_the_flipped_labels_near_the_top
              "--allow-file-access-from-files", f"--screenshot={screenshot}", "--window-size=1400,1600",
              Path(report["index"]).as_uri()], capture_output=True, text=True, timeout=120, check=False)
         assert screenshot.is_file() and "ERR_FILE_NOT_FOUND" not in completed.stderr, completed.stderr[-2000:]
+
+
+def test_a_total_budget_stops_starting_trials_once_spent(ray_local, tmp_path):
+    # one trial at a time, 3 epochs each, budget 7: trials 1-2 consume 6, trial 3 starts (6 < 7) and the budget
+    # is spent at its first epoch; it trains to its end (9 epochs in all) and no fourth trial starts
+    results = trw.hparams.search(space=TINY, algorithm="random", num_samples=6, seed=0, storage_path=tmp_path,
+                                 name="budget", max_concurrent=1, max_total_epochs=7, verbose=0)
+    trials = results.trials()
+    assert len(trials) == 3 and trials["completed"].all() and set(trials["status"]) == {"TERMINATED"}, trials
+    budget = json.loads((results.path / "trw_ray" / "budget.json").read_text())
+    assert budget["spent"] and budget["consumed_epochs"] == 9 and budget["max_total_epochs"] == 7
+    started = [record["started"] for record in results.records()]
+    assert max(started) < budget["spent_at"]
+    assert results.anytime(by="epochs")["epochs"].max() == 9

@@ -14,6 +14,7 @@ resources (:mod:`trw_ray.hparams.resources`), the algorithms (:mod:`trw_ray.hpar
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import logging
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import checks, layout
-from trw_ray.hparams.algorithms import check_algorithm, create_algorithm, get_algorithm
+from trw_ray.hparams.algorithms import AlgorithmRequest, create_algorithm, plan_search
 from trw_ray.hparams.params import Param
 from trw_ray.hparams.resources import check_cluster_resources, trial_resources
 from trw_ray.hparams.space import (
@@ -79,6 +80,18 @@ def _function_name(evaluate_fn: Any) -> str:
     return getattr(target, "__name__", type(target).__name__).strip("<>") or "search"
 
 
+def function_label(evaluate_fn: Any) -> str:
+    """``module:function`` of a trainable; a ``functools.partial`` shows the function it wraps and its arguments
+    (``trw_ray.examples.mnist_search:evaluate_hparams(num_epochs=3)``)."""
+    target, arguments = evaluate_fn, []
+    while isinstance(target, functools.partial):
+        arguments = [repr(value) for value in target.args] + [f"{key}={value!r}" for key, value in
+                                                               target.keywords.items()] + arguments
+        target = target.func
+    label = f"{getattr(target, '__module__', None) or '?'}:{getattr(target, '__qualname__', _function_name(target))}"
+    return f"{label}({', '.join(arguments)})" if arguments else label
+
+
 def default_storage_path() -> Path:
     """``$TRW_RAY_LOGGING_ROOT/searches`` (or ``~/trw_ray_logs/searches``)."""
     from trw_ray.io import default_logging_directory
@@ -108,6 +121,9 @@ def search(
     algorithm_options: Mapping[str, Any] | None = None,
     verbose: int = 1,
     tune_loggers: bool = False,
+    scheduler: str | None = None,
+    scheduler_options: Mapping[str, Any] | None = None,
+    max_total_epochs: int | None = None,
 ):
     """Runs a hyper-parameter search on Ray Tune and returns its :class:`trw_ray.results.ExperimentResults`.
 
@@ -117,8 +133,9 @@ def search(
         space: None discovers the space by running ``evaluate_fn`` with defaults until it is about to train
             (:func:`~trw_ray.hparams.space.discover_space`); or ``{name: spec}``; or a YAML path / :class:`SearchSpace`.
         algorithm: ``random`` (default), ``grid``, ``hyperband``, ``asha``, ``pbt``, ``evolution`` (regularized
-            evolution), ``tpe`` (Optuna's TPE; needs optuna), or any name added with
-            :func:`~trw_ray.hparams.algorithms.register_algorithm`.
+            evolution), ``tpe`` (Optuna's TPE; needs optuna), ``bohb`` (TPE in HyperBand's brackets), or any name
+            added with :func:`~trw_ray.hparams.algorithms.register_algorithm`. ``hyperband``, ``asha`` and ``bohb``
+            are single names for a searcher with a scheduler (random, random, TPE).
         num_samples: trials to run (default 40; a grid stops when exhausted).
         metric, mode: what is optimized (default ``loss``, ``min``). Every epoch a trial reports its metrics as
             ``dataset/split/output/metric`` and ``metric`` itself: a key of that form when ``metric`` is one, else
@@ -147,6 +164,13 @@ def search(
             asynchronous HyperBand; the most aggressive bracket is the likeliest), ``perturbation_interval``/``mutations`` (pbt).
         verbose: 0 silent; 1 (default) one summary line every 10 s (trials by status, best value and its
             configuration) and a line per failed trial; 2 Tune's own output (a table per finished trial).
+        scheduler: how long each trial trains: ``fifo`` (to the end; default), ``hyperband``, ``asha`` (both need
+            ``max_epochs``), combined with any searcher: ``search(..., algorithm='tpe', scheduler='asha')``. ``pbt``
+            samples its own population: use ``algorithm='pbt'``. See :mod:`trw_ray.hparams.algorithms`.
+        scheduler_options: the scheduler's options (``grace_period``, ``reduction_factor``, ``brackets``...).
+        max_total_epochs: a total budget: once the trials together have trained this many epochs, no trial starts
+            (nor resumes from a pause); those running finish. Runs two algorithms at the same cost; what was
+            consumed is in ``trw_ray/budget.json`` (:mod:`trw_ray.hparams.budget`).
         tune_loggers: also write Tune's per-trial ``progress.csv``, ``result.json`` and TensorBoard files of the
             reported metrics. Off by default: trw_ray's record (``trw_ray/history.jsonl``, read by
             :mod:`trw_ray.results`) holds every report, each Trainer run writes its own TensorBoard files, and
@@ -189,6 +213,11 @@ def search(
         space = SearchSpace(parameters=space_from_settings(previous))  # a resumed search keeps its space
     evaluate_fn, resolved = _resolve_space(evaluate_fn, space)
     algorithm = algorithm or previous.get("algorithm") or resolved.algorithm or "random"
+    scheduler = scheduler or previous.get("scheduler") or resolved.scheduler
+    if scheduler_options is None:
+        scheduler_options = previous.get("scheduler_options") or resolved.scheduler_options
+    if max_total_epochs is None:
+        max_total_epochs = previous.get("max_total_epochs")
     metric = metric or previous.get("metric") or resolved.metric
     mode = mode or previous.get("mode") or resolved.mode
     max_epochs = max_epochs if max_epochs is not None else previous.get("max_epochs", resolved.max_epochs)
@@ -199,7 +228,8 @@ def search(
     checks.mode(mode)
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"metric: expected a non-empty string; got {metric!r}")
-    for argument, value in (("num_samples", num_samples), ("max_epochs", max_epochs), ("max_concurrent", max_concurrent)):
+    for argument, value in (("num_samples", num_samples), ("max_epochs", max_epochs), ("max_concurrent", max_concurrent),
+                            ("max_total_epochs", max_total_epochs)):
         if value is not None:
             checks.positive_int(value, argument)
     checks.positive_int(max_failures, "max_failures", 0)
@@ -210,11 +240,10 @@ def search(
     if not isinstance(tune_loggers, bool):
         raise TypeError(f"tune_loggers: expected True or False; got {tune_loggers!r}")
     bundles, cpus = trial_resources(resources_per_trial)
-    entry = get_algorithm(algorithm)
-    check_algorithm(algorithm, max_epochs, algorithm_options)
+    plan = plan_search(algorithm, max_epochs, algorithm_options, scheduler, scheduler_options)
 
     if name is None:
-        name = f"{_function_name(evaluate_fn)}_{algorithm}_{time.strftime('%Y%m%d-%H%M%S')}"
+        name = f"{_function_name(evaluate_fn)}_{plan.label}_{time.strftime('%Y%m%d-%H%M%S')}"
     experiment_dir = storage / name
 
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials reach the saved state within a second
@@ -227,8 +256,18 @@ def search(
     from trw_ray.hparams.recorder import FinalResultStopper, SearchRecorder, forget_trials_tune_lost
 
     check_cluster_resources(bundles)
-    searcher, scheduler = create_algorithm(algorithm, resolved, metric, mode, max_epochs, seed, max_concurrent,
-                                           algorithm_options or {})
+    searcher, tune_scheduler = create_algorithm(plan, resolved, metric, mode, max_epochs, seed, max_concurrent)
+    if max_total_epochs is not None:
+        from ray.tune.search import Searcher
+
+        from trw_ray.hparams.budget import SearchBudget
+        from trw_ray.hparams.tune_schedulers import BudgetScheduler
+        from trw_ray.hparams.tune_searcher import BudgetLimiter
+
+        budget = SearchBudget(max_total_epochs, experiment_dir)
+        tune_scheduler = BudgetScheduler(tune_scheduler, budget)
+        if isinstance(searcher, Searcher):
+            searcher = BudgetLimiter(searcher, budget)
     if seed is not None:
         random.seed(seed)  # PBT's exploration draws from the random module
 
@@ -245,25 +284,27 @@ def search(
                                    resume_errored=False, restart_errored=False)
     else:
         write_json_atomic(record_path, {
-            "name": name, "algorithm": algorithm, "metric": metric, "mode": mode, "num_samples": num_samples,
+            "name": name, "algorithm": algorithm, "scheduler": scheduler, "search": plan.label, "metric": metric, "mode": mode, "num_samples": num_samples,
             "max_epochs": max_epochs, "seed": seed, "resources_per_trial": dict(resources_per_trial or {"cpu": 1}),
-            "algorithm_options": dict(algorithm_options or {}), "space": resolved.describe(),
-            "evaluate_fn": f"{getattr(evaluate_fn, '__module__', '?')}:{_function_name(evaluate_fn)}",
+            "algorithm_options": dict(algorithm_options or {}), "scheduler_options": dict(scheduler_options or {}),
+            "max_total_epochs": max_total_epochs, "space": resolved.describe(),
+            "evaluate_fn": function_label(evaluate_fn),
             "space_file": resolved.source, "created": time.time(), "resumed": []})
         tuner = tune.Tuner(
             trainable,
-            param_space=resolved.to_tune() if entry.tune_samples_space else None,
-            tune_config=tune.TuneConfig(metric=metric, mode=mode, search_alg=searcher, scheduler=scheduler,
+            param_space=resolved.to_tune() if plan.tune_samples_space else None,
+            tune_config=tune.TuneConfig(metric=metric, mode=mode, search_alg=searcher, scheduler=tune_scheduler,
                                         num_samples=num_samples, reuse_actors=reuse_actors),
             run_config=tune.RunConfig(
                 name=name, storage_path=str(storage), verbose=1 if verbose >= 2 else 0, stop=FinalResultStopper(),
                 callbacks=[SearchRecorder(experiment_dir, metric, mode, PROGRESS_EVERY_S if verbose == 1 else None)],
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 # PBT restores other trials' checkpoints: keep more of them than the schedulers that only resume
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if entry.tune_samples_space else 2)))
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if plan.tune_samples_space else 2)))
     # see Algorithm.trials_ahead. (Creating the trials a few at a time starts the first one sooner, but a driver
     # killed mid-search then came back with one trial too many: Tune's saved searcher count and trial list disagreed.)
-    pending = min(num_samples, 256) if entry.trials_ahead else None
+    pending = plan.pending_trials(AlgorithmRequest(resolved, metric, mode, max_epochs, seed, max_concurrent,
+                                                   plan.scheduler_options), num_samples)
     # below verbose=2 trw_ray prints the progress: Tune's legacy reporter at verbosity 0 prints nothing, where the
     # new one still prints its configuration box and a TensorBoard hint
     with _environment_defaults({"TUNE_MAX_PENDING_TRIALS_PG": None if pending is None else str(pending),
@@ -271,6 +312,10 @@ def search(
                                 "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
             _without_missing_tune_metrics_warning():
         tuner.fit()
+    if max_total_epochs is not None:  # the final count, running trials' last epochs included
+        from trw_ray.hparams.budget import SearchBudget
+
+        SearchBudget(max_total_epochs, experiment_dir).save()
     from trw_ray.results import load
 
     return load(experiment_dir)

@@ -142,6 +142,7 @@ class SearchRecorder(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         record = self._record(trial)
         row = result_row(trial.trial_id, result)
+        row["recorded_at"] = time.time()  # when the driver saw it: the clock of results.anytime(by='time')
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / HISTORY_FILENAME, "a", encoding="utf-8") as file:
             file.write(json.dumps(row) + "\n")
@@ -151,7 +152,14 @@ class SearchRecorder(Callback):
         record["iterations"] = row.get("training_iteration")
         self._write(record)
 
+    def _never_started(self, trial) -> bool:
+        """A trial ended before it ran (a spent budget ends the pending ones): it leaves no record."""
+        return (trial.trial_id not in self.records
+                and not (self.folder / TRIALS_FOLDER / f"{trial.trial_id}.json").is_file())
+
     def on_trial_complete(self, iteration, trials, trial, **info):
+        if self._never_started(trial):
+            return
         record = self._record(trial)
         finished = bool((record.get("last_result") or {}).get(FINAL_KEY))
         record["status"] = "TERMINATED"
@@ -181,6 +189,8 @@ class SearchRecorder(Callback):
 
     def on_experiment_end(self, trials, **info):
         for trial in trials:
+            if self._never_started(trial):
+                continue
             record = self._record(trial)
             if record.get("status") not in ("TERMINATED", "ERROR"):
                 record["status"] = str(trial.status)

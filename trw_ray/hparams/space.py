@@ -30,7 +30,7 @@ from trw_ray.hparams.hyperparameters import HyperParameters
 from trw_ray.hparams.params import Param, param_from_dict
 
 SPACE_KEYS = ("trainable", "trainable_kwargs", "metric", "mode", "max_epochs", "num_samples", "algorithm",
-              "resources_per_trial", "description", "parameters")
+              "scheduler", "scheduler_options", "resources_per_trial", "description", "parameters")
 
 
 @dataclass
@@ -42,7 +42,8 @@ class SearchSpace:
         trainable: ``'module:function'`` or the function itself; called as ``function(hparams, **trainable_kwargs)``.
         trainable_kwargs: keyword arguments of the trainable.
         metric, mode: what the search optimizes.
-        max_epochs, num_samples, algorithm, resources_per_trial: defaults of :func:`trw_ray.hparams.search`.
+        max_epochs, num_samples, algorithm, scheduler, scheduler_options, resources_per_trial: defaults of
+            :func:`trw_ray.hparams.search`.
         source: the file the space was loaded from, if any.
     """
 
@@ -54,6 +55,8 @@ class SearchSpace:
     max_epochs: int | None = None
     num_samples: int | None = None
     algorithm: str | None = None
+    scheduler: str | None = None
+    scheduler_options: dict[str, Any] | None = None
     resources_per_trial: dict[str, Any] | None = None
     description: str = ""
     source: str | None = None
@@ -153,8 +156,14 @@ def space_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> SearchSp
     resources = data.get("resources_per_trial")
     if resources is not None and not isinstance(resources, Mapping):
         raise ValueError(f"{source}: resources_per_trial: expected a mapping like {{cpu: 1, gpu: 0}}; got {resources!r}")
+    scheduler_options = data.get("scheduler_options")
+    if scheduler_options is not None and not isinstance(scheduler_options, Mapping):
+        raise ValueError(f"{source}: scheduler_options: expected a mapping like {{grace_period: 1}}; "
+                         f"got {scheduler_options!r}")
     return SearchSpace(parameters=specs, trainable=trainable, trainable_kwargs=dict(kwargs), metric=metric, mode=mode,
                        max_epochs=max_epochs, num_samples=num_samples, algorithm=data.get("algorithm"),
+                       scheduler=data.get("scheduler"),
+                       scheduler_options=dict(scheduler_options) if scheduler_options else None,
                        resources_per_trial=dict(resources) if resources else None,
                        description=str(data.get("description", "")), source=source)
 

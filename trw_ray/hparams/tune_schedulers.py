@@ -1,4 +1,5 @@
-"""Ray Tune's FIFO and ASHA schedulers, handing a freed trial actor the newest pending trial instead of the oldest.
+"""Ray Tune's FIFO and ASHA schedulers, handing a freed trial actor the newest pending trial instead of the oldest;
+and :class:`BudgetScheduler`, any scheduler under a search's total budget of epochs.
 
 With actor reuse, when a trial ends Tune gives its actor the trial its scheduler chooses next; FIFO (and ASHA,
 which inherits FIFO's choice) choose the oldest pending trial. That trial is usually the one whose own actor got
@@ -11,7 +12,7 @@ still waits for its resources, so choosing it only cancels its queued request.
 from __future__ import annotations
 
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
 
 
 def newest_pending_first(trials: list[Trial]) -> Trial | None:
@@ -36,3 +37,63 @@ class FIFOKeepingStartingActors(_NewestPendingFirst, FIFOScheduler):
 
 class ASHAKeepingStartingActors(_NewestPendingFirst, AsyncHyperBandScheduler):
     """Tune's ASHA scheduler choosing the newest pending trial (see the module); stopping rules unchanged."""
+
+
+class BudgetScheduler(TrialScheduler):
+    """Any Tune scheduler with a total budget (:class:`trw_ray.hparams.budget.SearchBudget`).
+
+    Every result is counted; once the budget is spent, the trials that have not started and the paused ones are
+    ended (a paused trial keeps the record of what it trained, as one a scheduler stopped), and nothing more is
+    chosen to run. The decisions of the wrapped scheduler are unchanged.
+    """
+
+    def __init__(self, scheduler: TrialScheduler, budget):
+        super().__init__()
+        self.scheduler = scheduler
+        self.budget = budget
+
+    @property
+    def metric(self):
+        return self.scheduler.metric
+
+    @property
+    def supports_buffered_results(self) -> bool:
+        return self.scheduler.supports_buffered_results
+
+    def set_search_properties(self, metric, mode, **spec) -> bool:
+        return self.scheduler.set_search_properties(metric, mode, **spec)
+
+    def on_trial_add(self, tune_controller, trial: Trial) -> None:
+        self.scheduler.on_trial_add(tune_controller, trial)
+
+    def on_trial_error(self, tune_controller, trial: Trial) -> None:
+        self.scheduler.on_trial_error(tune_controller, trial)
+
+    def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
+        self.budget.observe(trial.trial_id, result)
+        return self.scheduler.on_trial_result(tune_controller, trial, result)
+
+    def on_trial_complete(self, tune_controller, trial: Trial, result: dict) -> None:
+        if result:  # a trial's final report reaches the stopper only, not on_trial_result
+            self.budget.observe(trial.trial_id, result)
+        self.scheduler.on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_remove(self, tune_controller, trial: Trial) -> None:
+        self.scheduler.on_trial_remove(tune_controller, trial)
+
+    def choose_trial_to_run(self, tune_controller) -> Trial | None:
+        if not self.budget.spent:
+            return self.scheduler.choose_trial_to_run(tune_controller)
+        for trial in list(tune_controller.get_trials()):
+            if trial.status in (Trial.PENDING, Trial.PAUSED):
+                tune_controller.stop_trial(trial)
+        return None
+
+    def debug_string(self) -> str:
+        return f"{self.scheduler.debug_string()} | budget {self.budget.consumed}/{self.budget.max_total_epochs} epochs"
+
+    def save(self, checkpoint_path: str) -> None:
+        self.scheduler.save(checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.scheduler.restore(checkpoint_path)

@@ -67,3 +67,38 @@ class LogicSearcher(Searcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(json.loads(Path(checkpoint_path).read_text(encoding="utf-8")))
+
+
+class BudgetLimiter(Searcher):
+    """Wraps a Tune searcher: once the search's budget is spent it proposes nothing more (the search ends when its
+    running trials do); see :class:`trw_ray.hparams.budget.SearchBudget`."""
+
+    def __init__(self, searcher: Searcher, budget):
+        self.searcher = searcher
+        self.budget = budget
+        super().__init__(metric=searcher.metric, mode=searcher.mode)
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return self.searcher.set_search_properties(metric, mode, config, **spec)
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return self.searcher.set_max_concurrency(max_concurrent)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.budget.spent:
+            return Searcher.FINISHED
+        return self.searcher.suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self.searcher.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self.searcher.on_trial_complete(trial_id, result=result, error=error)
+
+    # Tune saves a chain of wrappers as each wrapper's own state plus the innermost searcher's files (it follows
+    # ``.searcher``); the budget recounts itself from the record on resume
+    def get_state(self) -> dict:
+        return {"max_total_epochs": self.budget.max_total_epochs}
+
+    def set_state(self, state: dict) -> None:
+        pass

@@ -18,6 +18,7 @@ SEARCH_FILENAME = layout.SEARCH_FILE
 HISTORY_FILENAME = layout.HISTORY_FILE
 TRIALS_FOLDER = layout.TRIALS_FOLDER
 SCOPES = ("last", "best")
+ANYTIME_AXES = ("epochs", "time", "trials")
 
 
 def _returned_scalars(trial_dir: str | None) -> dict[str, Any]:
@@ -80,17 +81,7 @@ class ExperimentResults:
         ``epoch``, the search metric and every ``dataset/split/output/metric``."""
         import pandas as pd
 
-        path = self.path / RECORD_FOLDER / HISTORY_FILENAME
-        rows = []
-        if path.is_file():
-            with open(path, encoding="utf-8") as file:
-                for line in file:
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue  # a line being written
-                    if trial_id is None or row.get("trial_id") == trial_id:
-                        rows.append(row)
+        rows = [row for row in self._history_rows() if trial_id is None or row.get("trial_id") == trial_id]
         if trial_id is not None and not rows and trial_id not in {r["trial_id"] for r in self.records()}:
             raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
         table = pd.DataFrame(rows)
@@ -99,6 +90,90 @@ class ExperimentResults:
         # a trial resumed from a checkpoint reports its later iterations again: keep the newest of each
         table = table.drop_duplicates(subset=["trial_id", "training_iteration"], keep="last")
         return table.sort_values(["trial_id", "training_iteration"]).reset_index(drop=True)
+
+    def _history_rows(self) -> list[dict[str, Any]]:
+        """The reported results in the order the driver recorded them."""
+        path = self.path / RECORD_FOLDER / HISTORY_FILENAME
+        rows = []
+        if path.is_file():
+            with open(path, encoding="utf-8") as file:
+                for line in file:
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        continue  # a line being written
+        return rows
+
+    def anytime(self, metric: str | None = None, by: str = "epochs", completed_only: bool = False,
+                mode: str | None = None) -> pd.DataFrame:
+        """The best value found as a function of the training consumed (best-so-far curve), from the record alone.
+
+        One row per event, in the order the driver recorded them: ``by`` (the x axis), ``trial_id``, ``value`` (the
+        value the event contributes; NaN when it contributes none) and ``best`` (the best ``value`` so far; NaN
+        before the first).
+
+        Args:
+            metric: default the search's.
+            by: ``'epochs'``: an event per reported result, x = epochs trained by all trials so far (a result at
+                iteration i of a trial adds the iterations since its previous result; a trial resumed from a
+                checkpoint does not count its epochs twice). ``'time'``: the same events, x = seconds since the
+                search was created. ``'trials'``: an event per ended trial (by its end time), x = trials ended so
+                far, value = its last value.
+            completed_only: count only the values of trials trained to the end, at the event of their final result
+                (what their function returned), leaving out the validation values of trials a scheduler stopped
+                early: the curve of "best model trained to the end after this much training".
+            mode: ``'min'`` or ``'max'`` (default: the search's for its metric, else ``'min'``).
+        """
+        import numpy as np
+        import pandas as pd
+
+        from trw_ray.search_context import FINAL_KEY
+
+        if by not in ANYTIME_AXES:
+            raise ValueError(f"by: expected one of {list(ANYTIME_AXES)}; got {by!r}")
+        if not isinstance(completed_only, bool):
+            raise TypeError(f"completed_only: expected True or False; got {completed_only!r}")
+        metric = metric or self.metric
+        mode = mode or (self.mode if metric == self.metric else "min")
+        checks.mode(mode)
+        events: list[tuple[float, str, float]] = []
+        if by == "trials":
+            ended = sorted((record for record in self.records() if record.get("ended") is not None),
+                           key=lambda record: record["ended"])
+            for count, record in enumerate(ended, start=1):
+                value = (record.get("last_result") or {}).get(metric)
+                keep = is_finite_number(value) and (record.get("completed") or not completed_only)
+                events.append((float(count), record["trial_id"], float(value) if keep else np.nan))
+        else:
+            rows = self._history_rows()
+            if rows and not any(metric in row for row in rows):
+                raise KeyError(f"metric: {metric!r} was never reported; reported: "
+                               f"{sorted({key for row in rows for key in row} - {'trial_id'})}")
+            start = self.settings.get("created")
+            trained: dict[str, int] = {}
+            consumed = 0
+            for row in rows:
+                trial_id = row.get("trial_id")
+                iteration = row.get("training_iteration")
+                iteration = int(iteration) if is_finite_number(iteration) else trained.get(trial_id, 0) + 1
+                consumed += max(0, iteration - trained.get(trial_id, 0))
+                trained[trial_id] = max(trained.get(trial_id, 0), iteration)
+                if by == "epochs":
+                    x = float(consumed)
+                else:
+                    clock = row.get("recorded_at", row.get("timestamp"))
+                    if not is_finite_number(clock):
+                        continue
+                    start = clock if start is None else start
+                    x = float(clock) - float(start)
+                value = row.get(metric)
+                keep = is_finite_number(value) and (row.get(FINAL_KEY) or not completed_only)
+                events.append((x, trial_id, float(value) if keep else np.nan))
+        table = pd.DataFrame(events, columns=[by, "trial_id", "value"])
+        values = table["value"]
+        best = values.cummin() if mode == "min" else values.cummax()
+        table["best"] = best.ffill() if len(best) else best
+        return table
 
     def trial_ids(self) -> list[str]:
         return [record["trial_id"] for record in self.records()]
