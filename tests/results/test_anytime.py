@@ -70,3 +70,20 @@ def test_bad_arguments_name_what_is_expected(experiment):
         experiment.anytime(metric="accuracy")
     with pytest.raises(TypeError, match="completed_only"):
         experiment.anytime(completed_only=1)
+
+
+def test_two_experiments_compared_on_one_best_so_far_plot(experiment, tmp_path):
+    import shutil
+
+    from trw_ray.reports.compare import compare_experiments
+
+    other = tmp_path / "other"
+    shutil.copytree(experiment.path, other)
+    settings = json.loads((other / layout.RECORD_FOLDER / layout.SEARCH_FILE).read_text())
+    (other / layout.RECORD_FOLDER / layout.SEARCH_FILE).write_text(json.dumps({**settings, "search": "tpe+asha"}))
+    table = compare_experiments([experiment.path, other], tmp_path / "compare")
+    assert table["best"].tolist() == [0.65, 0.65] and table["epochs"].tolist() == [7, 7]
+    assert table["epochs to best"].tolist() == [5, 5] and table["experiment"][1] == "tpe+asha (other)"
+    assert (tmp_path / "compare" / "anytime.png").stat().st_size > 5000
+    with pytest.raises(ValueError, match="paths: expected at least 2 experiment folders"):
+        compare_experiments([experiment.path], tmp_path / "compare")

@@ -24,16 +24,19 @@ def create_net(hparams):
 
 
 def evaluate_hparams(hparams, num_epochs: int = 5, max_train_samples: int | None = None,
-                     max_eval_samples: int | None = None, batch_size: int = 1000, label_noise: dict | None = None):
+                     max_eval_samples: int | None = None, batch_size: int = 1000, label_noise: dict | None = None,
+                     callbacks_per_epoch_fn=None):
     """Trains the network with the trial's learning rate; returns the test loss and the history (as the seed).
 
     Only the epoch summary runs each epoch (and, as in every trial, the per-sample tables): a search does not need
     thousands of report files. ``label_noise`` (``{split: fraction}``) plants wrong labels (see
-    :func:`trw_ray.datasets.mnist.create_mnist_dataset`).
+    :func:`trw_ray.datasets.mnist.create_mnist_dataset`). ``callbacks_per_epoch_fn`` adds per-epoch callbacks (a
+    function returning a list; ``benchmarks/search_efficiency.py`` reports to Optuna's pruner with one).
     """
     learning_rate = hparams.create("learning_rate", trw.hparams.ContinuousUniform(0.1, 1e-5, 1.0))
     trainer = trw.train.Trainer(
-        callbacks_per_epoch_fn=lambda: [trw.train.callback_epoch_summary.CallbackEpochSummary()],
+        callbacks_per_epoch_fn=lambda: [trw.train.callback_epoch_summary.CallbackEpochSummary(),
+                                        *(callbacks_per_epoch_fn() if callbacks_per_epoch_fn else [])],
         callbacks_post_training_fn=lambda: [trw.train.callback_best_history.CallbackBestHistory()])
     options = trw.train.create_default_options(num_epochs=num_epochs, progress_bar=False)
     options["workflow_options"]["console_log"] = False

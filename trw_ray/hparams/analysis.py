@@ -41,7 +41,12 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
         ``{'index': path of index.html, 'importance': DataFrame or None, 'trials': DataFrame, 'output_dir': path,
         'errors': the error report's result or None}``.
     """
-    from trw_ray.reports.plots import plot_bars, plot_learning_curves, plot_metric_against_parameters
+    from trw_ray.reports.plots import (
+        plot_anytime,
+        plot_bars,
+        plot_learning_curves,
+        plot_metric_against_parameters,
+    )
     from trw_ray.reports.search import build_search_index
     from trw_ray.results import load
 
@@ -96,6 +101,18 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
         plot_learning_curves(curves, output_dir / "learning_curves.png", title=f"{metric} of every trial",
                              ylabel=metric, highlight=best["trial_id"] if best else None, log_y=positive)
         figures.append(("learning_curves.png", "learning curves of every trial (red: best)"))
+    if metric in history and len(history):
+        series = {}
+        for completed_only, label in ((False, "any trial, any epoch (validation while training)"),
+                                      (True, "trials trained to the end (the value they returned)")):
+            curve = results.anytime(metric, by="epochs", completed_only=completed_only)
+            if curve["best"].notna().any():
+                series[label] = (curve["epochs"].tolist(), curve["best"].tolist())
+        if series:
+            plot_anytime(series, output_dir / "anytime.png", title=f"best {metric} found against training consumed",
+                         xlabel="epochs trained by all trials", ylabel=f"best {metric} so far")
+            figures.append(("anytime.png", f"best {metric} so far against the epochs all trials trained "
+                                           "(results.anytime)"))
     errors = None
     if errors_report:
         from trw_ray.hparams.errors import error_report

@@ -67,3 +67,50 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], output_dir: str | os.Pat
             + "</body></html>\n")
     write_text_atomic(output_dir / "index.html", page)
     return table
+
+
+def compare_experiments(paths: Sequence[str | os.PathLike], output_dir: str | os.PathLike, by: str = "epochs",
+                        completed_only: bool = True, metric: str | None = None) -> pd.DataFrame:
+    """Several searches on one best-so-far plot (``anytime.png``) with a table of what each found and consumed,
+    ``summary.csv`` and ``index.html`` in ``output_dir``; returns the table (one row per experiment).
+
+    Args:
+        paths: experiment folders (two or more), e.g. the same space searched by two algorithms.
+        by: the x axis of :meth:`trw_ray.results.ExperimentResults.anytime` (``'epochs'``, ``'time'``, ``'trials'``).
+        completed_only: count only trials trained to the end (default: compare the models each search delivers).
+        metric: default: the first experiment's.
+    """
+    from trw_ray.results import load
+
+    if len(paths) < 2:
+        raise ValueError(f"paths: expected at least 2 experiment folders to compare; got {len(paths)}")
+    experiments = [load(path) for path in paths]
+    metric = metric or experiments[0].metric
+    names = [results.path.name for results in experiments]
+    labels = [f"{results.settings.get('search') or results.settings.get('algorithm')} ({name})"
+              for results, name in zip(experiments, names, strict=True)]
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    series, rows = {}, []
+    for label, results in zip(labels, experiments, strict=True):
+        curve = results.anytime(metric, by=by, completed_only=completed_only)
+        series[label] = (curve[by].tolist(), curve["best"].tolist())
+        epochs = results.anytime(metric, by="epochs")
+        found = curve["best"].dropna()
+        rows.append({"experiment": label, "path": str(results.path), "best": float(found.iloc[-1]) if len(found) else None,
+                     f"{by} to best": float(curve.loc[found.index[found.eq(found.iloc[-1])][0], by]) if len(found) else None,
+                     "epochs": int(epochs["epochs"].max()) if len(epochs) else 0,
+                     "trials": int(epochs["trial_id"].nunique()) if len(epochs) else 0})
+    table = pd.DataFrame(rows)
+    table.to_csv(output_dir / "summary.csv", index=False)
+    axis = {"epochs": "epochs trained by all trials", "time": "seconds since the search began",
+            "trials": "trials ended"}[by]
+    plots.plot_anytime(series, output_dir / "anytime.png", f"best {metric} so far"
+                       + (" (trials trained to the end)" if completed_only else ""), axis, f"best {metric}")
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>trw_ray search comparison</title>"
+            "</head><body><h1>Searches compared: " + ", ".join(html.escape(label) for label in labels) + "</h1>"
+            + table.to_html(index=False, float_format=lambda v: f"{v:.6g}")
+            + "<h2>Best so far</h2><figure><img src=\"anytime.png\" alt=\"best so far\" style=\"max-width:100%\">"
+              "</figure></body></html>\n")
+    write_text_atomic(output_dir / "index.html", page)
+    return table

@@ -287,3 +287,20 @@ def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
     axis.grid(True, alpha=0.3)
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return _save(figure, path, {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92})
+
+
+def plot_anytime(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path, title: str, xlabel: str,
+                 ylabel: str, log_y: bool = False) -> Path:
+    """Best-so-far curves as steps, one per ``{label: (x, best)}`` (NaN before a curve's first value)."""
+    figure, axis = plt.subplots(figsize=(8.0, 4.6))
+    for label, (x, y) in series.items():
+        axis.step(list(x), list(y), where="post", linewidth=1.8, label=label)
+    if log_y:
+        axis.set_yscale("log")
+    axis.set_title(title)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(True, alpha=0.3)
+    if series:
+        axis.legend(fontsize=8)
+    return _save(figure, path, {"left": 0.1, "right": 0.98, "bottom": 0.12, "top": 0.92})
