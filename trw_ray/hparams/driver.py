@@ -253,7 +253,12 @@ def search(
         tune_import.join()
     from ray import tune
 
-    from trw_ray.hparams.recorder import FinalResultStopper, SearchRecorder, forget_trials_tune_lost
+    from trw_ray.hparams.recorder import (
+        FinalResultStopper,
+        QuietTrialProgress,
+        SearchRecorder,
+        forget_trials_tune_lost,
+    )
 
     check_cluster_resources(bundles)
     searcher, tune_scheduler = create_algorithm(plan, resolved, metric, mode, max_epochs, seed, max_concurrent)
@@ -297,7 +302,8 @@ def search(
                                         num_samples=num_samples, reuse_actors=reuse_actors),
             run_config=tune.RunConfig(
                 name=name, storage_path=str(storage), verbose=1 if verbose >= 2 else 0, stop=FinalResultStopper(),
-                callbacks=[SearchRecorder(experiment_dir, metric, mode, PROGRESS_EVERY_S if verbose == 1 else None)],
+                callbacks=[SearchRecorder(experiment_dir, metric, mode, PROGRESS_EVERY_S if verbose == 1 else None),
+                           *([] if verbose >= 2 else [QuietTrialProgress()])],
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 # PBT restores other trials' checkpoints: keep more of them than the schedulers that only resume
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if plan.tune_samples_space else 2)))

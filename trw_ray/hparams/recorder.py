@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
+from ray.tune.progress_reporter import TrialProgressCallback
 from ray.tune.stopper import Stopper
 
 from trw_ray.io import json_scalar, write_json_atomic, write_text_atomic
@@ -23,7 +24,7 @@ from trw_ray.layout import HISTORY_FILE as HISTORY_FILENAME
 from trw_ray.layout import RECORD_FOLDER, TRIALS_FOLDER
 from trw_ray.search_context import FINAL_KEY
 
-__all__ = ["FINAL_KEY", "FinalResultStopper", "SearchRecorder", "forget_trials_tune_lost", "result_row"]
+__all__ = ["FINAL_KEY", "FinalResultStopper", "QuietTrialProgress", "SearchRecorder", "forget_trials_tune_lost", "result_row"]
 _SKIPPED_RESULT_KEYS = {"config", "hostname", "node_ip", "pid", "date", "trial_id", "experiment_tag", "done",
                         "should_checkpoint", "checkpoint_dir_name"}
 
@@ -91,6 +92,20 @@ class FinalResultStopper(Stopper):
 
     def stop_all(self) -> bool:
         return False
+
+
+class QuietTrialProgress(TrialProgressCallback):
+    """Stands in for Tune's per-trial progress lines below ``verbose=2`` (Tune prints "Trial ... completed" even at
+    verbosity 0, once for every pending trial a spent budget ends); trw_ray's recorder prints the progress."""
+
+    def on_trial_result(self, *args, **kwargs) -> None:
+        pass
+
+    def on_trial_error(self, *args, **kwargs) -> None:
+        pass
+
+    def on_trial_complete(self, *args, **kwargs) -> None:
+        pass
 
 
 class SearchRecorder(Callback):
