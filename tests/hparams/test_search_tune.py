@@ -107,6 +107,10 @@ def test_max_failures_retries_from_the_last_checkpoint(ray_local, tmp_path):
     logs = [Path(run, "trainer.txt").read_text() for run in results.trial(trial["trial_id"])["run_dirs"]]
     assert len(logs) == 2 and "resumed from the trial's checkpoint at epoch" in logs[1]
     assert list(results.history()["epoch"]) == [1, 2, 3]
+    retries = results.trial(trial["trial_id"])["retries"]  # on the record: when, why, and the epoch it resumed from
+    assert len(retries) == 1 and "planted" in retries[0]["error"].lower() and retries[0]["resumed_from_epoch"] >= 1
+    page = Path(trw.hparams.analyse(results, errors_report=False)["index"]).read_text()
+    assert "Retried trials" in page and "planted failure at epoch 2" in page
 
 
 def test_a_gpu_request_on_a_cpu_only_cluster_fails_at_once(ray_local, tmp_path):

@@ -123,8 +123,13 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
             notes.append(f"the error report failed: {type(error).__name__}: {error}")
     links = [(f"{layout.SEARCH_ERRORS_FOLDER}/index.html", "error report: label-issue candidates, confusions, training dynamics")] \
         if errors is not None else []
+    created = results.settings.get("created") or 0.0
+    retries = pd.DataFrame([{"trial_id": record["trial_id"], "failure": retry.get("failure"),
+                             "at (s)": round(retry["at"] - created, 1) if retry.get("at") else None,
+                             "error": retry.get("error"), "resumed_from_epoch": retry.get("resumed_from_epoch")}
+                            for record in results.records() for retry in record.get("retries") or []])
     index = build_search_index(output_dir, results.settings, trials, importance, figures, best, str(results.path),
-                               notes, links)
+                               notes, links, retries)
     return {"index": index, "importance": importance, "trials": trials, "output_dir": output_dir, "errors": errors}
 
 

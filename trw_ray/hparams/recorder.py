@@ -139,6 +139,7 @@ class SearchRecorder(Callback):
             record.setdefault("trial_id", trial.trial_id)
             record.setdefault("started", time.time())
             record.setdefault("failures", 0)
+            record.setdefault("retries", [])
             self.records[trial.trial_id] = record
         record["config"] = {key: json_scalar(value) if not isinstance(value, (list, dict)) else value
                             for key, value in (trial.config or {}).items()}
@@ -149,8 +150,19 @@ class SearchRecorder(Callback):
         record["updated"] = time.time()
         write_json_atomic(self.folder / TRIALS_FOLDER / f"{record['trial_id']}.json", record)
 
+    def _note_failures(self, trial, record: dict[str, Any], final: bool = False) -> None:
+        """Every retry Tune made is on the record, whatever path told Tune (the trial's own exception calls
+        ``on_trial_recover``; a lost actor or node may only show in ``trial.num_failures`` when it starts again).
+        ``final``: the last failure ended the trial (it is counted, not retried)."""
+        failures = int(getattr(trial, "num_failures", 0) or 0)
+        while len(record["retries"]) < failures - (1 if final else 0):
+            record["retries"].append({"failure": len(record["retries"]) + 1, "at": time.time(),
+                                      "error": _last_line(self._error_text(trial)), "resumed_from_epoch": None})
+        record["failures"] = max(int(record.get("failures", 0)), failures, len(record["retries"]))
+
     def on_trial_start(self, iteration, trials, trial, **info):
         record = self._record(trial)
+        self._note_failures(trial, record)
         record["status"] = "RUNNING"
         self._write(record)
 
@@ -162,6 +174,10 @@ class SearchRecorder(Callback):
         with open(self.folder / HISTORY_FILENAME, "a", encoding="utf-8") as file:
             file.write(json.dumps(row) + "\n")
             file.flush()
+        retries = record.get("retries") or []
+        if retries and retries[-1].get("resumed_from_epoch") is None and "training_iteration" in row:
+            # the first report after a retry: iterations continue from the checkpoint it resumed
+            retries[-1]["resumed_from_epoch"] = max(0, int(row["training_iteration"]) - 1)
         record["status"] = "RUNNING"
         record["last_result"] = row
         record["iterations"] = row.get("training_iteration")
@@ -185,14 +201,15 @@ class SearchRecorder(Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info):
         record = self._record(trial)
-        record["failures"] = int(record.get("failures", 0)) + 1
+        self._note_failures(trial, record)
         record["status"] = "RETRYING"
         record["last_error"] = self._error_text(trial)
         self._write(record)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         record = self._record(trial)
-        record["failures"] = int(record.get("failures", 0)) + 1
+        self._note_failures(trial, record, final=True)
+        record["failures"] = max(int(record.get("failures", 0)), len(record["retries"]) + 1)
         record["status"] = "ERROR"
         text = self._error_text(trial)
         record["error"] = _last_line(text)

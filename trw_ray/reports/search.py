@@ -51,8 +51,10 @@ def _run_link(run_dir: Any, output_dir: Path) -> str:
 def build_search_index(output_dir: str | os.PathLike, settings: dict[str, Any], trials: pd.DataFrame,
                        importance: pd.DataFrame | None, figures: list[tuple[str, str]], best: dict | None,
                        experiment_dir: str, notes: list[str] | None = None,
-                       links: list[tuple[str, str]] | None = None) -> Path:
-    """Writes ``output_dir/index.html``; ``figures`` are ``(file name in output_dir, caption)``."""
+                       links: list[tuple[str, str]] | None = None,
+                       retries: pd.DataFrame | None = None) -> Path:
+    """Writes ``output_dir/index.html``; ``figures`` are ``(file name in output_dir, caption)``; ``retries``: one
+    row per retry of a trial (``trial_id``, ``failure``, ``at``, ``error``, ``resumed_from_epoch``)."""
     output_dir = Path(output_dir)
     metric = settings.get("metric", "loss")
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>search report</title>"
@@ -89,6 +91,9 @@ def build_search_index(output_dir: str | os.PathLike, settings: dict[str, Any], 
     errors = trials[trials["status"] == "ERROR"] if "status" in trials else trials.iloc[0:0]
     if len(errors):
         parts.append("<h2>Failed trials</h2>" + _table(errors[["trial_id", "error"]]))
+    if retries is not None and len(retries):
+        parts.append("<h2>Retried trials</h2><p>Each retry of a trial (its own exception, its actor or node lost), "
+                     "with the epoch it resumed from (0: from scratch).</p>" + _table(retries, 200))
     parts.append("<p>Files: <a href='trials.csv'>trials.csv</a>, <a href='history.csv'>history.csv</a>, "
                  "<a href='importance.csv'>importance.csv</a></p></body></html>")
     return write_text_atomic(output_dir / "index.html", "\n".join(parts))
