@@ -15,7 +15,7 @@ PIP_QUIET ?= -q
 
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: setup tour test test-slow test-all bench lint clean
+.PHONY: setup tour test test-slow test-cluster test-all bench lint clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# the multi-node tests (tests/cluster, marker cluster): a 3-node Ray cluster on 127.0.0.1, a node killed mid-search
+test-cluster: $(STAMP)
+	$(PY) -m pytest -q -m cluster -s
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
