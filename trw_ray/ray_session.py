@@ -65,3 +65,81 @@ def current_placement_group_strategy():
     if placement_group is None:
         return None
     return PlacementGroupSchedulingStrategy(placement_group, placement_group_capture_child_tasks=True)
+
+
+STORAGE_PROBE_TIMEOUT_S = 60.0
+
+
+def _probe_storage(probe_path: str, expected: str) -> str | None:
+    """Runs on one node: None when it reads ``expected`` back from the probe file and can write beside it, else
+    what it found."""
+    import socket
+    from pathlib import Path
+
+    probe = Path(probe_path)
+    try:
+        seen = probe.read_text(encoding="utf-8")
+    except OSError as error:
+        return f"cannot read {probe_path} ({type(error).__name__}: {error})"
+    if seen != expected:
+        return f"reads another file at {probe_path} (not the one the driver wrote)"
+    written = probe.with_name(f"{probe.name}.{socket.gethostname()}.{os.getpid()}")
+    try:
+        written.write_text("written", encoding="utf-8")
+        written.unlink()
+    except OSError as error:
+        return f"cannot write in {probe.parent} ({type(error).__name__}: {error})"
+    return None
+
+
+def check_shared_storage(path, argument: str = "storage_path", timeout_s: float = STORAGE_PROBE_TIMEOUT_S) -> None:
+    """On a Ray cluster of several nodes, raises unless every alive node sees ``path`` as the driver does.
+
+    Tune writes each trial's checkpoints under the storage path from whichever node runs the trial, and restores
+    them on whichever node a retried trial lands; trw_ray reads every trial's run folder from the driver. A path
+    that is only local to each node (the default ``~/trw_ray_logs``, a relative path inside a job's working
+    directory) loses checkpoints and results silently. The driver writes a probe file in ``path``; a zero-CPU task
+    pinned to every other node reads it back and writes beside it. One node (the embedded local Ray): no check.
+    """
+    import secrets
+    from pathlib import Path
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    if len(nodes) <= 1:
+        return
+    path = Path(path)
+    if not path.is_absolute():
+        raise ValueError(f"{argument}: on a Ray cluster of {len(nodes)} nodes expected an absolute path that every "
+                         f"node mounts at the same place (e.g. /mnt/shared/searches); got the relative path {str(path)!r}")
+    here = ray.get_runtime_context().get_node_id()
+    path.mkdir(parents=True, exist_ok=True)
+    expected = secrets.token_hex(16)
+    probe = path / f".trw_ray-storage-probe-{expected[:8]}"
+    probe.write_text(expected, encoding="utf-8")
+    probe_task = ray.remote(num_cpus=0, max_retries=0)(_probe_storage)
+    try:
+        pending = {probe_task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False))
+                   .remote(str(probe), expected): node for node in nodes if node["NodeID"] != here}
+        ready, late = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
+        problems = []
+        for reference in ready:
+            try:
+                problem = ray.get(reference)
+            except Exception as error:  # noqa: BLE001 - a node that cannot run the probe is reported with it
+                problem = f"could not run the check ({type(error).__name__}: {error})"
+            if problem:
+                problems.append((pending[reference], problem))
+        problems += [(pending[reference], f"did not answer in {timeout_s:g} s") for reference in late]
+        for reference in late:
+            ray.cancel(reference, force=True)
+    finally:
+        probe.unlink(missing_ok=True)
+    if problems:
+        lines = "; ".join(f"node {node['NodeID'][:12]} ({node.get('NodeManagerAddress', '?')}) {problem}"
+                          for node, problem in problems)
+        raise ValueError(f"{argument}: {str(path)!r} must be one folder every node of the Ray cluster sees (a shared "
+                         f"volume mounted at the same path on each node, e.g. NFS), but {len(problems)} of "
+                         f"{len(nodes)} nodes do not: {lines}")

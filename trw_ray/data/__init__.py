@@ -15,6 +15,7 @@ _EXPORTS = {name: f"{module}:{name}" for module, names in {
     "trw_ray.data.sequence_async_reservoir": ["SequenceAsyncReservoir"],
     "trw_ray.data.sequence_map": ["SequenceMap"],
     "trw_ray.data.map_worker": ["SequenceMapError"],
+    "trw_ray.data.worker_pool": ["PipelinePlacementError", "PipelineResourceWarning"],
     "trw_ray.data.sequence_ops": ["SequenceBatch", "SequenceCollate", "SequenceFromDataLoader", "SequenceMaxSamples",
                                   "SequenceRebatch", "SequenceSubBatch"],
 }.items() for name in names}

@@ -5,7 +5,8 @@ Workers (plain Ray actors, restarted and retried by Ray when they die) rebuild s
 they share through the object store and apply ``function_to_run``. A background thread of the training
 process keeps ``max_jobs_at_once`` jobs in flight and inserts their results, replacing the oldest entries
 (at most ``max_reservoir_replacement_size`` samples per epoch). An epoch serves every sample that is in the
-reservoir when the epoch starts, once, in a seeded random order.
+reservoir when the epoch starts, once, in a seeded random order. Its pool shrinks, or shares the CPUs other
+pipelines hold, rather than wait forever for them (:mod:`trw_ray.data.worker_pool`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from trw_ray.data.map_worker import (
     stop_worker_actors,
 )
 from trw_ray.data.sequence import Batch, Sequence, positive_int
+from trw_ray.data.worker_pool import check_placed, release_pool, size_pool
 
 
 def _identity(batch):
@@ -93,6 +95,9 @@ class SequenceAsyncReservoir(Sequence):
 
     # ---------------------------------------------------------------- background filling
 
+    def describe(self) -> str:
+        return f"SequenceAsyncReservoir(nb_workers={self.nb_workers})"
+
     def _jobs(self) -> Iterator[tuple[int, int]]:
         epoch = 0
         while True:
@@ -104,8 +109,9 @@ class SequenceAsyncReservoir(Sequence):
         if self._thread is not None:
             return
         if self.nb_workers > 0:
-            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, self.nb_workers,
-                                                                   self.num_cpus_per_worker)
+            size = size_pool(self, self.describe(), self.nb_workers, self.num_cpus_per_worker)
+            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, size.nb_workers,
+                                                                   size.num_cpus_per_worker)
         self._thread = threading.Thread(target=self._fill, name="trw_ray-reservoir", daemon=True)
         self._thread.start()
 
@@ -135,6 +141,7 @@ class SequenceAsyncReservoir(Sequence):
         jobs = self._jobs()
         in_flight = self._in_flight = {}
         next_worker = 0
+        started_at = time.monotonic()
         while not self._stop.is_set():
             while len(in_flight) < self.max_jobs_at_once:
                 epoch, index = next(jobs)
@@ -143,6 +150,10 @@ class SequenceAsyncReservoir(Sequence):
                 in_flight[worker.__call__.remote({"epoch": np.array([epoch]), "index": np.array([index])},
                                                  self._arrays_ref)] = epoch
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
+            if not done and started_at is not None:  # until the first result: are the actors placed at all?
+                check_placed(self.describe(), self._workers, time.monotonic() - started_at)
+            elif done:
+                started_at = None
             for reference in done:
                 in_flight.pop(reference)
                 result = ray.get(reference)
@@ -233,4 +244,5 @@ class SequenceAsyncReservoir(Sequence):
         if self._workers:
             stop_worker_actors(self._workers, list(self._in_flight))
             self._workers, self._arrays_ref, self._in_flight = [], None, {}
+        release_pool(self)
         self._stop.clear()

@@ -14,12 +14,14 @@ rebuilds the batches itself, so batches never travel from the driver.
   the first batch against under 1 s for the actors back-end, and less than half its throughput over 5 epochs
   with a cheap function (``benchmarks/pipeline_throughput.py``).
 
-An epoch yields every batch of that epoch exactly once, in completion order. An exception raised by the function
+A pool never waits forever for CPUs another pipeline holds: it shrinks, or shares them, with a warning
+(:mod:`trw_ray.data.worker_pool`). An epoch yields every batch of that epoch exactly once, in completion order. An exception raised by the function
 stops the epoch with a ``SequenceMapError`` naming the samples and carrying the original traceback.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -42,6 +44,7 @@ from trw_ray.data.map_worker import (
     stop_worker_actors,
 )
 from trw_ray.data.sequence import Batch, Sequence, positive_int
+from trw_ray.data.worker_pool import PipelinePlacementError, PoolSize, check_placed, release_pool, size_pool
 
 
 def split_job_block(block: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
@@ -121,9 +124,13 @@ class SequenceMap(Sequence):
         self._in_flight: dict = {}  # ObjectRef of a job's result -> (worker index, epoch, first batch, batch count)
         self._next_job = (0, 0)  # (epoch, first batch) of the next job to submit
         self._buffered_batches = 0
+        self._started_at: float | None = None  # when the actors were created, until their first result
 
     def __len__(self) -> int:
         return len(self.source)
+
+    def describe(self) -> str:
+        return f"SequenceMap(nb_workers={self.pool_size!r}, backend={self.backend!r})"
 
     @property
     def num_samples(self) -> int | None:
@@ -192,8 +199,10 @@ class SequenceMap(Sequence):
 
     def _start_actors(self, epoch: int) -> None:
         if not self._workers:
-            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, self.nb_workers,
-                                                                   self.num_cpus_per_worker)
+            size = size_pool(self, self.describe(), self.nb_workers, self.num_cpus_per_worker)
+            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, size.nb_workers,
+                                                                   size.num_cpus_per_worker)
+            self._started_at = time.monotonic()
         if self._next_job[0] < epoch:  # the previous epoch was left early: its remaining jobs are not needed
             self._next_job = (epoch, 0)
 
@@ -215,7 +224,15 @@ class SequenceMap(Sequence):
     def _next_block_from_actors(self) -> dict[str, np.ndarray]:
         import ray
 
-        done, _ = ray.wait(list(self._in_flight), num_returns=1)
+        done, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=None if self._started_at is None else 5.0)
+        while not done:  # the pool's first result: are its actors placed at all?
+            try:
+                check_placed(self.describe(), self._workers, time.monotonic() - self._started_at)
+            except PipelinePlacementError:
+                self._close_stream()
+                raise
+            done, _ = ray.wait(list(self._in_flight), num_returns=1, timeout=5.0)
+        self._started_at = None
         _, job_epoch, index, count = self._in_flight.pop(done[0])
         try:
             return ray.get(done[0])
@@ -247,6 +264,8 @@ class SequenceMap(Sequence):
             context.scheduling_strategy = strategy
             context.scheduling_strategy_large_args = strategy
         self._close_stream()
+        minimum = self.pool_size[0] if isinstance(self.pool_size, tuple) else self.pool_size
+        size = size_pool(self, self.describe(), minimum, self.num_cpus_per_worker)
         if self._arrays_ref is None:
             self._arrays_ref = put_source_arrays(self.source)
         epochs = range(first_epoch, first_epoch + self.epochs_per_execution)
@@ -257,8 +276,8 @@ class SequenceMap(Sequence):
         arguments = {"fn_constructor_kwargs": {"arrays": self._arrays_ref, "function": self.function_to_run,
                                                "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
                                                "seed": self.source.seed},
-                     "batch_size": 1, "batch_format": "numpy", "compute": self._actor_pool_strategy(),
-                     "num_cpus": self.num_cpus_per_worker}
+                     "batch_size": 1, "batch_format": "numpy", "compute": self._actor_pool_strategy(size),
+                     "num_cpus": size.num_cpus_per_worker}
         # Ray Data's actors restart (max_restarts=-1) and retry their tasks forever unless told otherwise; Ray 2.60
         # deprecates the free-form remote arguments and names no parameter for it
         with warnings.catch_warnings():
@@ -271,12 +290,12 @@ class SequenceMap(Sequence):
                                                    prefetch_batches=self.max_jobs_at_once))
         self._stream_epochs = epochs
 
-    def _actor_pool_strategy(self):
+    def _actor_pool_strategy(self, size):
         import ray.data
 
-        if isinstance(self.pool_size, tuple):
+        if isinstance(self.pool_size, tuple) and size == PoolSize(self.pool_size[0], self.num_cpus_per_worker):
             return ray.data.ActorPoolStrategy(min_size=self.pool_size[0], max_size=self.pool_size[1])
-        return ray.data.ActorPoolStrategy(size=self.pool_size)
+        return ray.data.ActorPoolStrategy(size=size.nb_workers)
 
     def _next_block_from_stream(self) -> dict[str, np.ndarray]:
         try:
@@ -302,8 +321,10 @@ class SequenceMap(Sequence):
         workers, self._workers = self._workers, []
         in_flight, self._in_flight = list(self._in_flight), {}
         self._next_job = (0, 0)
+        self._started_at = None
         if workers:
             stop_worker_actors(workers, in_flight)
+        release_pool(self)
 
     def close(self) -> None:
         """Stops the workers (the actors are killed; Ray Data's end with their execution)."""

@@ -148,7 +148,9 @@ def search(
             :mod:`trw_ray.train.data_parallel`); ``pipeline_workers: N`` reserves N extra 1-CPU bundles for the trial's SequenceMap/reservoir
             workers. A request no node can satisfy raises at once.
         max_concurrent: at most this many trials at once (default: as many as resources allow).
-        storage_path: where experiments go (default ``$TRW_RAY_LOGGING_ROOT/searches``).
+        storage_path: where experiments go (default ``$TRW_RAY_LOGGING_ROOT/searches``). On a Ray cluster of several
+            nodes: an absolute path every node mounts at the same place (checked before the search starts, see
+            :func:`trw_ray.ray_session.check_shared_storage`).
         name: the experiment's folder name (default ``<function>_<algorithm>_<time>``). Naming an existing
             experiment resumes it when ``resume`` is ``'auto'`` or True.
         seed: seeds the algorithm (same seed, same configurations) and each trial (see :func:`trial_seed`).
@@ -187,7 +189,7 @@ def search(
     tune_import = None if ray.is_initialized() else _import_in_background("ray.tune")
 
     from trw_ray.io import write_json_atomic
-    from trw_ray.ray_session import ensure_ray
+    from trw_ray.ray_session import check_shared_storage, ensure_ray
 
     if resume not in RESUME_CHOICES:
         raise ValueError(f"resume: expected one of {list(RESUME_CHOICES)}; got {resume!r}")
@@ -261,6 +263,9 @@ def search(
     )
 
     check_cluster_resources(bundles)
+    # a relative path is refused on a cluster of several nodes (resolved, it would name a folder of the driver's node)
+    given = Path(storage_path).expanduser() if storage_path is not None else storage
+    check_shared_storage(storage if given.is_absolute() else given)
     searcher, tune_scheduler = create_algorithm(plan, resolved, metric, mode, max_epochs, seed, max_concurrent)
     if max_total_epochs is not None:
         from ray.tune.search import Searcher
