@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -160,9 +161,10 @@ class Cluster:
         deadline = time.time() + timeout
         while time.time() < deadline:
             status = self.ray("job", "status", "--address", self.address, submission_id).stdout
-            for word in ("SUCCEEDED", "FAILED", "STOPPED"):
-                if word in status.upper():
-                    return word
+            # ray job status: "Job 'ID' succeeded" / "... was stopped" / "... failed", else "Status for job ..."
+            found = re.search(rf"Job '{re.escape(submission_id)}' (succeeded|was stopped|failed)", status)
+            if found:
+                return {"succeeded": "SUCCEEDED", "was stopped": "STOPPED", "failed": "FAILED"}[found.group(1)]
             time.sleep(1)
         raise AssertionError(f"job {submission_id} still running after {timeout} s: {status}")
 
@@ -234,6 +236,7 @@ def test_a_stopped_job_resumes_under_the_same_name(cluster):
     stop = cluster.ray("job", "stop", "--address", cluster.address, "stopped-1", check=True)  # SIGTERM, then SIGKILL
     stopped_at = time.time()
     assert cluster.wait_job("stopped-1") == "STOPPED", stop.stdout + stop.stderr
+    finished = [r["trial_id"] for r in load(experiment).records() if r.get("completed")]  # also in the last 2 s
     before = _history_rows(experiment)
     finished_rows = {trial_id: [row for row in before if row["trial_id"] == trial_id] for trial_id in finished}
     interrupted = {row["trial_id"] for row in before} - set(finished)
