@@ -17,7 +17,7 @@ _EXPORTS = {name: f"{module}:{name}" for module, names in {
     "trw_ray.data.map_worker": ["SequenceMapError"],
     "trw_ray.data.worker_pool": ["PipelinePlacementError", "PipelineResourceWarning"],
     "trw_ray.data.sequence_ops": ["SequenceBatch", "SequenceCollate", "SequenceFromDataLoader", "SequenceMaxSamples",
-                                  "SequenceRebatch", "SequenceSubBatch"],
+                                  "SequenceRebatch", "SequenceShard", "SequenceSubBatch"],
 }.items() for name in names}
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -140,10 +140,14 @@ class SequenceArray(Sequence):
         return epoch_permutation(self.num_samples, self.seed, epoch, self.shuffle)
 
     def __iter__(self) -> Iterator[Batch]:
+        return self.iterate_batches()
+
+    def iterate_batches(self, first: int = 0, stride: int = 1) -> Iterator[Batch]:
+        """One epoch's batches ``first, first + stride, ...`` (a data-parallel rank's share; all by default)."""
         order = self.epoch_order(self.epoch)
         self.epoch += 1
         contiguous = not self.shuffle
-        for start in range(0, self.num_samples, self.batch_size):
+        for start in range(first * self.batch_size, self.num_samples, self.batch_size * stride):
             stop = min(start + self.batch_size, self.num_samples)
             if self.drop_last and stop - start < self.batch_size:
                 break

@@ -185,3 +185,36 @@ class SequenceFromDataLoader(Sequence):
                 yield dict(zip(self.feature_names, batch, strict=False))
             else:
                 raise TypeError(f"loader: batches must be dicts (or tuples with feature_names); got {type(batch).__name__}")
+
+
+class SequenceShard(_Wrapper):
+    """The batches of one rank of a data-parallel run: batches ``rank, rank + world_size, ...`` of each epoch of
+    ``source``, so the ranks together see every sample of the epoch once and the global batch is ``world_size``
+    batches of the source. ``source`` must yield its batches in a deterministic order (every rank iterates the
+    same order): a :class:`~trw_ray.data.sequence_array.SequenceArray` (whose skipped batches are never gathered)
+    or a chain of in-order wrappers over one."""
+
+    def __init__(self, source: Iterable, rank: int, world_size: int):
+        super().__init__(source)
+        self.world_size = positive_int(world_size, "world_size")
+        if not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise ValueError(f"rank: expected an integer in [0, {world_size}); got {rank!r}")
+        self.rank = rank
+
+    def __len__(self) -> int:
+        total = len(self.source)
+        return total // self.world_size + (1 if self.rank < total % self.world_size else 0)
+
+    @property
+    def num_samples(self) -> int | None:
+        return getattr(self.source, "num_samples", None)
+
+    def __iter__(self) -> Iterator[Batch]:
+        from trw_ray.data.sequence_array import SequenceArray
+
+        if type(self.source) is SequenceArray:
+            yield from self.source.iterate_batches(self.rank, self.world_size)
+            return
+        for index, batch in enumerate(self.source):
+            if index % self.world_size == self.rank:
+                yield batch

@@ -84,6 +84,7 @@ class Runtime:
     def __init__(self, model: torch.nn.Module, forward: Any, options: Mapping[str, Any]):
         self.model = model
         self.forward_module = forward
+        self.evaluation_module = forward  # the plain model in a data-parallel worker (no collectives)
         self.device: torch.device = options["workflow_options"]["device"]
         training = options["training_parameters"]
         mixed_precision = training.get("mixed_precision")
@@ -182,7 +183,7 @@ class StepContext:
         """
         runtime = self.runtime
         with runtime.autocast():
-            outputs = runtime.forward_module(batch)
+            outputs = (runtime.forward_module if self.optimizer is not None else runtime.evaluation_module)(batch)
             _check_outputs(outputs, self.where)
             evaluations, loss = {}, None
             for name, output in outputs.items():

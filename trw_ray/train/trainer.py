@@ -3,6 +3,7 @@ run folder (``trainer.txt``, ``last.model``, ``last.model.result`` and whatever 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -20,7 +21,7 @@ from trw_ray.checks import positive_int
 from trw_ray.io import write_json_atomic
 from trw_ray.outputs import Output
 from trw_ray.train import callbacks as callbacks_module
-from trw_ray.train import tune_bridge
+from trw_ray.train import distributed, tune_bridge
 from trw_ray.train.callbacks.base import StopRun, TrainerContext
 from trw_ray.train.data_parallel import DataParallelOutputs, data_parallel_devices
 from trw_ray.train.model_io import save_model
@@ -137,6 +138,9 @@ class Trainer:
         step_fn: ``() -> Step`` (e.g. a :class:`~trw_ray.train.step.Step` subclass): what one training batch does;
             None for :class:`~trw_ray.train.step.TrainingStep` (forward, backward, optimizer update). See
             :mod:`trw_ray.train.step` for the contract and an example that alternates with a second split.
+        workers: train data-parallel on N processes with DistributedDataParallel, run by Ray Train: ``2``, or
+            ``{'workers': 2, 'cpu_per_worker': 1, 'gpu_per_worker': 1, 'max_failures': 1}``; each split's batch
+            size is then one worker's batch. None (default) or 1: this process. See :mod:`trw_ray.train.distributed`.
 
     Inside a search trial (``trw_ray.hparams.search``) the same ``fit`` trains in the trial's folder and the search
     attaches what it needs (its report every epoch, checkpoint and resume): see :mod:`trw_ray.train.tune_bridge`.
@@ -154,6 +158,7 @@ class Trainer:
         callbacks_post_training_fn: Callable[[], list] | None = None,
         strict_callbacks: bool = False,
         step_fn: Callable[[], Step] | None = None,
+        workers: int | Mapping[str, Any] | None = None,
     ):
         for name, value in (("callbacks_pre_training_fn", callbacks_pre_training_fn),
                             ("callbacks_per_epoch_fn", callbacks_per_epoch_fn),
@@ -168,6 +173,7 @@ class Trainer:
         self.callbacks_post_training_fn = callbacks_post_training_fn or callbacks_module.default_post_training_callbacks
         self.strict_callbacks = strict_callbacks
         self.step_fn = step_fn or TrainingStep
+        self.workers = distributed.workers_config(workers)
 
     # ------------------------------------------------------------------ public API
 
@@ -212,11 +218,21 @@ class Trainer:
         if not isinstance(options, Mapping) or "workflow_options" not in options or "training_parameters" not in options:
             raise TypeError(f"options: expected the dict of create_default_options(); got {type(options).__name__}")
         options["workflow_options"]["device"] = resolve_device(options["workflow_options"].get("device"))
+        if self.workers is not None and distributed.current_rank() is None:
+            search = tune_bridge.current()
+            if search is None:
+                return distributed.fit_on_workers(self, options, inputs_fn, model_fn, optimizers_fn, run_prefix,
+                                                  eval_every_X_epoch)
+            if search.mode != "discovery":
+                raise ValueError(f"workers: data-parallel training inside a search trial is not available yet; got "
+                                 f"{self.workers}. Train the trial in one process (resources_per_trial 'gpu' > 1 "
+                                 "splits its batches over the GPUs with DataParallel)")
         with tune_bridge.attach_search(options) as search:
             return self._fit(options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search)
 
-    def _fit(self, options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search):
-        run_dir = create_run_directory(options["workflow_options"]["logging_directory"], run_prefix)
+    def _fit(self, options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search, run_dir=None):
+        if run_dir is None:
+            run_dir = create_run_directory(options["workflow_options"]["logging_directory"], run_prefix)
         logger = _create_logger(run_dir, console=options["workflow_options"].get("console_log", True))
         context = TrainerContext(options=options, run_dir=run_dir, logger=logger)
         self._context = context
@@ -225,9 +241,16 @@ class Trainer:
             logger.info("run folder: %s", run_dir)
             self._setup(context, inputs_fn, model_fn, optimizers_fn)
             pre_training, per_epoch = self.callbacks_pre_training_fn(), self.callbacks_per_epoch_fn()
+            post_training = self.callbacks_post_training_fn
             if search is not None:
                 pre_training = [*search.pre_training_callbacks(), *(pre_training or [])]
                 per_epoch = search.per_epoch_callbacks(per_epoch or [])
+            rank = distributed.current_rank()
+            if rank is not None:  # a data-parallel worker: rank 0 runs the callbacks, every rank reports
+                main = rank.is_main
+                pre_training = [distributed.CallbackRestoreFromTrain(), *((pre_training or []) if main else [])]
+                per_epoch = [*((per_epoch or []) if main else []), distributed.CallbackTrainReport()]
+                post_training = post_training if main else list
             self._run_callbacks(pre_training, context, "pre-training")
             first_epoch = epoch = context.epoch
             evaluated = False
@@ -240,7 +263,7 @@ class Trainer:
                 logger.info("training stopped early after epoch %d: %s", context.epoch, context.stop_reason)
             if first_epoch >= context.num_epochs or not evaluated:  # resumed at the end, or stopped: evaluate
                 self._evaluate_splits(context)
-            self._run_callbacks(self.callbacks_post_training_fn(), context, "post-training")
+            self._run_callbacks(post_training(), context, "post-training")
             status = "completed"
         except TrainingDivergedError as error:
             status, error_message = "diverged", str(error)
@@ -268,16 +291,25 @@ class Trainer:
         if seed is not None:
             torch.manual_seed(seed)
         context.datasets = _validate_datasets(inputs_fn())
+        rank = distributed.current_rank()
+        if rank is not None:
+            context.datasets = self._shard_datasets(context.datasets, rank)
         model = model_fn(options)
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model_fn: expected it to return a torch.nn.Module; got {type(model).__name__}")
         device = options["workflow_options"]["device"]
         context.model = model.to(device)
-        devices = data_parallel_devices(device, options["workflow_options"].get("data_parallel", "auto"))
+        devices = None if rank is not None else data_parallel_devices(device, options["workflow_options"].get(
+            "data_parallel", "auto"))
         forward = DataParallelOutputs(context.model, device_ids=devices) if devices else context.model
+        if rank is not None:
+            forward = torch.nn.parallel.DistributedDataParallel(
+                context.model, device_ids=[device.index] if device.type == "cuda" and device.index is not None else None)
         returned = optimizers_fn(context.datasets, context.model) if optimizers_fn is not None else None
         context.optimizers, context.schedulers = _normalize_optimizers(returned, context.datasets)
         self._runtime = Runtime(context.model, forward, options)
+        if rank is not None:  # evaluation runs on each rank's share alone: no collective in its forward
+            self._runtime.evaluation_module = context.model
         step = self.step_fn()
         if not isinstance(step, Step):
             raise TypeError(f"step_fn: expected it to return a trw_ray.train.Step; got {type(step).__name__}")
@@ -285,7 +317,24 @@ class Trainer:
         context.step = step
         splits = {d: list(s) for d, s in context.datasets.items()}
         context.logger.info("device: %s%s, datasets: %s, epochs: %d", device,
-                            f" (data parallel over GPUs {devices})" if devices else "", splits, context.num_epochs)
+                            f" (data parallel over GPUs {devices})" if devices else
+                            (f" (rank {rank.rank} of {rank.world_size} data-parallel workers)" if rank else ""),
+                            splits, context.num_epochs)
+
+    @staticmethod
+    def _shard_datasets(datasets, rank):
+        for dataset_name, splits in datasets.items():
+            for split_name, split in splits.items():
+                pipeline = distributed.in_completion_order(split)
+                if pipeline is not None:
+                    raise ValueError(f"workers: {dataset_name}/{split_name} is a {pipeline}, whose batches come in "
+                                     "completion order, so the workers cannot share its batches out; give the "
+                                     "data-parallel fit an in-order sequence (a SequenceArray, its chains, or the "
+                                     "pipeline with nb_workers=0)")
+        from trw_ray.data.sequence_ops import SequenceShard
+
+        return {dataset_name: {split_name: SequenceShard(split, rank.rank, rank.world_size)
+                               for split_name, split in splits.items()} for dataset_name, splits in datasets.items()}
 
     # ------------------------------------------------------------------ loop
 
@@ -307,7 +356,9 @@ class Trainer:
             scheduler.step()
         context.history.append(entry)
         context.epoch = epoch + 1
-        save_model(context.run_dir / MODEL_FILENAME, context.model, self._model_metadata(context))
+        rank = distributed.current_rank()
+        if rank is None or rank.is_main:
+            save_model(context.run_dir / MODEL_FILENAME, context.model, self._model_metadata(context))
 
     def _evaluate_splits(self, context: TrainerContext) -> None:
         """Evaluates every split without training (fills ``context.outputs``, adds no history entry)."""
@@ -336,7 +387,9 @@ class Trainer:
             total = len(split) if hasattr(split, "__len__") else None
             batches = tqdm(split, total=total, desc=f"{dataset_name}/{split_name} {epoch + 1}/{context.num_epochs}",
                            leave=False, dynamic_ncols=True)
-        with torch.set_grad_enabled(train):
+        join = (runtime.forward_module.join() if train and isinstance(
+            runtime.forward_module, torch.nn.parallel.DistributedDataParallel) else contextlib.nullcontext())
+        with torch.set_grad_enabled(train), join:  # DDP's join: ranks may have one batch fewer than the others
             for batch_index, raw_batch in enumerate(batches):
                 batch = runtime.prepare(raw_batch, where)
                 step_context.batch_index = batch_index
@@ -383,6 +436,14 @@ class Trainer:
 
     @staticmethod
     def _summarize(context, collectors, sample_uids):
+        rank = distributed.current_rank()
+        if rank is not None and rank.world_size > 1:  # every rank's per-sample values, in single-process order
+            local = ({name: {key: [value.detach().cpu() for value in values] for key, values in store.items()}
+                      for name, store in collectors.items()}, [uid.cpu() for uid in sample_uids])
+            gathered = rank.gather(local)
+            collectors = {name: {key: distributed.merge_rank_batches([g[0][name][key] for g in gathered])
+                                 for key in store} for name, store in local[0].items()}
+            sample_uids = distributed.merge_rank_batches([g[1] for g in gathered])
         uids = torch.cat([u.cpu() for u in sample_uids]).numpy()
         metrics, collected_all = {}, {}
         overall = 0.0

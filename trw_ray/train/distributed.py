@@ -1,0 +1,313 @@
+"""Data-parallel training: one ``Trainer.fit`` on N workers with DistributedDataParallel, run by Ray Train.
+
+    trainer = trw.train.Trainer(workers=2)      # or {'workers': 2, 'cpu_per_worker': 1, 'gpu_per_worker': 1}
+    model, results = trainer.fit(options, inputs_fn, model_fn, optimizers_fn)
+
+How it runs: the driver creates the run folder and starts N Ray Train workers (Ray Train V2's ``TorchTrainer``;
+the gloo back-end on CPU, NCCL on GPUs). Every worker builds the datasets, the model and the optimizers as a
+single-process fit would (the same seed gives the same initial weights; DDP broadcasts rank 0's anyway) and trains
+on its share of each split, :class:`~trw_ray.data.sequence_ops.SequenceShard`: batches ``rank, rank + N, ...``.
+So the split's batch size is the batch of one worker, the global batch is N of them (N x the batch size, as a
+single-process fit with an N times larger batch), and the workers together see every sample once per epoch.
+DDP averages the gradients; a worker with one batch fewer than the others joins (DDP's ``join``).
+
+Evaluation: every worker evaluates its share with the plain module, then the per-sample values of all workers are
+gathered in the order a single process would have produced them, so every metric (and the per-sample tables)
+equals a single-process evaluation of the same model. The training split's metrics are gathered the same way;
+a step's own metrics (``add_metric``) are rank 0's.
+
+Rank 0 writes the run folder and runs the callbacks (reports, exports); the other ranks run none and keep no
+files. Every epoch ends with ``ray.train.report`` and a checkpoint of rank 0's state (model, optimizers,
+schedulers, history); when a worker dies, Ray Train restarts the group (``max_failures`` times) and every worker
+resumes from that checkpoint, in the same run folder. ``fit`` returns the trained model (built with ``model_fn``
+in the calling process, with rank 0's weights) and rank 0's results.
+
+Requirements: the training splits must yield their batches in a deterministic order (``SequenceArray`` and its
+in-order chains; a ``SequenceMap`` or reservoir, whose batches come in completion order, is refused), the logging
+directory must be seen by the node that runs rank 0 (on a cluster: a shared folder), and the cluster must hold
+the N workers' CPUs (and GPUs) at once.
+
+Inside a search the trial's ``Trainer`` is refused ``workers`` for now: the trial trains in one process (with
+``DataParallel`` over the GPUs it is given, see :mod:`trw_ray.train.data_parallel`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trw_ray import checks
+from trw_ray.train.callbacks.base import Callback
+
+WORKER_KEYS = ("workers", "cpu_per_worker", "gpu_per_worker", "max_failures")
+RESULT_FILE = "trw_ray_distributed_result.pt"
+
+__all__ = ["Rank", "WorkersConfig", "current_rank", "fit_on_workers", "workers_config"]
+
+
+@dataclass(frozen=True)
+class WorkersConfig:
+    """``workers`` training processes of ``cpu_per_worker`` CPUs and ``gpu_per_worker`` GPUs each; a dead worker
+    restarts the group from the last epoch's checkpoint up to ``max_failures`` times."""
+
+    workers: int
+    cpu_per_worker: float = 1.0
+    gpu_per_worker: float = 0.0
+    max_failures: int = 0
+
+
+def workers_config(value: Any) -> WorkersConfig | None:
+    """``None`` or 1 (one process), an integer N >= 2, or a dict of :data:`WORKER_KEYS`, checked."""
+    if value is None:
+        return None
+    if isinstance(value, WorkersConfig):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(WORKER_KEYS))
+        if unknown:
+            raise ValueError(f"workers: unknown key(s) {unknown}; allowed: {list(WORKER_KEYS)}")
+        if "workers" not in value:
+            raise ValueError(f"workers: expected a dict with 'workers' (the number of processes); got {dict(value)!r}")
+        settings = dict(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        settings = {"workers": value}
+    else:
+        raise TypeError(f"workers: expected None, a number of worker processes or a dict like {{'workers': 2, "
+                        f"'cpu_per_worker': 1, 'gpu_per_worker': 0}}; got {value!r}")
+    count = checks.positive_int(settings["workers"], "workers")
+    cpu = checks.number(settings.get("cpu_per_worker", 1.0), "workers: 'cpu_per_worker'")
+    gpu = checks.number(settings.get("gpu_per_worker", 0.0), "workers: 'gpu_per_worker'")
+    if cpu <= 0 and gpu <= 0:
+        raise ValueError("workers: a worker needs some 'cpu_per_worker' or 'gpu_per_worker'; got 0 for both")
+    failures = checks.positive_int(settings.get("max_failures", 0), "workers: 'max_failures'", 0)
+    return None if count == 1 else WorkersConfig(count, float(cpu), float(gpu), failures)
+
+
+@dataclass
+class Rank:
+    """This process's place in a data-parallel run (set while a worker trains)."""
+
+    rank: int
+    world_size: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def gather(self, value: Any) -> list[Any]:
+        """``value`` of every rank, in rank order (``torch.distributed.all_gather_object``)."""
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, value)
+        return gathered
+
+
+_CURRENT: Rank | None = None
+
+
+def current_rank() -> Rank | None:
+    """The rank of this process while it trains as a worker of a data-parallel fit, else None."""
+    return _CURRENT
+
+
+@contextlib.contextmanager
+def _as_rank(rank: Rank) -> Iterator[Rank]:
+    global _CURRENT
+    previous, _CURRENT = _CURRENT, rank
+    try:
+        yield rank
+    finally:
+        _CURRENT = previous
+
+
+def in_completion_order(sequence: Any) -> str | None:
+    """The class name of a pipeline in ``sequence``'s chain whose batches come in completion order, or None."""
+    from trw_ray.data.sequence_async_reservoir import SequenceAsyncReservoir
+    from trw_ray.data.sequence_map import SequenceMap
+
+    seen = 0
+    while sequence is not None and seen < 32:
+        if isinstance(sequence, (SequenceMap, SequenceAsyncReservoir)) and getattr(sequence, "nb_workers", 0):
+            return type(sequence).__name__
+        sequence, seen = getattr(sequence, "source", None), seen + 1
+    return None
+
+
+def merge_rank_batches(per_rank: list[list[Any]]) -> list[Any]:
+    """Per-batch values of every rank, in the order of a single process: rank r's j-th batch is the global batch
+    ``j * world_size + r``."""
+    merged = []
+    for index in range(max((len(values) for values in per_rank), default=0)):
+        merged.extend(values[index] for values in per_rank if index < len(values))
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------- in the workers
+
+def _worker_loop(config: Mapping[str, Any]) -> None:
+    import ray.train
+    import ray.train.torch
+    import torch
+
+    context = ray.train.get_context()
+    rank = Rank(context.get_world_rank(), context.get_world_size())
+    trainer, options = config["trainer"], config["options"]
+    workflow = options["workflow_options"]
+    workflow["device"] = ray.train.torch.get_device() if config["use_gpu"] else torch.device("cpu")
+    torch.set_num_threads(max(1, int(config["cpu_per_worker"])))
+    scratch = None
+    if rank.is_main:
+        run_dir = Path(config["run_dir"])
+    else:
+        scratch = tempfile.mkdtemp(prefix=f"trw_ray_rank{rank.rank}_")
+        run_dir = Path(scratch)
+        workflow["console_log"], workflow["progress_bar"] = False, False
+    try:
+        with _as_rank(rank):
+            model, results = trainer._fit(options, config["inputs_fn"], config["model_fn"], config["optimizers_fn"],
+                                      config["run_prefix"], config["eval_every_X_epoch"], None, run_dir=run_dir)
+        if rank.is_main:
+            torch.save({"results": results, "model": {k: v.cpu() for k, v in model.state_dict().items()}},
+                       Path(config["result_dir"]) / RESULT_FILE)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+class CallbackRestoreFromTrain(Callback):
+    """Pre-training, every rank: the state of Ray Train's last checkpoint when the group was restarted."""
+
+    def __init__(self):
+        super().__init__(strict=True)  # a rank that failed here would leave the others waiting
+
+    def __call__(self, context) -> None:
+        import ray.train
+
+        from trw_ray.train.tune_bridge import load_checkpoint_state, restore_trainer_state
+
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            return
+        with checkpoint.as_directory() as folder:
+            state = load_checkpoint_state(folder)
+        if state is not None:
+            restore_trainer_state(context, state)
+            context.logger.info("resumed from the data-parallel checkpoint at epoch %d", context.epoch)
+
+
+class CallbackTrainReport(Callback):
+    """After every epoch, every rank: ``ray.train.report``, with rank 0's state as the checkpoint."""
+
+    def __init__(self):
+        super().__init__(strict=True)
+
+    def __call__(self, context) -> None:
+        import ray.train
+        import torch
+
+        from trw_ray.train.tune_bridge import CHECKPOINT_FILENAME, flatten_metrics, trainer_state
+
+        metrics = {"epoch": context.epoch, **(flatten_metrics(context.history[-1], "loss") if context.history else {})}
+        rank = current_rank()
+        if rank is None or not rank.is_main:
+            ray.train.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="trw_ray_ddp_ckpt_") as folder:
+            torch.save(trainer_state(context), Path(folder) / CHECKPOINT_FILENAME)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+
+
+# ---------------------------------------------------------------------------------------------- the driver
+
+def _check_resources(workers: WorkersConfig) -> None:
+    import ray
+
+    total = ray.cluster_resources()
+    for resource, amount in (("CPU", workers.cpu_per_worker), ("GPU", workers.gpu_per_worker)):
+        needed = amount * workers.workers
+        if needed > total.get(resource, 0.0) + 1e-9:
+            raise ValueError(f"workers: {workers.workers} workers x {amount:g} {resource} need {needed:g} {resource} "
+                             f"at once, but the Ray cluster has {total.get(resource, 0.0):g} (Ray Train would wait "
+                             "for them forever); lower 'workers' or the per-worker resources")
+
+
+def fit_on_workers(trainer, options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch):
+    """``trainer.fit`` on ``trainer.workers`` Ray Train workers; returns ``(model, results)`` as ``fit`` does."""
+    import torch
+
+    from trw_ray.ray_session import ensure_ray
+    from trw_ray.train.trainer import create_run_directory
+
+    workers = trainer.workers
+    ensure_ray()
+    _check_resources(workers)
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    run_dir = create_run_directory(options["workflow_options"]["logging_directory"], run_prefix)
+    storage = run_dir / ".ray_train"
+    result_dir = Path(tempfile.mkdtemp(prefix="trw_ray_ddp_", dir=run_dir))
+    use_gpu = workers.gpu_per_worker > 0
+    resources = {"CPU": workers.cpu_per_worker} | ({"GPU": workers.gpu_per_worker} if use_gpu else {})
+    worker_options = {**options, "workflow_options": {**options["workflow_options"], "device": None}}
+    config = {"trainer": trainer, "options": worker_options, "inputs_fn": inputs_fn, "model_fn": model_fn,
+              "optimizers_fn": optimizers_fn, "run_prefix": run_prefix, "eval_every_X_epoch": eval_every_X_epoch,
+              "run_dir": str(run_dir), "result_dir": str(result_dir), "use_gpu": use_gpu,
+              "cpu_per_worker": workers.cpu_per_worker}
+    torch_trainer = TorchTrainer(
+        _worker_loop, train_loop_config=config,
+        scaling_config=ScalingConfig(num_workers=workers.workers, use_gpu=use_gpu, resources_per_worker=resources),
+        run_config=RunConfig(name=f"{run_prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}",
+                             storage_path=str(storage),
+                             failure_config=FailureConfig(max_failures=workers.max_failures)))
+    try:
+        with _quiet_train_logs():
+            torch_trainer.fit()
+    except Exception as error:
+        raise _training_error(error) from error
+    finally:
+        shutil.rmtree(storage, ignore_errors=True)
+    try:
+        saved = torch.load(result_dir / RESULT_FILE, map_location="cpu", weights_only=False)
+    finally:
+        shutil.rmtree(result_dir, ignore_errors=True)
+    model = model_fn(options)
+    model.load_state_dict(saved["model"])
+    return model.to(options["workflow_options"]["device"]), saved["results"]
+
+
+def _training_error(error: BaseException) -> BaseException:
+    """The worker's own exception (a diverged loss, the user's error) rather than Ray Train's wrapper."""
+    from trw_ray.train.step import TrainingDivergedError
+
+    seen, cause = 0, error
+    while cause is not None and seen < 16:
+        for candidate in (cause, *getattr(cause, "worker_failures", {}).values()):
+            if isinstance(candidate, TrainingDivergedError):
+                return TrainingDivergedError(str(candidate))
+        cause, seen = getattr(cause, "cause", None) or cause.__cause__, seen + 1
+    return RuntimeError(f"workers: the data-parallel training failed: {error}")
+
+
+@contextlib.contextmanager
+def _quiet_train_logs():
+    """Ray Train prints its controller's progress at INFO; trw_ray's run folder has the training log."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("ray.train", "ray.train.v2")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
