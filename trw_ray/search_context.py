@@ -33,6 +33,8 @@ class SearchContext:
         checkpoint_state: trial mode: the state to resume from (consumed by the first ``fit``).
         pending: the last epoch's report, sent by the search together with the function's result.
         run_dirs: the Trainer run folders created in this trial.
+        workers: trial mode: the data-parallel workers the trial's resources ask for (``resources_per_trial``
+            ``workers``/``cpu_per_worker``/``gpu_per_worker``), None for one process.
     """
 
     mode: str
@@ -43,6 +45,7 @@ class SearchContext:
     pending: dict[str, Any] | None = None
     run_dirs: list[str] = field(default_factory=list)
     reports: int = 0
+    workers: Any = None
 
 
 _current: SearchContext | None = None

@@ -316,3 +316,20 @@ def test_a_total_budget_stops_starting_trials_once_spent(ray_local, tmp_path):
         check=False)
     widths = completed.stdout.split('data-widths="')[1].split('"')[0].split(",")
     assert int(widths[0]) <= int(widths[1]) == 1400, (widths, completed.stderr[-2000:])
+
+
+def test_a_data_parallel_trial_reports_checkpoints_and_resumes(ray_local, tmp_path):
+    # two Ray Train workers of one CPU each train the trial; rank 0 fails once at the end of epoch 2, the trial is
+    # retried from its epoch-1 Tune checkpoint, which the new workers start from
+    results = trw.hparams.search(search_helpers.blobs_fail_once, num_samples=1, seed=0, storage_path=tmp_path,
+                                 name="ddp", max_failures=1, verbose=0,
+                                 resources_per_trial={"workers": 2, "cpu_per_worker": 1})
+    trial = results.trials().iloc[0]
+    assert trial["status"] == "TERMINATED" and trial["failures"] == 1, trial
+    assert list(results.history()["epoch"]) == [1, 2, 3]
+    record = results.trial(trial["trial_id"])
+    assert record["retries"][0]["resumed_from_epoch"] == 1
+    logs = [Path(run, "trainer.txt").read_text() for run in record["run_dirs"]]
+    assert "rank 0 of 2 data-parallel workers" in logs[-1]
+    assert "resumed from the trial's checkpoint at epoch 1" in logs[-1]
+    assert results.samples(split="valid")["sample_uid"].nunique() == 60  # rank 0 wrote the per-sample tables

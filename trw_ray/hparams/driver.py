@@ -30,7 +30,7 @@ from typing import Any
 from trw_ray import checks, layout
 from trw_ray.hparams.algorithms import AlgorithmRequest, create_algorithm, plan_search
 from trw_ray.hparams.params import Param
-from trw_ray.hparams.resources import check_cluster_resources, trial_resources
+from trw_ray.hparams.resources import check_cluster_resources, trial_resources, trial_workers
 from trw_ray.hparams.space import (
     SearchSpace,
     discover_space,
@@ -145,7 +145,8 @@ def search(
             (required by hyperband, asha, pbt).
         resources_per_trial: ``{'cpu': 1, 'gpu': 0}``; ``gpu`` may be fractional (0.25: four trials per GPU) or
             whole (2: the trial sees two GPUs and the Trainer splits batches over them with DataParallel, see
-            :mod:`trw_ray.train.data_parallel`); ``pipeline_workers: N`` reserves N extra 1-CPU bundles for the trial's SequenceMap/reservoir
+            :mod:`trw_ray.train.data_parallel`); ``{'workers': 2, 'cpu_per_worker': 1, 'gpu_per_worker': 1}`` trains
+            each trial data-parallel on Ray Train workers with DDP (:mod:`trw_ray.train.distributed`); ``pipeline_workers: N`` reserves N extra 1-CPU bundles for the trial's SequenceMap/reservoir
             workers. A request no node can satisfy raises at once.
         max_concurrent: at most this many trials at once (default: as many as resources allow).
         storage_path: where experiments go (default ``$TRW_RAY_LOGGING_ROOT/searches``). On a Ray cluster of several
@@ -242,6 +243,7 @@ def search(
     if not isinstance(tune_loggers, bool):
         raise TypeError(f"tune_loggers: expected True or False; got {tune_loggers!r}")
     bundles, cpus = trial_resources(resources_per_trial)
+    workers = trial_workers(resources_per_trial)
     plan = plan_search(algorithm, max_epochs, algorithm_options, scheduler, scheduler_options)
 
     if name is None:
@@ -262,7 +264,17 @@ def search(
         forget_trials_tune_lost,
     )
 
-    check_cluster_resources(bundles)
+    check_cluster_resources(bundles, workers)
+    if workers is not None:
+        import ray
+
+        # Ray Train places each trial's workers itself: start no more trials than their workers fit at once, and
+        # a stopped trial's actor ends with its workers (a reused actor would keep them training)
+        total = ray.cluster_resources()
+        fit = min(int(total.get(resource, 0) // (amount * workers.workers + 1e-12))
+                  for resource, amount in (("CPU", workers.cpu_per_worker), ("GPU", workers.gpu_per_worker)) if amount)
+        max_concurrent = min(max_concurrent or fit, max(1, fit))
+        reuse_actors = False
     # a relative path is refused on a cluster of several nodes (resolved, it would name a folder of the driver's node)
     given = Path(storage_path).expanduser() if storage_path is not None else storage
     check_shared_storage(storage if given.is_absolute() else given)
@@ -283,7 +295,8 @@ def search(
 
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, evaluate_fn=evaluate_fn, metric=metric, max_epochs=max_epochs, seed=seed,
-                             cpus=cpus, experiment_dir=str(experiment_dir), space=resolved.parameters),
+                             cpus=cpus, experiment_dir=str(experiment_dir), space=resolved.parameters,
+                             workers=workers),
         tune.PlacementGroupFactory(bundles))
     record_path = experiment_dir / layout.RECORD_FOLDER / layout.SEARCH_FILE
     if exists:

@@ -8,9 +8,14 @@ from typing import Any
 
 from trw_ray import checks
 
-RESOURCE_KEYS = ("cpu", "gpu", "memory", "pipeline_workers", "cpus_per_pipeline_worker")
+RESOURCE_KEYS = ("cpu", "gpu", "memory", "pipeline_workers", "cpus_per_pipeline_worker", "workers", "cpu_per_worker",
+                 "gpu_per_worker")
+WORKER_RESOURCE_KEYS = ("workers", "cpu_per_worker", "gpu_per_worker")
+# a data-parallel trial's own process only relays its workers' reports: it holds no CPU the workers need (Ray
+# refuses an empty bundle, so it holds this much of the memory resource)
+RELAY_BUNDLE = {"memory": 2.0**20}
 
-__all__ = ["RESOURCE_KEYS", "check_cluster_resources", "trial_resources"]
+__all__ = ["RESOURCE_KEYS", "check_cluster_resources", "trial_resources", "trial_workers"]
 
 
 def _number(value: Any, name: str) -> float:
@@ -23,6 +28,9 @@ def trial_resources(resources: Mapping[str, Any] | None) -> tuple[list[dict[str,
     The first bundle runs the trial (``cpu``, ``gpu``, ``memory`` bytes); ``pipeline_workers`` adds one bundle of
     ``cpus_per_pipeline_worker`` (default 1) CPUs per SequenceMap/SequenceAsyncReservoir worker, which the
     pipelines use automatically. ``gpu`` may be a fraction (0.25 packs four trials on one GPU) or a whole number.
+    ``{'workers': 2, 'cpu_per_worker': 1, 'gpu_per_worker': 1}`` trains the trial data-parallel on Ray Train
+    workers (:mod:`trw_ray.train.distributed`): the trial's own bundle is then a token one and the CPUs returned
+    are one worker's.
     """
     resources = {"cpu": 1, "gpu": 0} if resources is None else resources
     if not isinstance(resources, Mapping):
@@ -30,6 +38,9 @@ def trial_resources(resources: Mapping[str, Any] | None) -> tuple[list[dict[str,
     unknown = sorted(set(resources) - set(RESOURCE_KEYS))
     if unknown:
         raise ValueError(f"resources_per_trial: unknown key(s) {unknown}; allowed: {list(RESOURCE_KEYS)}")
+    workers = trial_workers(resources)
+    if workers is not None:
+        return [dict(RELAY_BUNDLE)], workers.cpu_per_worker
     cpu = _number(resources.get("cpu", 1), "cpu")
     gpu = _number(resources.get("gpu", 0), "gpu")
     if gpu > 1 and gpu != int(gpu):
@@ -47,11 +58,37 @@ def trial_resources(resources: Mapping[str, Any] | None) -> tuple[list[dict[str,
     return bundles, cpu
 
 
-def check_cluster_resources(bundles: list[dict[str, float]]) -> None:
+def trial_workers(resources: Mapping[str, Any] | None):
+    """The data-parallel workers of a trial (``{'workers': 2, 'cpu_per_worker': 1, 'gpu_per_worker': 1}``), or None.
+
+    Their Ray Train workers are placed by Ray Train (their own placement group), beside the trial's bundle.
+    """
+    from trw_ray.train.distributed import workers_config
+
+    if not resources or "workers" not in resources:
+        if resources and any(key in resources for key in WORKER_RESOURCE_KEYS):
+            raise ValueError(f"resources_per_trial: 'cpu_per_worker'/'gpu_per_worker' need 'workers' (the number of "
+                             f"data-parallel processes); got {dict(resources)!r}")
+        return None
+    clashing = sorted(key for key in ("cpu", "gpu", "pipeline_workers") if key in resources)
+    if clashing:
+        raise ValueError(f"resources_per_trial: with 'workers' each worker's resources are 'cpu_per_worker' and "
+                         f"'gpu_per_worker'; remove {clashing}")
+    return workers_config({key: resources[key] for key in WORKER_RESOURCE_KEYS if key in resources})
+
+
+def check_cluster_resources(bundles: list[dict[str, float]], workers=None) -> None:
     """Raises at once when a trial's bundles can never be placed (Tune would leave the trials pending forever)."""
     import ray
 
     total = ray.cluster_resources()
+    if workers is not None:
+        for resource, amount in (("CPU", workers.cpu_per_worker), ("GPU", workers.gpu_per_worker)):
+            needed = amount * workers.workers
+            if needed > total.get(resource, 0) + 1e-9:
+                raise ValueError(f"resources_per_trial: {workers.workers} workers x {amount:g} {resource} need "
+                                 f"{needed:g} {resource} at once but the Ray cluster has {total.get(resource, 0):g}; "
+                                 "lower 'workers' or the per-worker resources")
     nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
     head = bundles[0]
     for resource, amount in head.items():

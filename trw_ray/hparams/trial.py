@@ -81,7 +81,8 @@ def trial_process_state(seed: int, threads: int) -> Iterator[None]:
 
 
 def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_epochs: int | None,
-              seed: int | None, cpus: float, experiment_dir: str, space: Mapping[str, Param] | None = None) -> None:
+              seed: int | None, cpus: float, experiment_dir: str, space: Mapping[str, Param] | None = None,
+              workers: Any = None) -> None:
     """The function trainable of every trw_ray search (runs inside a Tune trial actor).
 
     Nothing of a previous trial survives in a reused actor: the search context is set and removed around the
@@ -104,7 +105,7 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
         with checkpoint.as_directory() as folder:
             state = tune_bridge.load_checkpoint_state(folder)
     search = SearchContext(mode="trial", metric=metric, run_root=trial_dir / layout.TRIAL_RUNS_FOLDER,
-                           max_epochs=max_epochs, checkpoint_state=state)
+                           max_epochs=max_epochs, checkpoint_state=state, workers=workers)
     with trial_process_state(trial_seed(seed, config), threads=max(1, int(round(cpus)))):
         with activate(search):
             returned = evaluate_fn(HyperParameters(config, space))

@@ -92,14 +92,35 @@ def workers_config(value: Any) -> WorkersConfig | None:
 
 @dataclass
 class Rank:
-    """This process's place in a data-parallel run (set while a worker trains)."""
+    """This process's place in a data-parallel run (set while a worker trains).
+
+    ``relay`` (a ``ray.util.queue.Queue``) carries rank 0's per-epoch reports to the search trial that started the
+    workers, with the search's ``metric``; ``initial_state`` is the trial's checkpoint to start from.
+    """
 
     rank: int
     world_size: int
+    relay: Any = None
+    metric: str = "loss"
+    initial_state: dict[str, Any] | None = None
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    def callbacks(self, pre_training, per_epoch, post_training_fn):
+        """The run's callbacks on this rank: rank 0 runs the user's (and, inside a trial, the per-sample tables and
+        the relay to the trial); every rank restores and reports to Ray Train."""
+        pre = [CallbackRestoreFromTrain(), *((pre_training or []) if self.is_main else [])]
+        per = list(per_epoch or []) if self.is_main else []
+        if self.is_main and self.relay is not None:
+            from trw_ray.train.callbacks.sample_tables import CallbackSampleTables
+
+            if not any(isinstance(callback, CallbackSampleTables) for callback in per):
+                per.append(CallbackSampleTables())
+            per.append(CallbackRelayReport())
+        per.append(CallbackTrainReport())
+        return pre, per, post_training_fn if self.is_main else list
 
     def gather(self, value: Any) -> list[Any]:
         """``value`` of every rank, in rank order (``torch.distributed.all_gather_object``)."""
@@ -158,7 +179,8 @@ def _worker_loop(config: Mapping[str, Any]) -> None:
     import torch
 
     context = ray.train.get_context()
-    rank = Rank(context.get_world_rank(), context.get_world_size())
+    rank = Rank(context.get_world_rank(), context.get_world_size(), config.get("relay"), config.get("metric", "loss"),
+                config.get("initial_state"))
     trainer, options = config["trainer"], config["options"]
     workflow = options["workflow_options"]
     workflow["device"] = ray.train.torch.get_device() if config["use_gpu"] else torch.device("cpu")
@@ -194,13 +216,51 @@ class CallbackRestoreFromTrain(Callback):
         from trw_ray.train.tune_bridge import load_checkpoint_state, restore_trainer_state
 
         checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            return
-        with checkpoint.as_directory() as folder:
-            state = load_checkpoint_state(folder)
+        rank = current_rank()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                state = load_checkpoint_state(folder)
+            where = "the data-parallel checkpoint"
+        else:
+            state, where = (rank.initial_state if rank is not None else None), "the trial's checkpoint"
         if state is not None:
             restore_trainer_state(context, state)
-            context.logger.info("resumed from the data-parallel checkpoint at epoch %d", context.epoch)
+            context.logger.info("resumed from %s at epoch %d", where, context.epoch)
+
+
+def _to_cpu(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, Mapping):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
+class CallbackRelayReport(Callback):
+    """Rank 0 inside a search trial: the epoch's report and state, to the trial (which reports them to Tune as a
+    one-process trial would, see :class:`trw_ray.train.tune_bridge.CallbackTuneReport`). The relay holds one
+    report: the next epoch starts once the trial took this one."""
+
+    def __init__(self):
+        super().__init__(strict=True)
+
+    def __call__(self, context) -> None:
+        from trw_ray.train.tune_bridge import evaluated_metric_value, flatten_metrics, trainer_state
+
+        rank = current_rank()
+        if not context.history or rank is None or rank.relay is None:
+            return
+        metrics = flatten_metrics(context.history[-1], rank.metric)
+        if rank.metric not in metrics:
+            last = evaluated_metric_value(context.history, rank.metric)
+            if last is not None:
+                metrics[rank.metric] = last
+        metrics["epoch"] = context.epoch
+        rank.relay.put({"metrics": metrics, "state": _to_cpu(trainer_state(context)), "last": context.is_last_epoch})
 
 
 class CallbackTrainReport(Callback):
@@ -239,14 +299,18 @@ def _check_resources(workers: WorkersConfig) -> None:
                              "for them forever); lower 'workers' or the per-worker resources")
 
 
-def fit_on_workers(trainer, options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch):
-    """``trainer.fit`` on ``trainer.workers`` Ray Train workers; returns ``(model, results)`` as ``fit`` does."""
+def fit_on_workers(trainer, workers: WorkersConfig, options, inputs_fn, model_fn, optimizers_fn, run_prefix,
+                   eval_every_X_epoch, search=None):
+    """``trainer.fit`` on ``workers`` Ray Train workers; returns ``(model, results)`` as ``fit`` does.
+
+    Inside a search trial (``search``: its context), rank 0 relays every epoch's report and state to this process,
+    which reports them to Tune; the trial's checkpoint, if any, is where the workers start.
+    """
     import torch
 
     from trw_ray.ray_session import ensure_ray
     from trw_ray.train.trainer import create_run_directory
 
-    workers = trainer.workers
     ensure_ray()
     _check_resources(workers)
     from ray.train import FailureConfig, RunConfig, ScalingConfig
@@ -262,6 +326,14 @@ def fit_on_workers(trainer, options, inputs_fn, model_fn, optimizers_fn, run_pre
               "optimizers_fn": optimizers_fn, "run_prefix": run_prefix, "eval_every_X_epoch": eval_every_X_epoch,
               "run_dir": str(run_dir), "result_dir": str(result_dir), "use_gpu": use_gpu,
               "cpu_per_worker": workers.cpu_per_worker}
+    relay = None
+    if search is not None:
+        from ray.util.queue import Queue
+
+        search.run_dirs.append(str(run_dir))
+        relay = Queue(maxsize=1, actor_options={"num_cpus": 0})
+        config.update(relay=relay, metric=search.metric, initial_state=search.checkpoint_state)
+        search.checkpoint_state = None
     torch_trainer = TorchTrainer(
         _worker_loop, train_loop_config=config,
         scaling_config=ScalingConfig(num_workers=workers.workers, use_gpu=use_gpu, resources_per_worker=resources),
@@ -270,11 +342,16 @@ def fit_on_workers(trainer, options, inputs_fn, model_fn, optimizers_fn, run_pre
                              failure_config=FailureConfig(max_failures=workers.max_failures)))
     try:
         with _quiet_train_logs():
-            torch_trainer.fit()
+            if relay is None:
+                torch_trainer.fit()
+            else:
+                _fit_relaying(torch_trainer, relay, search)
     except Exception as error:
         raise _training_error(error) from error
     finally:
         shutil.rmtree(storage, ignore_errors=True)
+        if relay is not None:
+            relay.shutdown()
     try:
         saved = torch.load(result_dir / RESULT_FILE, map_location="cpu", weights_only=False)
     finally:
@@ -282,6 +359,38 @@ def fit_on_workers(trainer, options, inputs_fn, model_fn, optimizers_fn, run_pre
     model = model_fn(options)
     model.load_state_dict(saved["model"])
     return model.to(options["workflow_options"]["device"]), saved["results"]
+
+
+def _fit_relaying(torch_trainer, relay, search) -> None:
+    """Runs ``torch_trainer.fit()`` in a thread while this (the trial's) thread reports what rank 0 relays: the
+    last epoch's report is held back for the trial's final report, as in a one-process trial."""
+    import threading
+    from queue import Empty
+
+    from trw_ray.train.tune_bridge import flush_pending
+
+    failures: list[BaseException] = []
+
+    def fit() -> None:
+        try:
+            torch_trainer.fit()
+        except BaseException as error:  # noqa: BLE001 - raised in the trial's thread below
+            failures.append(error)
+
+    thread = threading.Thread(target=fit, name="trw_ray-data-parallel-fit", daemon=True)
+    thread.start()
+    while thread.is_alive() or not relay.empty():
+        try:
+            item = relay.get(timeout=0.5)
+        except Empty:
+            continue
+        flush_pending(search)
+        search.pending = {"metrics": item["metrics"], "state": item["state"]}
+        if not item["last"]:
+            flush_pending(search)
+    thread.join()
+    if failures:
+        raise failures[0]
 
 
 def _training_error(error: BaseException) -> BaseException:

@@ -218,15 +218,13 @@ class Trainer:
         if not isinstance(options, Mapping) or "workflow_options" not in options or "training_parameters" not in options:
             raise TypeError(f"options: expected the dict of create_default_options(); got {type(options).__name__}")
         options["workflow_options"]["device"] = resolve_device(options["workflow_options"].get("device"))
-        if self.workers is not None and distributed.current_rank() is None:
-            search = tune_bridge.current()
-            if search is None:
-                return distributed.fit_on_workers(self, options, inputs_fn, model_fn, optimizers_fn, run_prefix,
-                                                  eval_every_X_epoch)
-            if search.mode != "discovery":
-                raise ValueError(f"workers: data-parallel training inside a search trial is not available yet; got "
-                                 f"{self.workers}. Train the trial in one process (resources_per_trial 'gpu' > 1 "
-                                 "splits its batches over the GPUs with DataParallel)")
+        search = tune_bridge.current()
+        workers = self.workers or (search.workers if search is not None else None)
+        if (workers is not None and distributed.current_rank() is None
+                and (search is None or search.mode == "trial")):  # a discovery run only builds: one process
+            with tune_bridge.attach_search(options):
+                return distributed.fit_on_workers(self, workers, options, inputs_fn, model_fn, optimizers_fn,
+                                                  run_prefix, eval_every_X_epoch, search)
         with tune_bridge.attach_search(options) as search:
             return self._fit(options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search)
 
@@ -247,10 +245,7 @@ class Trainer:
                 per_epoch = search.per_epoch_callbacks(per_epoch or [])
             rank = distributed.current_rank()
             if rank is not None:  # a data-parallel worker: rank 0 runs the callbacks, every rank reports
-                main = rank.is_main
-                pre_training = [distributed.CallbackRestoreFromTrain(), *((pre_training or []) if main else [])]
-                per_epoch = [*((per_epoch or []) if main else []), distributed.CallbackTrainReport()]
-                post_training = post_training if main else list
+                pre_training, per_epoch, post_training = rank.callbacks(pre_training, per_epoch, post_training)
             self._run_callbacks(pre_training, context, "pre-training")
             first_epoch = epoch = context.epoch
             evaluated = False
