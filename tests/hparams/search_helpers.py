@@ -61,10 +61,10 @@ class _FailOnce(trw.train.Callback):
             raise RuntimeError("planted failure at epoch 2")
 
 
-def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None):
+def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None, device="cpu"):
     lr = hparams.create("lr", ContinuousPower(0.1, -3, 0))
     units = hparams.create("units", DiscreteValue(8, [4, 8, 16]))
-    options = trw.train.create_default_options(num_epochs=num_epochs, device="cpu", progress_bar=False)
+    options = trw.train.create_default_options(num_epochs=num_epochs, device=device, progress_bar=False)
     options["workflow_options"]["console_log"] = False
     per_epoch = [trw.train.CallbackEpochSummary()] + ([_FailOnce(fail_once_marker)] if fail_once_marker else [])
     trainer = trw.train.Trainer(callbacks_per_epoch_fn=lambda: per_epoch, callbacks_post_training_fn=lambda: [])
@@ -76,6 +76,10 @@ def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None):
         model_fn=lambda options: _Mlp(units, poison),
         optimizers_fn=lambda datasets, model: trw.train.create_sgd_optimizers_fn(datasets, model, learning_rate=lr))
     return results["outputs"]["blobs"]["valid"]["overall_loss"]["loss"], {"epochs": len(results["history"])}
+
+
+def blobs_on_cuda(hparams):
+    return blobs_trainer(hparams, device="cuda")
 
 
 def blobs_poisoned(hparams):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import search_helpers
+import torch
 from conftest import chromium_path
 
 import trw_ray as trw
@@ -333,3 +334,29 @@ def test_a_data_parallel_trial_reports_checkpoints_and_resumes(ray_local, tmp_pa
     assert "rank 0 of 2 data-parallel workers" in logs[-1]
     assert "resumed from the trial's checkpoint at epoch 1" in logs[-1]
     assert results.samples(split="valid")["sample_uid"].nunique() == 60  # rank 0 wrote the per-sample tables
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_half_gpu_trials_share_one_gpu_on_cuda(ray_local, tmp_path):
+    results = trw.hparams.search(search_helpers.blobs_on_cuda, num_samples=2, seed=0, storage_path=tmp_path,
+                                 name="packed", verbose=0, resources_per_trial={"cpu": 1, "gpu": 0.5})
+    trials = results.trials()
+    assert set(trials["status"]) == {"TERMINATED"}
+    logs = [Path(run, "trainer.txt").read_text() for trial_id in trials["trial_id"]
+            for run in results.trial(trial_id)["run_dirs"]]
+    assert all("device: cuda" in log for log in logs)
+    spans = [(float(t["started"]), float(t["ended"])) for t in results.records()]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # both trials on the GPU at once
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_a_two_gpu_data_parallel_trial(ray_local, tmp_path):
+    results = trw.hparams.search(search_helpers.blobs_on_cuda, num_samples=1, seed=0, storage_path=tmp_path,
+                                 name="ddp_gpu", verbose=0,
+                                 resources_per_trial={"workers": 2, "cpu_per_worker": 1, "gpu_per_worker": 1})
+    trial = results.trials().iloc[0]
+    assert trial["status"] == "TERMINATED" and list(results.history()["epoch"]) == [1, 2, 3]
+    log = Path(results.trial(trial["trial_id"])["run_dirs"][-1], "trainer.txt").read_text()
+    assert "device: cuda:0 (rank 0 of 2 data-parallel workers)" in log

@@ -124,3 +124,17 @@ def test_a_killed_worker_resumes_from_the_last_checkpoint(ray_local, tmp_path):
     log = (Path(results["run_dir"]) / "trainer.txt").read_text()
     resumed = re.search(r"resumed from the data-parallel checkpoint at epoch (\d+)", log)
     assert resumed and int(resumed.group(1)) >= 1, log[-3000:]  # from its checkpoint, not from scratch
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_two_gpu_workers_match_one_gpu_process(ray_local):
+    def on_cuda(workers, batch_size):
+        options = trw.train.create_default_options(num_epochs=2, device="cuda", data_parallel=False)
+        trainer = trw.train.Trainer(workers=workers, callbacks_per_epoch_fn=list, callbacks_post_training_fn=list)
+        return trainer.fit(options, inputs_fn=blobs(batch_size), model_fn=lambda options: BlobNet(), optimizers_fn=sgd)
+
+    _, single = on_cuda(None, 40)
+    _, parallel = on_cuda({"workers": 2, "cpu_per_worker": 1, "gpu_per_worker": 1}, 20)  # NCCL
+    np.testing.assert_allclose(losses(parallel), losses(single), rtol=1e-3, atol=1e-4)
+    assert "device: cuda:0 (rank 0 of 2" in (Path(parallel["run_dir"]) / "trainer.txt").read_text()

@@ -5,8 +5,11 @@ splits each batch across them with :class:`DataParallelOutputs` (``data_parallel
 keeps returning ``{name: Output}``; the replicas' outputs are concatenated back on the first device, so losses,
 metrics and reports see the whole batch. Checkpoints, exports and ``context.model`` stay the plain module.
 
-DataParallel (one process, one replica per GPU per step) was chosen over DDP because it keeps a trial one process
-that reports to Tune and owns its pipeline; it scales well to 2-4 GPUs of one node, which is what a trial gets.
+DataParallel (one process, one replica per GPU per step) keeps a trial one process that reports to Tune and owns
+its pipeline: it starts no processes (Ray Train's workers take ~15 s to start on 2 cores) and it takes any input
+pipeline, those that yield batches in completion order (``SequenceMap``, the reservoir) included. For more GPUs,
+or nodes, train data-parallel with DistributedDataParallel instead: ``Trainer(workers=N)`` or
+``resources_per_trial={'workers': N, ...}`` (:mod:`trw_ray.train.distributed`).
 """
 
 from __future__ import annotations
