@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+TRAIN_HEALTH_CHECK_INTERVAL_S = "0.5"
+
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None):
     """Returns the ``ray`` module with Ray initialized.
@@ -20,6 +22,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
         ray.init(address=address, log_to_driver=False)
         return ray
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray Train's controller answers each ray.train.report at its next health check (every 2 s by default): a
+    # data-parallel epoch would wait up to that long (trw_ray.train.distributed); Ray's processes read it at start
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", TRAIN_HEALTH_CHECK_INTERVAL_S)
     keep_on_loopback()
     total_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
