@@ -83,12 +83,9 @@ def check_cluster_resources(bundles: list[dict[str, float]], workers=None) -> No
 
     total = ray.cluster_resources()
     if workers is not None:
-        for resource, amount in (("CPU", workers.cpu_per_worker), ("GPU", workers.gpu_per_worker)):
-            needed = amount * workers.workers
-            if needed > total.get(resource, 0) + 1e-9:
-                raise ValueError(f"resources_per_trial: {workers.workers} workers x {amount:g} {resource} need "
-                                 f"{needed:g} {resource} at once but the Ray cluster has {total.get(resource, 0):g}; "
-                                 "lower 'workers' or the per-worker resources")
+        from trw_ray.train.distributed import check_worker_resources
+
+        check_worker_resources(workers, "resources_per_trial")
     nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
     head = bundles[0]
     for resource, amount in head.items():

@@ -287,16 +287,17 @@ class CallbackTrainReport(Callback):
 
 # ---------------------------------------------------------------------------------------------- the driver
 
-def _check_resources(workers: WorkersConfig) -> None:
+def check_worker_resources(workers: WorkersConfig, argument: str = "workers") -> None:
+    """Raises at once when the Ray cluster cannot hold the workers together (Ray Train would wait forever)."""
     import ray
 
     total = ray.cluster_resources()
     for resource, amount in (("CPU", workers.cpu_per_worker), ("GPU", workers.gpu_per_worker)):
         needed = amount * workers.workers
         if needed > total.get(resource, 0.0) + 1e-9:
-            raise ValueError(f"workers: {workers.workers} workers x {amount:g} {resource} need {needed:g} {resource} "
-                             f"at once, but the Ray cluster has {total.get(resource, 0.0):g} (Ray Train would wait "
-                             "for them forever); lower 'workers' or the per-worker resources")
+            raise ValueError(f"{argument}: {workers.workers} workers x {amount:g} {resource} need {needed:g} "
+                             f"{resource} at once, but the Ray cluster has {total.get(resource, 0.0):g} (Ray Train "
+                             "would wait for them forever); lower 'workers' or the per-worker resources")
 
 
 def fit_on_workers(trainer, workers: WorkersConfig, options, inputs_fn, model_fn, optimizers_fn, run_prefix,
@@ -312,7 +313,7 @@ def fit_on_workers(trainer, workers: WorkersConfig, options, inputs_fn, model_fn
     from trw_ray.train.trainer import create_run_directory
 
     ensure_ray()
-    _check_resources(workers)
+    check_worker_resources(workers)
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
