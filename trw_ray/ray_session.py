@@ -57,16 +57,36 @@ def quiet_ray_data() -> None:
     context.print_on_execution_start = False
 
 
-def current_placement_group_strategy():
-    """A scheduling strategy that keeps new actors inside the caller's placement group (e.g. a Ray Tune trial's
-    bundles), so a trial's pipeline workers use the trial's resources; None outside any placement group."""
+_IN_TRAINING_WORKER = False  # set while this process trains as a worker of a data-parallel fit
+
+
+def set_training_worker(value: bool) -> bool:
+    """Marks this process as a data-parallel training worker (``trw_ray.train.distributed``) or not; returns the
+    previous mark. A worker's placement group is Ray Train's worker group, whose bundles its workers hold: the
+    pipelines it starts take the cluster's CPUs instead (:func:`current_placement_group`)."""
+    global _IN_TRAINING_WORKER
+    previous, _IN_TRAINING_WORKER = _IN_TRAINING_WORKER, value
+    return previous
+
+
+def current_placement_group():
+    """The placement group a pipeline's workers take: the caller's (e.g. a Ray Tune trial's bundles), or None
+    outside any placement group and in a data-parallel training worker."""
     import ray
+
+    if not ray.is_initialized() or _IN_TRAINING_WORKER:
+        return None
     from ray.util import get_current_placement_group
+
+    return get_current_placement_group()
+
+
+def current_placement_group_strategy():
+    """A scheduling strategy that keeps new actors inside :func:`current_placement_group` (e.g. a Ray Tune
+    trial's bundles), so a trial's pipeline workers use the trial's resources; None outside any."""
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    if not ray.is_initialized():
-        return None
-    placement_group = get_current_placement_group()
+    placement_group = current_placement_group()
     if placement_group is None:
         return None
     return PlacementGroupSchedulingStrategy(placement_group, placement_group_capture_child_tasks=True)

@@ -200,6 +200,28 @@ def test_reservoir_serves_without_waiting_survives_a_killed_worker_and_shuts_dow
     assert wait_until_no_actor("MapWorker") == []
 
 
+def test_reservoir_on_ray_data_serves_every_sample_and_never_waits_once_warm(ray_local):
+    reservoir = SequenceAsyncReservoir(SequenceArray(split(), batch_size=20), max_reservoir_samples=240,
+                                       function_to_run=slow, min_reservoir_samples=240, nb_workers=2, batch_size=16,
+                                       backend="ray_data", batches_per_job=2, epochs_per_execution=2)
+    try:
+        first = list(reservoir)  # waits until all 240 samples are in: each of them once
+        assert sorted(u for b in first for u in b["sample_uid"].tolist()) == list(range(240))
+        assert len(actors("MapWorker")) == 2  # a Ray Data actor pool of 2
+        jobs_before = reservoir.jobs_done
+        started = time.monotonic()
+        later = [sum(len(b["targets"]) for b in reservoir) for _ in range(20)]
+        assert time.monotonic() - started < 5 and min(later) == 240  # served from RAM, never waiting on the workers
+        deadline = time.monotonic() + 60
+        while reservoir.jobs_done < jobs_before + 14 and time.monotonic() < deadline:  # past the first execution
+            list(reservoir)
+            time.sleep(0.2)
+        assert reservoir.jobs_done >= jobs_before + 14  # refilled by a second execution (2 epochs = 12 jobs each)
+    finally:
+        reservoir.close()
+    assert wait_until_no_actor("MapWorker") == []
+
+
 @pytest.mark.parametrize("function, message", [(failing_on_uid_7, "(?s)corrupt sample 7"),
                                                (crashing_on_uid_7, "SequenceAsyncReservoir worker failed")])
 def test_reservoir_worker_error_is_raised(ray_local, function, message):

@@ -17,8 +17,10 @@ def source(n: int = 60) -> SequenceArray:
 
 
 def make(kind: str, nb_workers: int = 2):
-    if kind == "reservoir":
-        return SequenceAsyncReservoir(source(), 60, AUGMENT, min_reservoir_samples=60, nb_workers=nb_workers)
+    if kind.startswith("reservoir"):
+        backend = "ray_data" if kind.endswith("ray_data") else "actors"
+        return SequenceAsyncReservoir(source(), 60, AUGMENT, min_reservoir_samples=60, nb_workers=nb_workers,
+                                      backend=backend)
     return SequenceMap(source(), AUGMENT, nb_workers=nb_workers, backend=kind, epochs_per_execution=2)
 
 
@@ -31,7 +33,8 @@ def uids(sequence) -> list[int]:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("first, second", [("actors", "actors"), ("ray_data", "ray_data"), ("actors", "reservoir")])
+@pytest.mark.parametrize("first, second", [("actors", "actors"), ("ray_data", "ray_data"), ("actors", "reservoir"),
+                                           ("ray_data", "reservoir_ray_data")])
 def test_a_second_pipeline_shares_the_cpus_the_first_holds(ray_local, first, second):
     train = make(first)
     valid = make(second)

@@ -85,14 +85,41 @@ def test_two_workers_match_one_process_with_the_same_global_batch(ray_local, tmp
     assert not (run_dir / ".ray_train").exists()
 
 
-def test_a_pipeline_in_completion_order_is_refused(ray_local):
+def test_a_plain_actors_pipeline_is_refused_naming_the_ray_data_back_end(ray_local):
     def inputs():
         return {"blobs": {"train": SequenceArray(make_blobs(40), batch_size=10).map(lambda b: b, nb_workers=1)}}
 
     options = trw.train.create_default_options(num_epochs=1, device="cpu")
-    with pytest.raises(RuntimeError, match="SequenceMap, whose batches come in completion order"):
+    with pytest.raises(RuntimeError, match=r"SequenceMap\(nb_workers=1, backend='actors'\), whose batches come in "
+                                           r"completion order.*backend='ray_data'"):
         trw.train.Trainer(workers=2).fit(options, inputs_fn=inputs, model_fn=lambda options: BlobNet(),
                                          optimizers_fn=sgd)
+
+
+def add_one_to_x(batch):
+    return {**batch, "x": batch["x"] + 1.0}
+
+
+def test_ray_data_map_and_reservoir_feed_both_workers_each_sample_once_per_epoch(ray_local):
+    def inputs():
+        train, test = make_blobs(200, seed=0), make_blobs(60, seed=100)
+        mapped = SequenceArray(train, batch_size=10, seed=4).map(add_one_to_x, nb_workers=1, backend="ray_data",
+                                                               batches_per_job=2, epochs_per_execution=2)
+        reservoir = SequenceArray(train, batch_size=10, seed=5).async_reservoir(
+            200, add_one_to_x, min_reservoir_samples=200, nb_workers=1, backend="ray_data")
+        return {"blobs": {"train": mapped, "test": SequenceArray(test, batch_size=10, shuffle=False)},
+                "reservoir": {"train": reservoir}}
+
+    options = trw.train.create_default_options(num_epochs=3, device="cpu")
+    trainer = trw.train.Trainer(workers=2, callbacks_per_epoch_fn=list, callbacks_post_training_fn=list,
+                                callbacks_pre_training_fn=list)
+    _, results = trainer.fit(options, inputs_fn=inputs, model_fn=lambda options: BlobNet(), optimizers_fn=sgd)
+    for dataset in ("blobs", "reservoir"):  # the last epoch: each sample once, over both ranks
+        assert sorted(results["outputs"][dataset]["train"]["cls"]["sample_uid"].tolist()) == list(range(200)), dataset
+    first, last = (entry["blobs"]["train"]["overall_loss"]["loss"] for entry in (results["history"][0], results["history"][-1]))
+    assert last < first  # three epochs over two Ray Data executions (2 + 1 epochs) trained the model
+    log = (Path(results["run_dir"]) / "trainer.txt").read_text()
+    assert "rank 0 of 2 data-parallel workers" in log
 
 
 class DiesOnceOnRank1(BlobNet):

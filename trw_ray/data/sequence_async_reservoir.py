@@ -1,10 +1,17 @@
 """``SequenceAsyncReservoir``: Ray actors process samples in the background and keep a reservoir of results
 fresh; the training loop samples its batches from the reservoir and never waits once it is warm.
 
-Workers (plain Ray actors, restarted and retried by Ray when they die) rebuild source batches from the arrays
-they share through the object store and apply ``function_to_run``. A background thread of the training
-process keeps ``max_jobs_at_once`` jobs in flight and inserts their results, replacing the oldest entries
-(at most ``max_reservoir_replacement_size`` samples per epoch). An epoch serves every sample that is in the
+Workers rebuild source batches from the arrays they share through the object store and apply
+``function_to_run``; a background thread of the training process inserts their results, replacing the oldest
+entries (at most ``max_reservoir_replacement_size`` samples per epoch). Two back-ends run the same worker:
+
+- ``backend="actors"`` (default): plain Ray actors (restarted and retried by Ray when they die), the thread
+  keeping ``max_jobs_at_once`` jobs of one batch in flight; the first results come within a second.
+- ``backend="ray_data"``: a Ray Data ``map_batches`` actor pool over the jobs of ``epochs_per_execution``
+  source epochs at a time (Ray Data restarts its actors and retries their jobs), which the thread iterates;
+  Ray Data's start costs seconds before the first results (``benchmarks/pipeline_throughput.py``), after which
+  the reservoir serves as fast, since the training loop only ever reads the reservoir.
+ An epoch serves every sample that is in the
 reservoir when the epoch starts, once, in a seeded random order. Its pool shrinks, or shares the CPUs other
 pipelines hold, rather than wait forever for them (:mod:`trw_ray.data.worker_pool`).
 """
@@ -28,6 +35,7 @@ from trw_ray.data.map_worker import (
     _accepts_epoch,
     apply_function,
     create_worker_actors,
+    put_source_arrays,
     stop_worker_actors,
 )
 from trw_ray.data.sequence import Batch, Sequence, positive_int
@@ -53,13 +61,25 @@ class SequenceAsyncReservoir(Sequence):
         seed: seed of the serving order.
         num_cpus_per_worker: CPUs each actor reserves.
         fill_timeout_s: how long the first epoch may wait for ``min_reservoir_samples``.
+        backend: ``"actors"`` (plain Ray actors) or ``"ray_data"`` (a Ray Data actor pool); see the module.
+        epochs_per_execution: with ``backend="ray_data"``, source epochs one Ray Data execution processes.
+        batches_per_job: with ``backend="ray_data"``, source batches one worker call processes (default: enough
+            for about 256 samples, amortizing Ray Data's cost per block); the plain actors take one.
     """
 
     def __init__(self, source: Sequence, max_reservoir_samples: int, function_to_run: Callable | None = None,
                  min_reservoir_samples: int | None = None, nb_workers: int = 2,
                  max_reservoir_replacement_size: int | None = None, max_jobs_at_once: int | None = None,
                  batch_size: int | None = None, seed: int = 0, num_cpus_per_worker: float = 1.0,
-                 fill_timeout_s: float = 600.0):
+                 fill_timeout_s: float = 600.0, backend: str = "actors", epochs_per_execution: int = 10,
+                 batches_per_job: int | None = None):
+        from trw_ray.data.sequence_map import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+        positive_int(epochs_per_execution, "epochs_per_execution")
+        if batches_per_job is not None:
+            positive_int(batches_per_job, "batches_per_job")
         if not all(hasattr(source, a) for a in ("split", "epoch_order", "batch_size")):
             raise TypeError(f"source: expected an in-RAM SequenceArray; got {type(source).__name__}")
         positive_int(max_reservoir_samples, "max_reservoir_samples")
@@ -78,6 +98,8 @@ class SequenceAsyncReservoir(Sequence):
         self.max_jobs_at_once = max_jobs_at_once or max(2, 2 * nb_workers)
         self.batch_size = batch_size or source.batch_size
         self.seed, self.num_cpus_per_worker, self.fill_timeout_s = seed, num_cpus_per_worker, fill_timeout_s
+        self.backend, self.epochs_per_execution = backend, epochs_per_execution
+        self.batches_per_job = batches_per_job or max(1, 256 // source.batch_size)
         self.class_names = getattr(source, "class_names", {})
         self.epoch = 0
         self._accepts_epoch = _accepts_epoch(self.function_to_run)
@@ -96,7 +118,25 @@ class SequenceAsyncReservoir(Sequence):
     # ---------------------------------------------------------------- background filling
 
     def describe(self) -> str:
-        return f"SequenceAsyncReservoir(nb_workers={self.nb_workers})"
+        return f"SequenceAsyncReservoir(nb_workers={self.nb_workers}, backend={self.backend!r})"
+
+    def split_across(self, rank: int, world_size: int, broadcast=None) -> SequenceAsyncReservoir:
+        """Feeds one of ``world_size`` data-parallel training workers (this one is ``rank``): its reservoir holds
+        the source's samples ``rank, rank + world_size, ...`` only, and a ``world_size``-th of the capacities, so
+        the workers together serve as many distinct samples per epoch as one reservoir would. Each worker runs its
+        own pool (``nb_workers`` workers). :class:`~trw_ray.train.Trainer` calls it for a ``workers=`` fit."""
+        if self._thread is not None:
+            raise RuntimeError("split_across: the reservoir has started filling; split it before its first epoch")
+        rows = np.arange(rank, self.source.num_samples, world_size)
+        self.source = self.source.subset(rows)
+
+        def share(value: int) -> int:
+            return max(1, -(-value // world_size))
+
+        self.max_reservoir_samples = share(self.max_reservoir_samples)
+        self.min_reservoir_samples = min(share(self.min_reservoir_samples), self.max_reservoir_samples)
+        self.max_reservoir_replacement_size = share(self.max_reservoir_replacement_size)
+        return self
 
     def _jobs(self) -> Iterator[tuple[int, int]]:
         epoch = 0
@@ -109,9 +149,12 @@ class SequenceAsyncReservoir(Sequence):
         if self._thread is not None:
             return
         if self.nb_workers > 0:
-            size = size_pool(self, self.describe(), self.nb_workers, self.num_cpus_per_worker)
-            self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run, size.nb_workers,
-                                                                   size.num_cpus_per_worker)
+            size = self._pool_size = size_pool(self, self.describe(), self.nb_workers, self.num_cpus_per_worker)
+            if self.backend == "actors":
+                self._workers, self._arrays_ref = create_worker_actors(self.source, self.function_to_run,
+                                                                       size.nb_workers, size.num_cpus_per_worker)
+            else:
+                self._arrays_ref = put_source_arrays(self.source)
         self._thread = threading.Thread(target=self._fill, name="trw_ray-reservoir", daemon=True)
         self._thread.start()
 
@@ -119,8 +162,10 @@ class SequenceAsyncReservoir(Sequence):
         try:
             if self.nb_workers == 0:
                 self._fill_inline()
-            else:
+            elif self.backend == "actors":
                 self._fill_ray()
+            else:
+                self._fill_ray_data()
         except BaseException as error:  # surfaced to the training loop by __iter__
             with self._lock:
                 self._error = error
@@ -161,6 +206,29 @@ class SequenceAsyncReservoir(Sequence):
                 if self._stop.is_set():
                     return
                 self._insert(result)
+
+    def _fill_ray_data(self) -> None:
+        import ray.data
+
+        from trw_ray.data.ray_data_jobs import job_dataset
+
+        size, first_epoch = self._pool_size, 0
+        while not self._stop.is_set():
+            epochs = range(first_epoch, first_epoch + self.epochs_per_execution)
+            dataset = job_dataset(self.source, self.function_to_run, self._arrays_ref, epochs, self.batches_per_job,
+                                  ray.data.ActorPoolStrategy(size=size.nb_workers), size.num_cpus_per_worker)
+            blocks = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
+                                               prefetch_batches=self.max_jobs_at_once))
+            try:
+                for block in blocks:
+                    self._wait_for_room()
+                    if self._stop.is_set():
+                        return
+                    self._insert(block)
+            finally:
+                if hasattr(blocks, "close"):
+                    blocks.close()
+            first_epoch = epochs.stop
 
     def _wait_for_room(self) -> None:
         with self._lock:
@@ -243,6 +311,6 @@ class SequenceAsyncReservoir(Sequence):
             self._thread = None
         if self._workers:
             stop_worker_actors(self._workers, list(self._in_flight))
-            self._workers, self._arrays_ref, self._in_flight = [], None, {}
+        self._workers, self._arrays_ref, self._in_flight = [], None, {}
         release_pool(self)
         self._stop.clear()

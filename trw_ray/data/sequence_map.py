@@ -14,6 +14,9 @@ rebuilds the batches itself, so batches never travel from the driver.
   the first batch against under 1 s for the actors back-end, and less than half its throughput over 5 epochs
   with a cheap function (``benchmarks/pipeline_throughput.py``).
 
+In a data-parallel fit (``Trainer(workers=N)``) a Ray Data ``SequenceMap`` feeds all N training workers from one
+pipeline (:meth:`SequenceMap.split_across`: rank 0's stream split with ``streaming_split``).
+
 A pool never waits forever for CPUs another pipeline holds: it shrinks, or shares them, with a warning
 (:mod:`trw_ray.data.worker_pool`). An epoch yields every batch of that epoch exactly once, in completion order. An exception raised by the function
 stops the epoch with a ``SequenceMapError`` naming the samples and carrying the original traceback.
@@ -22,9 +25,10 @@ stops the epoch with a ``SequenceMapError`` naming the samples and carrying the 
 from __future__ import annotations
 
 import time
-import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +38,6 @@ from trw_ray.data.map_worker import (
     EPOCH_COLUMN,
     ERROR_COLUMN,
     JOB_RETRIES,
-    MapWorker,
     SequenceMapError,
     _accepts_epoch,
     _describe_uids,
@@ -57,6 +60,16 @@ def split_job_block(block: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]
 
 
 BACKENDS = ("actors", "ray_data")
+
+
+@dataclass(frozen=True)
+class WorkerSplit:
+    """This training worker's place among ``world_size`` data-parallel workers that share one pipeline;
+    ``broadcast(value)`` returns rank 0's ``value`` on every rank (a collective: every rank calls it)."""
+
+    rank: int
+    world_size: int
+    broadcast: Callable[[Any], Any]
 
 
 class SequenceMap(Sequence):
@@ -125,12 +138,37 @@ class SequenceMap(Sequence):
         self._next_job = (0, 0)  # (epoch, first batch) of the next job to submit
         self._buffered_batches = 0
         self._started_at: float | None = None  # when the actors were created, until their first result
+        self._split: WorkerSplit | None = None
+        self._shards: list | None = None  # streaming_split's iterators (rank 0 keeps their coordinator alive)
+        self._stream_ended = False
 
     def __len__(self) -> int:
-        return len(self.source)
+        """Batches per epoch (split across data-parallel workers: this worker's share, give or take one job)."""
+        if self._split is None:
+            return len(self.source)
+        return -(-len(self.source) // self._split.world_size)
 
     def describe(self) -> str:
         return f"SequenceMap(nb_workers={self.pool_size!r}, backend={self.backend!r})"
+
+    def split_across(self, rank: int, world_size: int, broadcast: Callable[[Any], Any]) -> SequenceMap:
+        """Feeds one of ``world_size`` data-parallel training workers (this one is ``rank``) from ONE Ray Data
+        pipeline: rank 0 starts the actor pool and splits its stream with ``streaming_split``; every worker
+        iterates its shard. Every batch of an epoch goes to exactly one worker (about the same number to each,
+        not always the same), in job order, so a worker's epoch ends with the first batch of the next.
+        :class:`~trw_ray.train.Trainer` calls it for a ``workers=`` fit; every rank must call it, and then
+        iterate the sequence at the same epochs (a collective starts each execution)."""
+        if self.backend != "ray_data" or self.nb_workers == 0:
+            raise ValueError(f"backend: a SequenceMap split across training workers runs on Ray Data; got "
+                             f"backend={self.backend!r} with nb_workers={self.nb_workers} (use backend='ray_data')")
+        jobs = -(-len(self.source) // self.batches_per_job)
+        if jobs < 2 * world_size:
+            raise ValueError(f"batches_per_job: split across {world_size} training workers, an epoch needs at least "
+                             f"{2 * world_size} jobs so that every worker gets batches; got {jobs} job(s) of "
+                             f"{self.batches_per_job} batch(es) for {len(self.source)} batches (lower batches_per_job)")
+        self._close_stream()
+        self._split = WorkerSplit(rank, world_size, broadcast)
+        return self
 
     @property
     def num_samples(self) -> int | None:
@@ -162,6 +200,9 @@ class SequenceMap(Sequence):
     def _iterate_workers(self, epoch: int) -> Iterator[Batch]:
         """The batches of ``epoch`` as the workers deliver them; results of later epochs wait in the buffer,
         those of epochs left early are dropped."""
+        if self._split is not None:
+            yield from self._iterate_shard(epoch)
+            return
         if self.backend == "actors":
             self._start_actors(epoch)
             refill, next_block = self._submit_jobs, self._next_block_from_actors
@@ -183,6 +224,30 @@ class SequenceMap(Sequence):
             remaining -= 1
             batch.pop(EPOCH_COLUMN)
             yield to_tensors({name: list(values) if values.dtype == object else values for name, values in batch.items()})
+        self._buffer.pop(epoch, None)
+
+    def _iterate_shard(self, epoch: int) -> Iterator[Batch]:
+        """This worker's batches of ``epoch``: those of its shard until a block of a later epoch (or the end of
+        the execution) arrives."""
+        if epoch not in self._stream_epochs or self._iterator is None:
+            self._start_stream(epoch)
+        for stale in [e for e in self._buffer if e < epoch]:
+            self._buffered_batches -= len(self._buffer.pop(stale))
+        while True:
+            if self._buffer[epoch]:
+                batch = self._buffer[epoch].popleft()
+                self._buffered_batches -= 1
+                batch.pop(EPOCH_COLUMN)
+                yield to_tensors({name: list(values) if values.dtype == object else values
+                                  for name, values in batch.items()})
+            elif self._stream_ended or any(later > epoch and queue for later, queue in self._buffer.items()):
+                break
+            else:
+                block = self._next_block_from_stream(end_allowed=True)
+                if block is None:
+                    self._stream_ended = True
+                else:
+                    self._buffer_block(block, epoch)
         self._buffer.pop(epoch, None)
 
     def _buffer_block(self, block: dict[str, np.ndarray], epoch: int) -> None:
@@ -251,44 +316,29 @@ class SequenceMap(Sequence):
     # ---------------------------------------------------------------- Ray Data
 
     def _start_stream(self, first_epoch: int) -> None:
-        from trw_ray.ray_session import current_placement_group_strategy, ensure_ray, quiet_ray_data
+        from trw_ray.data.ray_data_jobs import job_dataset
 
-        ensure_ray()
-        import ray
-        import ray.data
-
-        quiet_ray_data()
-        strategy = current_placement_group_strategy()
-        if strategy is not None:  # inside a Tune trial: the actors take the trial's bundles
-            context = ray.data.DataContext.get_current()
-            context.scheduling_strategy = strategy
-            context.scheduling_strategy_large_args = strategy
         self._close_stream()
-        minimum = self.pool_size[0] if isinstance(self.pool_size, tuple) else self.pool_size
-        size = size_pool(self, self.describe(), minimum, self.num_cpus_per_worker)
-        if self._arrays_ref is None:
-            self._arrays_ref = put_source_arrays(self.source)
         epochs = range(first_epoch, first_epoch + self.epochs_per_execution)
-        per_job = self.batches_per_job
-        jobs = [{"epoch": e, "index": i, "count": min(per_job, len(self.source) - i)}
-                for e in epochs for i in range(0, len(self.source), per_job)]
-        job_rows = ray.data.from_items(jobs, override_num_blocks=len(jobs))
-        arguments = {"fn_constructor_kwargs": {"arrays": self._arrays_ref, "function": self.function_to_run,
-                                               "batch_size": self.source.batch_size, "shuffle": self.source.shuffle,
-                                               "seed": self.source.seed},
-                     "batch_size": 1, "batch_format": "numpy", "compute": self._actor_pool_strategy(size),
-                     "num_cpus": size.num_cpus_per_worker}
-        # Ray Data's actors restart (max_restarts=-1) and retry their tasks forever unless told otherwise; Ray 2.60
-        # deprecates the free-form remote arguments and names no parameter for it
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
-            try:
-                dataset = job_rows.map_batches(MapWorker, **arguments, max_task_retries=JOB_RETRIES)
-            except TypeError:  # a Ray Data without free-form remote arguments: its own retry policy
-                dataset = job_rows.map_batches(MapWorker, **arguments)
-        self._iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
-                                                   prefetch_batches=self.max_jobs_at_once))
+        split = self._split
+        if split is None or split.rank == 0:
+            minimum = self.pool_size[0] if isinstance(self.pool_size, tuple) else self.pool_size
+            size = size_pool(self, self.describe(), minimum, self.num_cpus_per_worker)
+            if self._arrays_ref is None:
+                self._arrays_ref = put_source_arrays(self.source)
+            # split across training workers, the blocks come in job order: a block of the next epoch ends an epoch
+            dataset = job_dataset(self.source, self.function_to_run, self._arrays_ref, epochs, self.batches_per_job,
+                                  self._actor_pool_strategy(size), size.num_cpus_per_worker,
+                                  preserve_order=split is not None)
+        if split is None:
+            stream = dataset
+        else:
+            self._shards = split.broadcast(dataset.streaming_split(split.world_size) if split.rank == 0 else None)
+            stream = self._shards[split.rank]
+        self._iterator = iter(stream.iter_batches(batch_size=None, batch_format="numpy",
+                                                  prefetch_batches=self.max_jobs_at_once))
         self._stream_epochs = epochs
+        self._stream_ended = False
 
     def _actor_pool_strategy(self, size):
         import ray.data
@@ -297,10 +347,12 @@ class SequenceMap(Sequence):
             return ray.data.ActorPoolStrategy(min_size=self.pool_size[0], max_size=self.pool_size[1])
         return ray.data.ActorPoolStrategy(size=size.nb_workers)
 
-    def _next_block_from_stream(self) -> dict[str, np.ndarray]:
+    def _next_block_from_stream(self, end_allowed: bool = False) -> dict[str, np.ndarray] | None:
         try:
             return next(self._iterator)
         except StopIteration:
+            if end_allowed:
+                return None
             self._close_stream()
             raise RuntimeError("SequenceMap: the Ray Data stream ended before the epoch was complete") from None
         except Exception as error:
@@ -314,6 +366,7 @@ class SequenceMap(Sequence):
     def _close_stream(self) -> None:
         iterator, self._iterator = self._iterator, None
         self._stream_epochs = range(0)
+        self._shards, self._stream_ended = None, False
         self._buffer.clear()
         self._buffered_batches = 0
         if iterator is not None and hasattr(iterator, "close"):

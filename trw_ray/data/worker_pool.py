@@ -64,10 +64,9 @@ _LOCK = threading.Lock()
 
 
 def _placement_group():
-    import ray
-    from ray.util import get_current_placement_group
+    from trw_ray.ray_session import current_placement_group
 
-    return get_current_placement_group() if ray.is_initialized() else None
+    return current_placement_group()
 
 
 def _held(placement_group_id: str | None, exclude: int) -> list[_Holder]:

@@ -22,13 +22,17 @@ schedulers, history); when a worker dies, Ray Train restarts the group (``max_fa
 resumes from that checkpoint, in the same run folder. ``fit`` returns the trained model (built with ``model_fn``
 in the calling process, with rank 0's weights) and rank 0's results.
 
-Requirements: the training splits must yield their batches in a deterministic order (``SequenceArray`` and its
-in-order chains; a ``SequenceMap`` or reservoir, whose batches come in completion order, is refused), the logging
-directory must be seen by the node that runs rank 0 (on a cluster: a shared folder), and the cluster must hold
-the N workers' CPUs (and GPUs) at once.
+Pipelines: a ``SequenceMap`` with ``backend='ray_data'`` is ONE pipeline for all workers, its stream split across
+them (:meth:`~trw_ray.data.SequenceMap.split_across`, ``streaming_split``); a reservoir becomes one per worker over
+its share of the samples (:meth:`~trw_ray.data.SequenceAsyncReservoir.split_across`); a ``SequenceMap`` on plain
+actors, whose batches come in completion order to one process, is refused. Inside a worker, pipelines take the
+cluster's CPUs, not the worker group's placement group (:func:`trw_ray.ray_session.current_placement_group`).
 
-Inside a search the trial's ``Trainer`` is refused ``workers`` for now: the trial trains in one process (with
-``DataParallel`` over the GPUs it is given, see :mod:`trw_ray.train.data_parallel`).
+Requirements: the logging directory must be seen by the node that runs rank 0 (on a cluster: a shared folder),
+and the cluster must hold the N workers' CPUs (and GPUs) at once.
+
+Inside a search, ``resources_per_trial={'workers': N, ...}`` trains every trial this way: rank 0 relays each
+epoch's report and state to the trial (:class:`CallbackRelayReport`), which reports them to Tune.
 """
 
 from __future__ import annotations
@@ -122,6 +126,14 @@ class Rank:
         per.append(CallbackTrainReport())
         return pre, per, post_training_fn if self.is_main else list
 
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank (``torch.distributed.broadcast_object_list``)."""
+        import torch.distributed as dist
+
+        holder = [value if self.is_main else None]
+        dist.broadcast_object_list(holder, src=0)
+        return holder[0]
+
     def gather(self, value: Any) -> list[Any]:
         """``value`` of every rank, in rank order (``torch.distributed.all_gather_object``)."""
         import torch.distributed as dist
@@ -141,23 +153,28 @@ def current_rank() -> Rank | None:
 
 @contextlib.contextmanager
 def _as_rank(rank: Rank) -> Iterator[Rank]:
+    from trw_ray.ray_session import set_training_worker
+
     global _CURRENT
     previous, _CURRENT = _CURRENT, rank
+    previous_mark = set_training_worker(True)
     try:
         yield rank
     finally:
         _CURRENT = previous
+        set_training_worker(previous_mark)
 
 
-def in_completion_order(sequence: Any) -> str | None:
-    """The class name of a pipeline in ``sequence``'s chain whose batches come in completion order, or None."""
+def worker_pipeline(sequence: Any):
+    """The pipeline with Ray workers in ``sequence``'s chain (a ``SequenceMap`` or reservoir, whose batches come
+    in completion order), or None."""
     from trw_ray.data.sequence_async_reservoir import SequenceAsyncReservoir
     from trw_ray.data.sequence_map import SequenceMap
 
     seen = 0
     while sequence is not None and seen < 32:
         if isinstance(sequence, (SequenceMap, SequenceAsyncReservoir)) and getattr(sequence, "nb_workers", 0):
-            return type(sequence).__name__
+            return sequence
         sequence, seen = getattr(sequence, "source", None), seen + 1
     return None
 

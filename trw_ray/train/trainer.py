@@ -318,18 +318,28 @@ class Trainer:
 
     @staticmethod
     def _shard_datasets(datasets, rank):
-        for dataset_name, splits in datasets.items():
-            for split_name, split in splits.items():
-                pipeline = distributed.in_completion_order(split)
-                if pipeline is not None:
-                    raise ValueError(f"workers: {dataset_name}/{split_name} is a {pipeline}, whose batches come in "
-                                     "completion order, so the workers cannot share its batches out; give the "
-                                     "data-parallel fit an in-order sequence (a SequenceArray, its chains, or the "
-                                     "pipeline with nb_workers=0)")
+        """Each split as this rank's share: an in-order sequence sharded by batch (``SequenceShard``); a Ray Data
+        ``SequenceMap`` split across the workers (one pipeline, ``streaming_split``); a reservoir of this rank's
+        samples."""
+        from trw_ray.data.sequence_async_reservoir import SequenceAsyncReservoir
         from trw_ray.data.sequence_ops import SequenceShard
 
-        return {dataset_name: {split_name: SequenceShard(split, rank.rank, rank.world_size)
-                               for split_name, split in splits.items()} for dataset_name, splits in datasets.items()}
+        shared = {}
+        for dataset_name, splits in datasets.items():
+            for split_name, split in splits.items():
+                pipeline = distributed.worker_pipeline(split)
+                if pipeline is None:
+                    shared.setdefault(dataset_name, {})[split_name] = SequenceShard(split, rank.rank, rank.world_size)
+                elif isinstance(pipeline, SequenceAsyncReservoir) or pipeline.backend == "ray_data":
+                    pipeline.split_across(rank.rank, rank.world_size, rank.broadcast)
+                    shared.setdefault(dataset_name, {})[split_name] = split
+                else:
+                    raise ValueError(f"workers: {dataset_name}/{split_name} is a {pipeline.describe()}, whose batches "
+                                     "come in completion order, so the workers cannot share its batches out; give "
+                                     "the data-parallel fit a SequenceMap with backend='ray_data' (one pipeline "
+                                     "split across the workers), a reservoir, an in-order sequence (a "
+                                     "SequenceArray, its chains), or the pipeline with nb_workers=0")
+        return shared
 
     # ------------------------------------------------------------------ loop
 
