@@ -11,7 +11,8 @@ Prints samples/s over the epochs after the first (steady state: the first carrie
 whole ``fit``'s wall time (Ray Train's start-up included), and each ratio to the one-process run, from one run.
 
 Then the workers' data-wait fraction (time waiting for the next batch / time iterating the training split, epochs
-after the first, each rank) when the N workers are fed, with an augmentation costing 4x the training step, by
+after the first, each rank) when the N workers are fed, with an augmentation costing ``--augmentation-factor``
+(4) times the training step, by
 
 - one ``SequenceMap(backend='ray_data')`` split across them (``streaming_split``), and
 - a ``SequenceAsyncReservoir(backend='ray_data')`` per worker (each of its share of the samples),
@@ -100,7 +101,8 @@ def step_ms_per_sample(split, batch_size: int) -> float:
     return (time.perf_counter() - started) / 20 / batch_size * 1000
 
 
-def data_wait(kind: str, workers: int, pipeline_workers: int, samples: int, batch_size: int, milliseconds: float):
+def data_wait(kind: str, workers: int, pipeline_workers: int, samples: int, batch_size: int, milliseconds: float,
+              batches_per_job: int):
     """Max and mean over ranks of the data-wait fraction of epochs 2-4."""
     clock = tempfile.mktemp(prefix="trw_ray_wait_")
     augment = TransformBatch(pipeline_throughput.augmentation(milliseconds), seed=0)
@@ -108,10 +110,12 @@ def data_wait(kind: str, workers: int, pipeline_workers: int, samples: int, batc
     def inputs():
         source = mnist_subset(samples, batch_size)["mnist"]["train"]
         if kind == "map":
-            fed = source.map(augment, nb_workers=pipeline_workers, backend="ray_data", batches_per_job=2)
+            fed = source.map(augment, nb_workers=pipeline_workers, backend="ray_data",
+                             batches_per_job=batches_per_job)
         else:
             fed = source.async_reservoir(samples // 2, augment, min_reservoir_samples=samples // 2,
-                                         nb_workers=pipeline_workers, backend="ray_data")
+                                         nb_workers=pipeline_workers, backend="ray_data",
+                                         batches_per_job=batches_per_job)
         return {"mnist": {"train": WaitClock(fed, clock)}}
 
     options = trw.train.create_default_options(num_epochs=4, device="cpu", progress_bar=False)
@@ -161,6 +165,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pipeline-workers", type=int, default=2)
     parser.add_argument("--data-wait-samples", type=int, default=6000)
+    parser.add_argument("--augmentation-factor", type=float, default=4.0,
+                        help="the augmentation's cost per sample, in training steps per sample")
+    parser.add_argument("--batches-per-job", type=int, default=None,
+                        help="batches per Ray Data block (default: the pipelines' own)")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     ray.cloudpickle.register_pickle_by_value(pipeline_throughput)
@@ -173,12 +181,13 @@ def main() -> None:
     split = mnist_subset(args.data_wait_samples, args.global_batch)["mnist"]["train"].split
     step_ms = step_ms_per_sample(split, args.global_batch // args.workers)
     print(f"\ndata wait: {args.workers} workers of 1 CPU, training step {step_ms:.3f} ms/sample (1 thread), "
-          f"augmentation {4 * step_ms:.3f} ms/sample (4x), {args.pipeline_workers} Ray Data actors per pipeline, "
-          f"{args.data_wait_samples} samples, epochs 2-4")
+          f"augmentation {args.augmentation_factor * step_ms:.3f} ms/sample ({args.augmentation_factor:g}x), {args.pipeline_workers} Ray Data actors per pipeline, "
+          f"{args.batches_per_job or 'default'} batches per job, {args.data_wait_samples} samples, epochs 2-4")
     for kind, label in (("map", "SequenceMap(ray_data), streaming_split"),
                         ("reservoir", "SequenceAsyncReservoir(ray_data), one per worker")):
         worst, mean = data_wait(kind, args.workers, args.pipeline_workers, args.data_wait_samples,
-                                args.global_batch // args.workers, 4 * step_ms)
+                                args.global_batch // args.workers, args.augmentation_factor * step_ms,
+                                args.batches_per_job)
         print(f"{label:<50} data-wait fraction: worst rank {worst:.1%}, mean {mean:.1%} (goal <= 5%)")
 
 

@@ -1,5 +1,5 @@
-"""Input pipelines: samples/s and time to first batch of inline, SequenceMap (plain Ray actors, and a Ray Data
-actor pool), SequenceAsyncReservoir (Ray actors) and torch DataLoader(num_workers=N), with a cheap and an expensive
+"""Input pipelines: samples/s and time to first batch of inline, SequenceMap and SequenceAsyncReservoir (each on
+plain Ray actors and on a Ray Data actor pool) and torch DataLoader(num_workers=N), with a cheap and an expensive
 (>= 1 ms/sample) augmentation, over 5 epochs (first epoch and epochs 2-5 apart); then the Trainer's
 data-wait fraction (time waiting for the next batch / epoch time) when training the MNIST CNN from the
 reservoir while augmentation costs about 4x the training step.
@@ -86,11 +86,13 @@ def run_pipelines(split, milliseconds: float, workers: int, epochs: int, batch_s
                              epochs_per_execution=epochs, backend=backend)
         results[f"SequenceMap({workers}, {backend})"] = measure(lambda epoch, mapped=mapped: mapped, epochs)
         mapped.close()
-    reservoir = SequenceAsyncReservoir(SequenceArray(split, batch_size=batch_size), max_reservoir_samples=len(split["targets"]),
-                                       function_to_run=batch_transform, min_reservoir_samples=len(split["targets"]) // 4,
-                                       nb_workers=workers)
-    results[f"SequenceAsyncReservoir({workers})"] = measure(lambda epoch: reservoir, epochs)
-    reservoir.close()
+    for backend in ("actors", "ray_data"):
+        reservoir = SequenceAsyncReservoir(SequenceArray(split, batch_size=batch_size),
+                                           max_reservoir_samples=len(split["targets"]), function_to_run=batch_transform,
+                                           min_reservoir_samples=len(split["targets"]) // 4, nb_workers=workers,
+                                           backend=backend)
+        results[f"SequenceAsyncReservoir({workers}, {backend})"] = measure(lambda epoch, r=reservoir: r, epochs)
+        reservoir.close()
     dataset = AugmentedDataset(split, transform)
 
     def loader(epoch):
@@ -122,7 +124,7 @@ class WaitClock(trw.train.Sequence):
         self.source.close()
 
 
-def data_wait_fraction(split, workers: int, batch_size: int) -> tuple[float, float, float]:
+def data_wait_fraction(split, workers: int, batch_size: int, backend: str = "actors") -> tuple[float, float, float]:
     """Trains the CNN from a reservoir whose augmentation costs ~4x the training step; returns
     (wait fraction of the warm epochs, step ms per sample, augmentation ms per sample)."""
     model, optimizer = Net(), None
@@ -137,7 +139,8 @@ def data_wait_fraction(split, workers: int, batch_size: int) -> tuple[float, flo
     milliseconds = 4 * step_ms_per_sample
     reservoir = SequenceAsyncReservoir(SequenceArray(split, batch_size=batch_size), max_reservoir_samples=len(split["targets"]) // 2,
                                        function_to_run=TransformBatch(augmentation(milliseconds)),
-                                       min_reservoir_samples=len(split["targets"]) // 2, nb_workers=workers)
+                                       min_reservoir_samples=len(split["targets"]) // 2, nb_workers=workers,
+                                       backend=backend)
     clock = WaitClock(reservoir)
     epoch_ends, waits = [], []
 
@@ -173,17 +176,19 @@ def main() -> None:
     for name, milliseconds in (("cheap (crop+flip)", 0.0), ("expensive (crop+flip+1 ms)", 1.0)):
         results = run_pipelines(split, milliseconds, args.workers, args.epochs, args.batch_size)
         print(f"\naugmentation: {name}")
-        print(f"{'pipeline':30s} {'first batch s':>13s} {'epoch 1 /s':>11s} {'epochs 2-5 /s':>14s} {'all /s':>9s}")
+        print(f"{'pipeline':36s} {'first batch s':>13s} {'epoch 1 /s':>11s} {'epochs 2-5 /s':>14s} {'all /s':>9s}")
         for pipeline, r in results.items():
-            print(f"{pipeline:30s} {r['first_batch']:13.2f} {r['first_epoch']:11,.0f} {r['later']:14,.0f} {r['all']:9,.0f}")
+            print(f"{pipeline:36s} {r['first_batch']:13.2f} {r['first_epoch']:11,.0f} {r['later']:14,.0f} {r['all']:9,.0f}")
         loader = results[f"DataLoader({args.workers})"]
         for backend in ("actors", "ray_data"):
             mapped = results[f"SequenceMap({args.workers}, {backend})"]
             print(f"SequenceMap({backend}) / DataLoader: epochs 2-{args.epochs} {mapped['later'] / loader['later']:.2f} "
                   f"(goal >= 0.9), all epochs {mapped['all'] / loader['all']:.2f} (goal >= 0.8)")
-    fraction, step_ms, augmentation_ms = data_wait_fraction(split, args.workers, args.batch_size)
-    print(f"\nTrainer from SequenceAsyncReservoir({args.workers}): training step {step_ms:.3f} ms/sample, augmentation "
-          f"{augmentation_ms:.3f} ms/sample (4x); data-wait fraction once warm: {fraction:.1%} (goal <= 5%)")
+    for backend in ("actors", "ray_data"):
+        fraction, step_ms, augmentation_ms = data_wait_fraction(split, args.workers, args.batch_size, backend)
+        print(f"\nTrainer from SequenceAsyncReservoir({args.workers}, {backend}): training step {step_ms:.3f} ms/sample, "
+              f"augmentation {augmentation_ms:.3f} ms/sample (4x); data-wait fraction once warm: {fraction:.1%} "
+              "(goal <= 5%)")
 
 
 if __name__ == "__main__":
