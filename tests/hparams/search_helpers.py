@@ -61,7 +61,11 @@ class _FailOnce(trw.train.Callback):
             raise RuntimeError("planted failure at epoch 2")
 
 
-def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None, device="cpu"):
+def _identity(batch):
+    return batch
+
+
+def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None, device="cpu", train_backend=None):
     lr = hparams.create("lr", ContinuousPower(0.1, -3, 0))
     units = hparams.create("units", DiscreteValue(8, [4, 8, 16]))
     options = trw.train.create_default_options(num_epochs=num_epochs, device=device, progress_bar=False)
@@ -69,9 +73,14 @@ def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None, de
     per_epoch = [trw.train.CallbackEpochSummary()] + ([_FailOnce(fail_once_marker)] if fail_once_marker else [])
     trainer = trw.train.Trainer(callbacks_per_epoch_fn=lambda: per_epoch, callbacks_post_training_fn=lambda: [])
     data = _blobs()
+
+    def train_split():
+        train = trw.train.SequenceArray(data, batch_size=20, shuffle=True, seed=0)
+        return train if train_backend is None else train.map(_identity, nb_workers=1, backend=train_backend)
+
     _, results = trainer.fit(
         options,
-        inputs_fn=lambda: {"blobs": {"train": trw.train.SequenceArray(data, batch_size=20, shuffle=True, seed=0),
+        inputs_fn=lambda: {"blobs": {"train": train_split(),
                                      "valid": trw.train.SequenceArray(_blobs(1, 60), batch_size=30)}},
         model_fn=lambda options: _Mlp(units, poison),
         optimizers_fn=lambda datasets, model: trw.train.create_sgd_optimizers_fn(datasets, model, learning_rate=lr))
@@ -92,9 +101,14 @@ def _trial_dir():
     return tune_bridge.current().run_root.parent
 
 
-def blobs_fail_once(hparams):
+def blobs_fail_once(hparams, train_backend=None):
     marker = _trial_dir() / "failed_once" if hparams.values else Path(os.devnull)  # discovery: never fails
-    return blobs_trainer(hparams, fail_once_marker=marker)
+    return blobs_trainer(hparams, fail_once_marker=marker, train_backend=train_backend)
+
+
+def blobs_on_ray_data_fail_once(hparams):
+    """The train split through a Ray Data ``SequenceMap`` (split across a data-parallel trial's workers)."""
+    return blobs_fail_once(hparams, train_backend="ray_data")
 
 
 def state_probe(hparams):

@@ -319,10 +319,11 @@ def test_a_total_budget_stops_starting_trials_once_spent(ray_local, tmp_path):
     assert int(widths[0]) <= int(widths[1]) == 1400, (widths, completed.stderr[-2000:])
 
 
-def test_a_data_parallel_trial_reports_checkpoints_and_resumes(ray_local, tmp_path):
-    # two Ray Train workers of one CPU each train the trial; rank 0 fails once at the end of epoch 2, the trial is
-    # retried from its epoch-1 Tune checkpoint, which the new workers start from
-    results = trw.hparams.search(search_helpers.blobs_fail_once, num_samples=1, seed=0, storage_path=tmp_path,
+def test_a_data_parallel_trial_fed_by_ray_data_reports_checkpoints_and_resumes(ray_local, tmp_path):
+    # two Ray Train workers of one CPU each train the trial, fed by one Ray Data pipeline split across them; rank 0
+    # fails once at the end of epoch 2, the trial is retried from its epoch-1 Tune checkpoint, which the new
+    # workers start from
+    results = trw.hparams.search(search_helpers.blobs_on_ray_data_fail_once, num_samples=1, seed=0, storage_path=tmp_path,
                                  name="ddp", max_failures=1, verbose=0,
                                  resources_per_trial={"workers": 2, "cpu_per_worker": 1})
     trial = results.trials().iloc[0]
