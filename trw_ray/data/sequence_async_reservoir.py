@@ -11,9 +11,10 @@ entries (at most ``max_reservoir_replacement_size`` samples per epoch). Two back
   source epochs at a time (Ray Data restarts its actors and retries their jobs), which the thread iterates;
   Ray Data's start costs seconds before the first results (``benchmarks/pipeline_throughput.py``), after which
   the reservoir serves as fast, since the training loop only ever reads the reservoir.
- An epoch serves every sample that is in the
-reservoir when the epoch starts, once, in a seeded random order. Its pool shrinks, or shares the CPUs other
-pipelines hold, rather than wait forever for them (:mod:`trw_ray.data.worker_pool`).
+
+An epoch serves every sample that is in the reservoir when the epoch starts, once, in a seeded random order. Its
+pool shrinks, or shares the CPUs other pipelines hold, rather than wait forever for them
+(:mod:`trw_ray.data.worker_pool`).
 """
 
 from __future__ import annotations

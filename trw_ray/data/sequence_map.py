@@ -219,8 +219,7 @@ class SequenceMap(Sequence):
             if epoch not in self._stream_epochs or self._iterator is None:
                 self._start_stream(epoch)
             refill, next_block = None, self._next_block_from_stream
-        for stale in [e for e in self._buffer if e < epoch]:
-            self._buffered_batches -= len(self._buffer.pop(stale))
+        self._drop_stale_batches(epoch)
         remaining = len(self.source)
         while remaining:
             if refill is not None:
@@ -228,27 +227,30 @@ class SequenceMap(Sequence):
             if not self._buffer[epoch]:
                 self._buffer_block(next_block(), epoch)
                 continue
-            batch = self._buffer[epoch].popleft()
-            self._buffered_batches -= 1
             remaining -= 1
-            batch.pop(EPOCH_COLUMN)
-            yield to_tensors({name: list(values) if values.dtype == object else values for name, values in batch.items()})
+            yield self._pop_batch(epoch)
         self._buffer.pop(epoch, None)
+
+    def _drop_stale_batches(self, epoch: int) -> None:
+        for stale in [e for e in self._buffer if e < epoch]:
+            self._buffered_batches -= len(self._buffer.pop(stale))
+
+    def _pop_batch(self, epoch: int) -> Batch:
+        """The next buffered batch of ``epoch``, as tensors."""
+        batch = self._buffer[epoch].popleft()
+        self._buffered_batches -= 1
+        batch.pop(EPOCH_COLUMN)
+        return to_tensors({name: list(values) if values.dtype == object else values for name, values in batch.items()})
 
     def _iterate_shard(self, epoch: int) -> Iterator[Batch]:
         """This worker's batches of ``epoch``: those of its shard until a block of a later epoch (or the end of
         the execution) arrives."""
         if epoch not in self._stream_epochs or self._iterator is None:
             self._start_stream(epoch)
-        for stale in [e for e in self._buffer if e < epoch]:
-            self._buffered_batches -= len(self._buffer.pop(stale))
+        self._drop_stale_batches(epoch)
         while True:
             if self._buffer[epoch]:
-                batch = self._buffer[epoch].popleft()
-                self._buffered_batches -= 1
-                batch.pop(EPOCH_COLUMN)
-                yield to_tensors({name: list(values) if values.dtype == object else values
-                                  for name, values in batch.items()})
+                yield self._pop_batch(epoch)
             elif self._stream_ended or any(later > epoch and queue for later, queue in self._buffer.items()):
                 break
             else:
