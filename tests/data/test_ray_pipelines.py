@@ -207,7 +207,7 @@ def test_reservoir_on_ray_data_serves_every_sample_and_never_waits_once_warm(ray
     try:
         first = list(reservoir)  # waits until all 240 samples are in: each of them once
         assert sorted(u for b in first for u in b["sample_uid"].tolist()) == list(range(240))
-        assert 1 <= len(actors("MapWorker")) <= 2  # a Ray Data actor pool (of 1 where a CPU is still held)
+        assert reservoir.jobs_done >= 6  # 240 samples in jobs of 2 batches of 20 (the execution may be over already)
         jobs_before = reservoir.jobs_done
         started = time.monotonic()
         later = [sum(len(b["targets"]) for b in reservoir) for _ in range(20)]
