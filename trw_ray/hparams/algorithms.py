@@ -38,11 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from trw_ray import checks
-from trw_ray.hparams.params import Param
-from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution
 from trw_ray.hparams.space import SearchSpace
 
 OptionCheck = Callable[[Any, str], Any]  # (value, where) -> value, raising ValueError naming ``where``
@@ -124,6 +120,7 @@ class Algorithm:
         description: one line for listings.
         scheduler: the scheduler this single name implies (``'asha'`` is random search with ASHA); its
             ``algorithm_options`` are then that scheduler's options.
+        searcher: the searcher such a name runs with (``'bohb'``: ``'tpe'``; default ``'random'``).
     """
 
     name: str
@@ -135,6 +132,7 @@ class Algorithm:
     trials_ahead: bool = False
     description: str = ""
     scheduler: str | None = None
+    searcher: str = "random"
 
     def check_options(self, options: Mapping[str, Any] | None, max_epochs: int | None) -> dict[str, Any]:
         """The checked ``algorithm_options`` (those of its scheduler, for a name that implies one)."""
@@ -192,7 +190,7 @@ def register_algorithm(name: str, build: Callable[[AlgorithmRequest], tuple[Any,
                        options: Mapping[str, OptionCheck] | None = None, needs_max_epochs: bool = False,
                        requires: Mapping[str, str] | None = None, tune_samples_space: bool = False,
                        trials_ahead: bool = False, description: str = "", replace: bool = False,
-                       scheduler: str | None = None) -> Algorithm:
+                       scheduler: str | None = None, searcher: str = "random") -> Algorithm:
     """Adds a searcher to the registry (see :class:`Algorithm` for the fields); returns its entry.
 
     Raises:
@@ -203,8 +201,10 @@ def register_algorithm(name: str, build: Callable[[AlgorithmRequest], tuple[Any,
     _check_registration(name, build, options, _REGISTRY, replace, "a function AlgorithmRequest -> (searcher, scheduler)")
     if scheduler is not None:
         get_scheduler(scheduler)
+        if searcher != name:
+            get_algorithm(searcher)
     entry = Algorithm(name, build, dict(options or {}), needs_max_epochs, dict(requires or {}), tune_samples_space,
-                      trials_ahead, description, scheduler)
+                      trials_ahead, description, scheduler, searcher)
     _REGISTRY[name] = entry
     return entry
 
@@ -303,7 +303,7 @@ def plan_search(algorithm: str, max_epochs: int | None, algorithm_options: Mappi
             chosen = get_scheduler(implied)
             options = (chosen.check_options(scheduler_options, max_epochs, "scheduler_options", algorithm)
                        if scheduler_options else entry.check_options(algorithm_options, max_epochs))
-            searcher = get_algorithm(_IMPLIED_SEARCHER.get(algorithm, "random")) if not chosen.own_sampler else entry
+            searcher = get_algorithm(entry.searcher) if not chosen.own_sampler else entry
             searcher_options = searcher.check_options(None, max_epochs) if searcher is not entry else {}
             return SearchPlan(entry, chosen, searcher_options, options)
         chosen = get_scheduler(scheduler or "fifo")
@@ -314,7 +314,7 @@ def plan_search(algorithm: str, max_epochs: int | None, algorithm_options: Mappi
         raise ValueError(f"scheduler: {scheduler!r} samples its own population and takes no searcher; use "
                          f"algorithm={scheduler!r} alone (got algorithm={algorithm!r})")
     if implied is not None:
-        base = _IMPLIED_SEARCHER.get(algorithm, "random")
+        base = entry.searcher
         raise ValueError(f"scheduler: algorithm {algorithm!r} is {base} search with the {implied!r} scheduler; for "
                          f"{scheduler!r} pass algorithm={base!r}, scheduler={scheduler!r}")
     return SearchPlan(entry, chosen, entry.check_options(algorithm_options, max_epochs),
@@ -337,7 +337,7 @@ def create_algorithm(algorithm: str | SearchPlan, space: SearchSpace, metric: st
                                                                           scheduler_options)
     searcher_entry = plan.algorithm
     if plan.algorithm.scheduler is not None and not plan.scheduler.own_sampler:
-        searcher_entry = get_algorithm(_IMPLIED_SEARCHER.get(plan.algorithm.name, "random"))
+        searcher_entry = get_algorithm(plan.algorithm.searcher)
     request = AlgorithmRequest(space, metric, mode, max_epochs, seed, max_concurrent, plan.algorithm_options)
     searcher, built_scheduler = searcher_entry.build(request)
     if built_scheduler is not None:
@@ -349,141 +349,9 @@ def create_algorithm(algorithm: str | SearchPlan, space: SearchSpace, metric: st
                                                            plan.scheduler_options))
 
 
-# ---------------------------------------------------------------------------------------------------- built-ins
-
-def _logic_searcher(logic_class, request: AlgorithmRequest, **options):
-    from trw_ray.hparams.tune_searcher import LogicSearcher
-
-    logic = logic_class(request.space.parameters, request.mode, request.seed, **options)
-    return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent)
-
-
-def _random(request: AlgorithmRequest):
-    return _logic_searcher(RandomSearch, request, **request.options), None
-
-
-def _grid(request: AlgorithmRequest):
-    return _logic_searcher(GridSearch, request, **request.options), None
-
-
-def _evolution(request: AlgorithmRequest):
-    return _logic_searcher(RegularizedEvolution, request, **request.options), None
-
-
-def _tpe(request: AlgorithmRequest):
-    from ray.tune.search import ConcurrencyLimiter
-
-    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
-
-    searcher = PruningAwareOptunaSearch(space=request.space.to_tune(), metric=request.metric, mode=request.mode,
-                                        seed=request.seed)
-    return (ConcurrencyLimiter(searcher, request.max_concurrent) if request.max_concurrent else searcher), None
-
-
-def _fifo_scheduler(request: AlgorithmRequest):
-    from trw_ray.hparams.tune_schedulers import FIFOKeepingStartingActors
-
-    return FIFOKeepingStartingActors()
-
-
-def _hyperband_scheduler(request: AlgorithmRequest):
-    from ray.tune.schedulers import HyperBandScheduler
-
-    return HyperBandScheduler(time_attr="training_iteration", max_t=request.max_epochs,
-                              reduction_factor=request.options.get("reduction_factor", 3))
-
-
-def hyperband_largest_bracket(request: AlgorithmRequest) -> int:
-    """Trials in the first (largest) bracket of Tune's HyperBand for ``max_epochs`` and the reduction factor."""
-    eta = request.options.get("reduction_factor", 3)
-    s_max_1 = int(np.round(np.log(request.max_epochs) / np.log(eta))) + 1
-    return int(np.ceil(s_max_1 * eta ** (s_max_1 - 1) / s_max_1))
-
-
-def _asha_scheduler(request: AlgorithmRequest):
-    from trw_ray.hparams.tune_schedulers import ASHAKeepingStartingActors
-
-    brackets = request.options.get("brackets", 1)
-    if brackets > 1 and request.seed is not None:
-        np.random.seed(request.seed)  # Tune's ASHA draws each trial's bracket from numpy's global state
-    return ASHAKeepingStartingActors(time_attr="training_iteration", max_t=request.max_epochs,
-                                     grace_period=request.options.get("grace_period", 1),
-                                     reduction_factor=request.options.get("reduction_factor", 3), brackets=brackets)
-
-
-def _clip_to_space(parameters: Mapping[str, Param]) -> Callable[[dict], dict]:
-    def explore(config: dict) -> dict:
-        for name, spec in parameters.items():
-            if name not in config:
-                continue
-            if spec.choices is not None:
-                if config[name] not in spec.choices:
-                    config[name] = spec.default
-            else:
-                config[name] = spec.from_unit(float(np.clip(spec.to_unit(config[name]), 0.0, 1.0)))
-        return config
-
-    return explore
-
-
-def _pbt_sampler(request: AlgorithmRequest):
-    from ray.tune.search import BasicVariantGenerator
-
-    # PBT refuses searchers: its initial population comes from Tune's own sampler over the converted space
-    return BasicVariantGenerator(random_state=request.seed, max_concurrent=request.max_concurrent or 0), None
-
-
-def _pbt_scheduler(request: AlgorithmRequest):
-    from ray.tune.schedulers import PopulationBasedTraining
-
-    params, options = request.space.parameters, request.options
-    names = options.get("mutations") or [name for name, spec in params.items() if spec.choices is None
-                                          and type(spec).__name__.startswith("Continuous")]
-    if not isinstance(names, (list, tuple)) or not names or sorted(set(names) - set(params)):
-        raise ValueError(f"algorithm_options: 'mutations' must name continuous parameters of the space "
-                         f"{list(params)}; got {names!r}")
-    rng = np.random.default_rng(request.seed)
-    mutations = {name: (lambda spec=params[name]: spec.sample(rng)) for name in names}
-    return PopulationBasedTraining(
-        time_attr="training_iteration",
-        perturbation_interval=options.get("perturbation_interval", max(1, request.max_epochs // 4)),
-        hyperparam_mutations=mutations, custom_explore_fn=_clip_to_space(params),
-        quantile_fraction=options.get("quantile_fraction", 0.25),
-        resample_probability=options.get("resample_probability", 0.25))
-
-
-_HALVING = {"reduction_factor": integer_option(2)}
-register_scheduler("fifo", _fifo_scheduler, description="every trial trains to the end")
-register_scheduler("hyperband", _hyperband_scheduler, options=_HALVING, needs_max_epochs=True,
-                   pending_trials=hyperband_largest_bracket,
-                   description="HyperBand's synchronous brackets (successive halving, several aggressiveness levels)")
-register_scheduler("asha", _asha_scheduler, options={**_HALVING, "grace_period": integer_option(1),
-                                                     "brackets": integer_option(1)},
-                   needs_max_epochs=True, description="asynchronous successive halving")
-register_scheduler("pbt", _pbt_scheduler, options={"perturbation_interval": integer_option(1), "mutations": any_option,
-                                                   "quantile_fraction": number_option(0.0, 0.5),
-                                                   "resample_probability": number_option(0.0, 1.0)},
-                   needs_max_epochs=True, own_sampler=True, description="population based training")
-
-register_algorithm("random", _random, options={"constraint": any_option}, trials_ahead=True,
-                   description="uniform sampling of the space (only what a constraint accepts, when given one)")
-register_algorithm("grid", _grid, options={"grid_points": any_option}, trials_ahead=True,
-                   description="every combination of the choices (continuous parameters on grid_points values)")
-register_algorithm("hyperband", _random, scheduler="hyperband", trials_ahead=True, needs_max_epochs=True,
-                   description="random configurations in HyperBand's synchronous brackets")
-register_algorithm("asha", _random, scheduler="asha", trials_ahead=True, needs_max_epochs=True,
-                   description="random configurations stopped early by asynchronous successive halving")
-register_algorithm("pbt", _pbt_sampler, scheduler="pbt", needs_max_epochs=True, tune_samples_space=True,
-                   description="population based training")
-register_algorithm("evolution", _evolution, options={"population_size": any_option, "sample_size": any_option,
-                                                     "avoid_duplicates": bool_option, "key": any_option,
-                                                     "constraint": any_option},
-                   description="regularized (aging) evolution")
-register_algorithm("tpe", _tpe, requires={"optuna": "optuna"}, description="Optuna's TPE sampler")
-register_algorithm("bohb", _tpe, scheduler="hyperband", requires={"optuna": "optuna"}, needs_max_epochs=True,
-                   description="BOHB-style: TPE proposals (early-stopped trials told as pruned) in HyperBand brackets")
-#: the searcher a single name that implies a scheduler runs with
-_IMPLIED_SEARCHER = {"hyperband": "random", "asha": "random", "bohb": "tpe"}
+# the built-in entries register themselves into the registries above
+from trw_ray.hparams import builtin_algorithms  # noqa: E402, F401
+from trw_ray.hparams.builtin_algorithms import hyperband_largest_bracket  # noqa: E402, F401
 
 #: the built-in algorithms (``algorithm_names()`` also lists those registered later)
 ALGORITHMS = tuple(algorithm_names())

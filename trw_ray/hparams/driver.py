@@ -14,7 +14,6 @@ resources (:mod:`trw_ray.hparams.resources`), the algorithms (:mod:`trw_ray.hpar
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import json
 import logging
@@ -33,9 +32,9 @@ from trw_ray.hparams.params import Param
 from trw_ray.hparams.resources import check_cluster_resources, trial_resources, trial_workers
 from trw_ray.hparams.space import (
     SearchSpace,
-    discover_space,
-    import_function,
-    load_space,
+    function_label,
+    function_name,
+    resolve_space,
     space_from_settings,
 )
 from trw_ray.hparams.trial import run_trial
@@ -45,51 +44,6 @@ PROGRESS_EVERY_S = 10.0
 TUNER_STATE_FILENAME = layout.TUNER_STATE_FILE
 
 __all__ = ["default_storage_path", "search"]
-
-
-def _resolve_space(evaluate_fn, space) -> tuple[Callable, SearchSpace]:
-    if isinstance(space, (str, os.PathLike)):
-        space = load_space(space)
-    if isinstance(space, SearchSpace):
-        if evaluate_fn is None:
-            if space.trainable is None:
-                raise ValueError(f"evaluate_fn: none given and the space {space.source or ''} names no trainable")
-            evaluate_fn = space.resolve_trainable()
-        return evaluate_fn, space
-    if isinstance(evaluate_fn, str):
-        evaluate_fn = import_function(evaluate_fn, "evaluate_fn")
-    if not callable(evaluate_fn):
-        raise TypeError(f"evaluate_fn: expected a function hparams -> loss | (loss, infos) or 'module:function'; "
-                        f"got {evaluate_fn!r}")
-    if space is None:
-        return evaluate_fn, SearchSpace(parameters=discover_space(evaluate_fn))
-    if isinstance(space, Mapping):
-        for name, spec in space.items():
-            if not isinstance(spec, Param):
-                raise TypeError(f"space: {name!r} must be a parameter spec (ContinuousUniform, ...); "
-                                f"got {type(spec).__name__}")
-        if not space:
-            raise ValueError("space: expected a non-empty dict {name: spec}")
-        return evaluate_fn, SearchSpace(parameters=dict(space))
-    raise TypeError(f"space: expected None (define-by-run), a dict {{name: spec}}, a SearchSpace or a YAML path; "
-                    f"got {type(space).__name__}")
-
-
-def _function_name(evaluate_fn: Any) -> str:
-    target = getattr(evaluate_fn, "func", evaluate_fn)
-    return getattr(target, "__name__", type(target).__name__).strip("<>") or "search"
-
-
-def function_label(evaluate_fn: Any) -> str:
-    """``module:function`` of a trainable; a ``functools.partial`` shows the function it wraps and its arguments
-    (``trw_ray.examples.mnist_search:evaluate_hparams(num_epochs=3)``)."""
-    target, arguments = evaluate_fn, []
-    while isinstance(target, functools.partial):
-        arguments = [repr(value) for value in target.args] + [f"{key}={value!r}" for key, value in
-                                                               target.keywords.items()] + arguments
-        target = target.func
-    label = f"{getattr(target, '__module__', None) or '?'}:{getattr(target, '__qualname__', _function_name(target))}"
-    return f"{label}({', '.join(arguments)})" if arguments else label
 
 
 def default_storage_path() -> Path:
@@ -214,7 +168,7 @@ def search(
                                 if exists and record_path.is_file() else {})
     if exists and space is None:
         space = SearchSpace(parameters=space_from_settings(previous))  # a resumed search keeps its space
-    evaluate_fn, resolved = _resolve_space(evaluate_fn, space)
+    evaluate_fn, resolved = resolve_space(evaluate_fn, space)
     algorithm = algorithm or previous.get("algorithm") or resolved.algorithm or "random"
     scheduler = scheduler or previous.get("scheduler") or resolved.scheduler
     if scheduler_options is None:
@@ -247,7 +201,7 @@ def search(
     plan = plan_search(algorithm, max_epochs, algorithm_options, scheduler, scheduler_options)
 
     if name is None:
-        name = f"{_function_name(evaluate_fn)}_{plan.label}_{time.strftime('%Y%m%d-%H%M%S')}"
+        name = f"{function_name(evaluate_fn)}_{plan.label}_{time.strftime('%Y%m%d-%H%M%S')}"
     experiment_dir = storage / name
 
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials reach the saved state within a second

@@ -18,6 +18,7 @@ recorded; when the function trains with the Trainer, ``fit`` builds datasets, mo
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Callable, Mapping
@@ -229,3 +230,51 @@ def space_from_settings(settings: Mapping[str, Any]) -> dict[str, Param]:
         except ValueError:
             continue  # an unreadable spec: the column's range is inferred instead
     return specs
+
+
+def resolve_space(evaluate_fn, space) -> tuple[Callable, SearchSpace]:
+    """``(function, space)`` of a search: a space file or :class:`SearchSpace` (whose trainable runs when no
+    function is given), a ``{name: spec}`` dict, or None to discover the space by running the function."""
+    if isinstance(space, (str, os.PathLike)):
+        space = load_space(space)
+    if isinstance(space, SearchSpace):
+        if evaluate_fn is None:
+            if space.trainable is None:
+                raise ValueError(f"evaluate_fn: none given and the space {space.source or ''} names no trainable")
+            evaluate_fn = space.resolve_trainable()
+        return evaluate_fn, space
+    if isinstance(evaluate_fn, str):
+        evaluate_fn = import_function(evaluate_fn, "evaluate_fn")
+    if not callable(evaluate_fn):
+        raise TypeError(f"evaluate_fn: expected a function hparams -> loss | (loss, infos) or 'module:function'; "
+                        f"got {evaluate_fn!r}")
+    if space is None:
+        return evaluate_fn, SearchSpace(parameters=discover_space(evaluate_fn))
+    if isinstance(space, Mapping):
+        for name, spec in space.items():
+            if not isinstance(spec, Param):
+                raise TypeError(f"space: {name!r} must be a parameter spec (ContinuousUniform, ...); "
+                                f"got {type(spec).__name__}")
+        if not space:
+            raise ValueError("space: expected a non-empty dict {name: spec}")
+        return evaluate_fn, SearchSpace(parameters=dict(space))
+    raise TypeError(f"space: expected None (define-by-run), a dict {{name: spec}}, a SearchSpace or a YAML path; "
+                    f"got {type(space).__name__}")
+
+
+def function_name(evaluate_fn: Any) -> str:
+    """The bare name of a trainable (of the function a ``functools.partial`` wraps), for experiment names."""
+    target = getattr(evaluate_fn, "func", evaluate_fn)
+    return getattr(target, "__name__", type(target).__name__).strip("<>") or "search"
+
+
+def function_label(evaluate_fn: Any) -> str:
+    """``module:function`` of a trainable; a ``functools.partial`` shows the function it wraps and its arguments
+    (``trw_ray.examples.mnist_search:evaluate_hparams(num_epochs=3)``)."""
+    target, arguments = evaluate_fn, []
+    while isinstance(target, functools.partial):
+        arguments = [repr(value) for value in target.args] + [f"{key}={value!r}" for key, value in
+                                                               target.keywords.items()] + arguments
+        target = target.func
+    label = f"{getattr(target, '__module__', None) or '?'}:{getattr(target, '__qualname__', function_name(target))}"
+    return f"{label}({', '.join(arguments)})" if arguments else label
