@@ -32,7 +32,9 @@ from trw_ray.nas.cell_space import cell_search_space, genotype_from_config
 from trw_ray.nas.evaluators import CellKey, nb201_table, table_code
 
 DATASETS = ("cifar10", "cifar100", "imagenet")
-ALGORITHMS = ("evolution", "random", "tpe")
+#: ``evolution``: evolution_search's default (a surrogate picks each mutation of the best cell); ``evolution-rm``:
+#: regularized evolution's random mutations of a tournament winner (``surrogate=False``)
+ALGORITHMS = ("evolution", "evolution-rm", "random", "tpe")
 INPUTS = "trw_ray.nas.inputs:fashion_mnist_inputs"
 
 
@@ -57,9 +59,9 @@ def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int) -> l
                     study.tell(done, value)
                 pending = []
         return accuracies
-    if algorithm == "evolution":
+    if algorithm.startswith("evolution"):
         logic = RegularizedEvolution(space, mode="max", seed=seed, population_size=20, sample_size=20,
-                                     key=CellKey("nb201", canonical=False))
+                                     key=CellKey("nb201", canonical=False), surrogate=algorithm == "evolution")
     else:
         logic = RandomSearch(space, mode="max", seed=seed)
     accuracies, pending = [], []
@@ -76,8 +78,10 @@ def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int) -> l
 
 
 def tune_search(dataset: str, algorithm: str, seed: int, evaluations: int, storage: Path) -> list[float]:
-    results = trw.nas.evolution_search(evaluator="table", table_dataset=dataset, algorithm=algorithm,
-                                       num_samples=evaluations, seed=seed, storage_path=storage,
+    results = trw.nas.evolution_search(evaluator="table", table_dataset=dataset,
+                                       algorithm="evolution" if algorithm.startswith("evolution") else algorithm,
+                                       surrogate=algorithm == "evolution", num_samples=evaluations, seed=seed,
+                                       storage_path=storage,
                                        name=f"{dataset}_{algorithm}_{seed}", verbose=0, max_concurrent=2)
     records = sorted(results.records(), key=lambda record: record.get("started", 0))
     by_trial = results.trials().set_index("trial_id")["result/accuracy"]
@@ -97,9 +101,9 @@ def part_a(args, storage: Path) -> None:
           "validation accuracy, share of seeds that found the best cell")
     print(f"{'table':>9} {'algorithm':>10} {'path':>8} {'seeds':>5} {'regret@100':>10} {'found@100':>9} "
           f"{'regret@' + str(args.evaluations):>10} {'found@' + str(args.evaluations):>9} {'s/search':>8}")
-    for dataset in DATASETS:
+    for dataset in args.datasets.split(","):
         best = max(entry["val_acc"] for entry in nb201_table(dataset).values())
-        for algorithm in ALGORITHMS:
+        for algorithm in args.algorithms.split(","):
             for path, seeds in (("tune", range(args.tune_seeds)),
                                 ("logic", range(args.tune_seeds, args.tune_seeds + args.seeds))):
                 if not len(seeds):
@@ -166,6 +170,8 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=150)
     parser.add_argument("--seeds", type=int, default=50, help="(a) seeds of the Ray-free path")
     parser.add_argument("--tune-seeds", type=int, default=3, help="(a) seeds through Tune")
+    parser.add_argument("--algorithms", default=",".join(ALGORITHMS), help=f"(a) of {', '.join(ALGORITHMS)}")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help=f"(a) of {', '.join(DATASETS)}")
     parser.add_argument("--candidates", type=int, default=24)
     parser.add_argument("--train-seeds", type=int, default=3)
     parser.add_argument("--train-samples", type=int, default=2000)

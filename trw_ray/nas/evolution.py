@@ -10,9 +10,10 @@ Example (24 NB-201 cells evolved on Fashion-MNIST, each trained for 4 epochs, un
 
     # the same search on the NAS-Bench-201 table (no training): evaluator='table', table_dataset='cifar100'
 
-Evolution mutates one choice at a time, keeps the aging population of regularized evolution and never proposes
-the same cell twice (isomorphic NB-201 cells count as one when candidates are trained; a table lookup keeps each
-cell's own entry). A parameter budget is a constraint the searcher respects (random and evolution never propose a
+Evolution mutates one choice at a time and never proposes the same cell twice; by default a surrogate fit on every
+result picks which mutation of the best cell to try next (``surrogate=False``: regularized evolution's random
+mutations of a tournament winner of the aging population). Isomorphic NB-201 cells count as one when candidates
+are trained; a table lookup keeps each cell's own entry. A parameter budget is a constraint the searcher respects (random and evolution never propose a
 cell above it; other algorithms' proposals above it fail their trial before any training).
 """
 
@@ -46,7 +47,8 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
                      algorithm_options: Mapping[str, Any] | None = None, evaluator: str = "train",
                      table_dataset: str = "cifar10", max_parameters: float | None = None,
                      settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
-                     population_size: int | None = None, sample_size: int | None = None, storage_path: str | os.PathLike | None = None,
+                     population_size: int | None = None, sample_size: int | None = None, surrogate: bool = True,
+                     storage_path: str | os.PathLike | None = None,
                      name: str | None = None, **search_options):
     """Searches a cell space; returns the experiment's :class:`trw_ray.results.ExperimentResults` (its trials have
     ``result/genotype``, ``result/canonical``, ``result/accuracy``, ``result/parameters``).
@@ -63,6 +65,10 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
             and S = P (each child mutates the population's best). Measured on the NB-201 tables without Ray (150
             evaluations, 2 at a time, 50 seeds; ``benchmarks/nas_evolution.py``): P = S = 20 found CIFAR-10's best cell
             in 88% of the seeds (regret 0.052 points), against 60% for P=20/S=10, 58% for 10/5, 32% for 20/5.
+        surrogate: evolution mutates the best cell so far and picks each child with a surrogate fit on every
+            result (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: every op's and every pair of ops' effect);
+            False: regularized evolution's random one-choice mutations of a tournament winner. Measured on the NB-201
+            tables (150 evaluations; ``benchmarks/nas_evolution.py``): see ``benchmarks/README.md``.
         evaluator: ``'train'`` (``build_network`` trained by the Trainer in the trial) or ``'table'`` (NAS-Bench-201
             lookup of ``table_dataset``: ``cifar10``, ``cifar100`` or ``imagenet``; the loss is 100 - accuracy %).
         max_parameters: the most parameters a candidate may have (trained networks: parameters of
@@ -94,6 +100,7 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
         options.setdefault("population_size", population_size or min(20, max(2, num_samples // 4)))
         options.setdefault("sample_size", min(sample_size or options["population_size"], options["population_size"]))
         options.setdefault("key", CellKey(cell_space.name, canonical=evaluator == "train"))
+        options.setdefault("surrogate", surrogate)
     if max_parameters is not None and algorithm in CONSTRAINED_ALGORITHMS and evaluator == "train":
         options.setdefault("constraint", ParameterBudget(int(max_parameters), cell_space.name, merged["width"],
                                                          merged["depth"]))
