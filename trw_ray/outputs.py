@@ -33,7 +33,19 @@ class OutputEvaluation:
     collect: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def get_batch_feature(batch: Mapping[str, Any], name: str, who: str) -> Any:
+class _Who:
+    """``output 'name' (Kind)`` for error messages, formatted only when an error needs it (not once per batch)."""
+
+    __slots__ = ("kind", "name")
+
+    def __init__(self, name: str, kind: str):
+        self.name, self.kind = name, kind
+
+    def __str__(self) -> str:
+        return f"output {self.name!r} ({self.kind})"
+
+
+def get_batch_feature(batch: Mapping[str, Any], name: str, who: str | _Who) -> Any:
     """``batch[name]`` or a KeyError naming the missing feature, who asked for it and the keys present."""
     try:
         return batch[name]
@@ -128,7 +140,7 @@ class OutputClassification(Output):
         self.classes_name = classes_name
 
     def evaluate(self, batch, output_name):
-        who = f"output {output_name!r} (OutputClassification)"
+        who = _Who(output_name, "OutputClassification")
         target = get_batch_feature(batch, self.classes_name, who)
         if not isinstance(target, torch.Tensor) or target.device != self.output.device:
             target = torch.as_tensor(target, device=self.output.device)

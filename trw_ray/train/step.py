@@ -94,15 +94,16 @@ class Runtime:
         self._on_cpu = self.device.type == "cpu"
         self.accumulation = training["gradient_accumulation_steps"]
         self.clip = training.get("gradient_clipping_norm")
+        self._full_precision = contextlib.nullcontext()  # reusable: one object for every batch
 
     def autocast(self):
         if self.autocast_dtype is None:
-            return contextlib.nullcontext()
+            return self._full_precision
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def prepare(self, batch: Any, where: str) -> dict[str, Any]:
         """A batch's numeric arrays as tensors on the device (a TypeError for anything but a dict)."""
-        if not isinstance(batch, Mapping):
+        if type(batch) is not dict and not isinstance(batch, Mapping):
             raise TypeError(f"{where}: batches must be dicts {{feature_name: value}}; got {type(batch).__name__}")
         prepared = {}
         for name, value in batch.items():
@@ -115,7 +116,13 @@ class Runtime:
         return prepared
 
 
-def _check_outputs(outputs: Any, where: str) -> None:
+_CHECKED_OUTPUT_TYPES: set[type] = set()  # Output subclasses seen: a batch of those needs no isinstance walk
+
+
+def _check_outputs(outputs: Any, context: StepContext) -> None:
+    if type(outputs) is dict and all(type(output) in _CHECKED_OUTPUT_TYPES for output in outputs.values()):
+        return
+    where = context.where
     if not isinstance(outputs, Mapping):
         raise TypeError(
             f"{where}: the model's forward(batch) must return a dict {{output_name: Output}} "
@@ -127,6 +134,7 @@ def _check_outputs(outputs: Any, where: str) -> None:
                 f"{where}: output {name!r} must be a trw_ray.train Output (OutputClassification, "
                 f"OutputRegression, ...); got {type(output).__name__}"
             )
+        _CHECKED_OUTPUT_TYPES.add(type(output))
 
 
 def _batch_size(batch: Mapping[str, Any], outputs: Mapping[str, Output]) -> int:
@@ -184,7 +192,7 @@ class StepContext:
         runtime = self.runtime
         with runtime.autocast():
             outputs = (runtime.forward_module if self.optimizer is not None else runtime.evaluation_module)(batch)
-            _check_outputs(outputs, self.where)
+            _check_outputs(outputs, self)
             evaluations, loss = {}, None
             for name, output in outputs.items():
                 evaluation = output.evaluate(batch, name)
