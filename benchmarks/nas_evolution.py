@@ -179,6 +179,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--retrain-epochs", type=int, default=6)
     args = parser.parse_args()
+    for argument, allowed in (("algorithms", ALGORITHMS), ("datasets", DATASETS)):
+        unknown = sorted(set(getattr(args, argument).split(",")) - set(allowed))
+        if unknown:
+            parser.error(f"--{argument}: expected names among {', '.join(allowed)}; got {', '.join(unknown)}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; {vars(args)}")
     with tempfile.TemporaryDirectory(prefix="nas_evolution_") as folder:
         storage = Path(folder)

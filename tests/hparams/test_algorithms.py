@@ -78,6 +78,8 @@ def test_an_algorithm_registered_from_outside_builds_with_checked_options():
     with pytest.raises(ValueError, match="'value' of 'fixed_x_test' expects a number >= 0 and <= 1; got 2"):
         check_algorithm("fixed_x_test", None, {"value": 2})
     assert integer_option(2)(4, "where") == 4
+    with pytest.raises(ValueError, match="searcher: expected one of \\['random'.*got 'nope'"):
+        register_algorithm("nope_test", build_fixed, scheduler="asha", searcher="nope")
 
 
 @pytest.mark.parametrize("algorithm, scheduler, label, searcher, tune_scheduler", [

@@ -201,8 +201,9 @@ def register_algorithm(name: str, build: Callable[[AlgorithmRequest], tuple[Any,
     _check_registration(name, build, options, _REGISTRY, replace, "a function AlgorithmRequest -> (searcher, scheduler)")
     if scheduler is not None:
         get_scheduler(scheduler)
-        if searcher != name:
-            get_algorithm(searcher)
+    if searcher != name and searcher not in _REGISTRY:
+        raise ValueError(f"searcher: expected one of {algorithm_names()} (the searcher a name with a scheduler runs "
+                         f"with); got {searcher!r}")
     entry = Algorithm(name, build, dict(options or {}), needs_max_epochs, dict(requires or {}), tune_samples_space,
                       trials_ahead, description, scheduler, searcher)
     _REGISTRY[name] = entry

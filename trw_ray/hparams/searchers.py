@@ -257,18 +257,18 @@ class RegularizedEvolution(SearchLogic):
         candidates = [config for config in self._neighbours(parent) if self._is_new(config)]
         if candidates:
             return candidates[int(np.argmax(model.predict(candidates)))]
-        pool, keys, accepted, codes = self._candidate_pool(model)
-        new = np.array([ok and (not self.avoid_duplicates or key not in self.seen) for key, ok in
-                        zip(keys, accepted, strict=True)], dtype=bool)
-        if not new.any():
-            return None
+        pool, keys, codes = self._candidate_pool(model)
         predictions = model.predict_codes(codes)
-        predictions[~new] = -np.inf
-        return dict(pool[int(np.argmax(predictions))])
+        for index in np.argsort(-predictions, kind="stable"):  # the constraint runs only until one is accepted
+            config = pool[int(index)]
+            if (not self.avoid_duplicates or keys[int(index)] not in self.seen) and \
+                    (self.constraint is None or self.constraint(config)):
+                return dict(config)
+        return None
 
     def _candidate_pool(self, model):
-        """(configurations, their keys, whether the constraint accepts each, their codes): the whole space when it is
-        finite and small (computed once), else fresh random draws."""
+        """(configurations, their keys, their codes): the whole space when it is finite and small (computed once),
+        else fresh random draws."""
         if self._pool is not None:
             return self._pool
         choices = [spec.choices for spec in self.space.values()]
@@ -279,8 +279,7 @@ class RegularizedEvolution(SearchLogic):
             pool = [dict(zip(names, values, strict=True)) for values in itertools.product(*choices)]
         else:
             pool = [self.sample() for _ in range(SURROGATE_CANDIDATES)]
-        entry = (pool, [self.key(config) for config in pool],
-                 [self.constraint is None or bool(self.constraint(config)) for config in pool], model.encode(pool))
+        entry = (pool, [self.key(config) for config in pool], model.encode(pool))
         if finite:
             self._pool = entry
         return entry

@@ -13,8 +13,9 @@ Example (24 NB-201 cells evolved on Fashion-MNIST, each trained for 4 epochs, un
 Evolution mutates one choice at a time and never proposes the same cell twice; by default a surrogate fit on every
 result picks which mutation of the best cell to try next (``surrogate=False``: regularized evolution's random
 mutations of a tournament winner of the aging population). Isomorphic NB-201 cells count as one when candidates
-are trained; a table lookup keeps each cell's own entry. A parameter budget is a constraint the searcher respects (random and evolution never propose a
-cell above it; other algorithms' proposals above it fail their trial before any training).
+are trained; a table lookup keeps each cell's own entry. A parameter budget is a constraint the searcher respects
+(random and evolution never propose a cell above it; other algorithms' proposals above it fail their trial before
+any training).
 """
 
 from __future__ import annotations
