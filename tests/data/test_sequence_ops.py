@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -118,3 +120,43 @@ def test_trainer_with_inline_map_writes_the_augmentation_report():
 def test_pipeline_arguments_are_validated_by_name(make, argument):
     with pytest.raises(ValueError, match=argument):
         make()
+
+
+def test_reservoir_releases_ray_data_blocks_one_epoch_after_the_other():
+    from trw_ray.data.map_worker import BATCH_COLUMN, EPOCH_COLUMN, ERROR_COLUMN
+    from trw_ray.data.sequence_async_reservoir import EpochOrder
+
+    def block(epoch, job):
+        return {"x": np.array([epoch * 10 + job]), EPOCH_COLUMN: np.array([epoch]), BATCH_COLUMN: np.array([job])}
+
+    order = EpochOrder(first_epoch=4, jobs_per_epoch=3)
+    released = [b["x"][0] for b in order.push(block(4, 0))]
+    released += [b["x"][0] for b in order.push(block(5, 2))]  # the next epoch's block before this epoch ends: waits
+    released += [b["x"][0] for b in order.push(block(4, 2))]
+    assert released == [40, 42]
+    error = {ERROR_COLUMN: np.array(["broken"], dtype=object), EPOCH_COLUMN: np.array([6])}
+    assert order.push(error) == [error]  # an error is raised at once, not held back
+    released = [b["x"][0] for b in order.push(block(4, 1))]  # epoch 4 complete: epoch 5's waiting block follows
+    assert released == [41, 52]
+    assert [b["x"][0] for b in order.push(block(4, 1))] == [41]  # a later piece of a job already released
+    assert order.push(block(6, 0)) == [] and [b["x"][0] for b in order.rest()] == [60]  # the execution ended
+
+
+def test_reservoir_replaces_nothing_before_its_first_epoch():
+    from trw_ray.data import SequenceAsyncReservoir
+
+    reservoir = SequenceAsyncReservoir(source(n=24), max_reservoir_samples=24, min_reservoir_samples=24, nb_workers=0)
+    try:
+        reservoir._start()
+        deadline = time.monotonic() + 10
+        while reservoir.jobs_done < 4 and time.monotonic() < deadline:  # full: 4 batches of 6
+            time.sleep(0.01)
+        time.sleep(0.2)  # the filling thread would replace the oldest samples now, had it room to
+        assert reservoir.jobs_done == 4
+        assert sorted(uids(reservoir)) == list(range(24))  # the first epoch: each sample once
+        deadline = time.monotonic() + 10
+        while reservoir.jobs_done < 8 and time.monotonic() < deadline:  # then replaced, a capacity per epoch
+            time.sleep(0.01)
+        assert reservoir.jobs_done == 8
+    finally:
+        reservoir.close()

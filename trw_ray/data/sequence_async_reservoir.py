@@ -19,6 +19,7 @@ pool shrinks, or shares the CPUs other pipelines hold, rather than wait forever 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -56,7 +57,8 @@ class SequenceAsyncReservoir(Sequence):
         function_to_run: ``batch -> batch`` or ``(batch, epoch) -> batch``; None keeps the batches as they are.
         min_reservoir_samples: the first epoch waits until this many samples are in (default: one source batch).
         nb_workers: worker actors; 0 processes jobs inline in the background thread (no Ray).
-        max_reservoir_replacement_size: samples replaced per epoch at most (default: the capacity).
+        max_reservoir_replacement_size: samples replaced per epoch at most (default: the capacity); none are
+            replaced before the first epoch starts.
         max_jobs_at_once: jobs in flight (default ``2 * nb_workers``).
         batch_size: samples per served batch (default: the source's batch size).
         seed: seed of the serving order.
@@ -106,7 +108,8 @@ class SequenceAsyncReservoir(Sequence):
         self._accepts_epoch = _accepts_epoch(self.function_to_run)
         self._reservoir: deque[Batch] = deque()
         self._reservoir_size = 0
-        self._replaced_this_epoch = 0
+        # no replacement before the first epoch: it serves the first samples in, each source sample at most once
+        self._replaced_this_epoch = self.max_reservoir_replacement_size
         self._lock = threading.Condition()
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -214,18 +217,21 @@ class SequenceAsyncReservoir(Sequence):
         from trw_ray.data.ray_data_jobs import job_dataset
 
         size, first_epoch = self._pool_size, 0
+        jobs_per_epoch = -(-len(self.source) // self.batches_per_job)
         while not self._stop.is_set():
             epochs = range(first_epoch, first_epoch + self.epochs_per_execution)
             dataset = job_dataset(self.source, self.function_to_run, self._arrays_ref, epochs, self.batches_per_job,
                                   ray.data.ActorPoolStrategy(size=size.nb_workers), size.num_cpus_per_worker)
             blocks = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
                                                prefetch_batches=self.max_jobs_at_once))
+            in_order = EpochOrder(epochs.start, jobs_per_epoch)
             try:
-                for block in blocks:
-                    self._wait_for_room()
-                    if self._stop.is_set():
-                        return
-                    self._insert(block)
+                for block in itertools.chain(blocks, [None]):
+                    for ready in in_order.push(block) if block is not None else in_order.rest():
+                        self._wait_for_room()
+                        if self._stop.is_set():
+                            return
+                        self._insert(ready)
             finally:
                 if hasattr(blocks, "close"):
                     blocks.close()
@@ -315,3 +321,40 @@ class SequenceAsyncReservoir(Sequence):
         self._workers, self._arrays_ref, self._in_flight = [], None, {}
         release_pool(self)
         self._stop.clear()
+
+
+class EpochOrder:
+    """Releases the blocks of a Ray Data execution over several source epochs one epoch after the other.
+
+    Without ``preserve_order`` Ray Data delivers a block of the next epoch before the current epoch's last one;
+    inserted as they come, a reservoir as large as the dataset would hold two copies of some samples and none of
+    others. Blocks of a later epoch wait (in arrival order) until a block of each job of the earlier epochs came;
+    a block of an epoch already released (a job Ray Data split in blocks) or without an epoch (a worker's error)
+    comes out at once, and :meth:`rest` releases what still waits when the execution ends.
+    """
+
+    def __init__(self, first_epoch: int, jobs_per_epoch: int):
+        self.epoch = first_epoch
+        self.jobs_per_epoch = jobs_per_epoch
+        self.jobs_seen: set[int] = set()
+        self.waiting: dict[int, list[dict]] = {}
+
+    def push(self, block: dict) -> list[dict]:
+        epochs = block.get(EPOCH_COLUMN)
+        if ERROR_COLUMN in block or epochs is None or len(epochs) == 0 or int(epochs[0]) < self.epoch:
+            return [block]
+        self.waiting.setdefault(int(epochs[0]), []).append(block)
+        ready = []
+        while self.waiting.get(self.epoch):
+            released = self.waiting[self.epoch].pop(0)
+            ready.append(released)
+            self.jobs_seen.add(int(released[BATCH_COLUMN][0]))  # the job's first batch, tagged with the epoch
+            if len(self.jobs_seen) >= self.jobs_per_epoch:
+                ready.extend(self.waiting.pop(self.epoch))
+                self.epoch, self.jobs_seen = self.epoch + 1, set()
+        return ready
+
+    def rest(self) -> list[dict]:
+        ready = [block for epoch in sorted(self.waiting) for block in self.waiting[epoch]]
+        self.waiting.clear()
+        return ready
