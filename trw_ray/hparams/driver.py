@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import logging
 import os
 import random
 import sys
@@ -38,6 +37,11 @@ from trw_ray.hparams.space import (
     space_from_settings,
 )
 from trw_ray.hparams.trial import run_trial
+from trw_ray.hparams.tune_run import (
+    cached_trainable_lookups,
+    environment_defaults,
+    without_missing_tune_metrics_warning,
+)
 
 RESUME_CHOICES = ("auto", True, False)
 PROGRESS_EVERY_S = 10.0
@@ -285,10 +289,10 @@ def search(
                                                    plan.scheduler_options), num_samples)
     # below verbose=2 trw_ray prints the progress: Tune's legacy reporter at verbosity 0 prints nothing, where the
     # new one still prints its configuration box and a TensorBoard hint
-    with _environment_defaults({"TUNE_MAX_PENDING_TRIALS_PG": None if pending is None else str(pending),
-                                "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1",
-                                "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
-            _without_missing_tune_metrics_warning():
+    with environment_defaults({"TUNE_MAX_PENDING_TRIALS_PG": None if pending is None else str(pending),
+                               "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1",
+                               "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
+            without_missing_tune_metrics_warning(), cached_trainable_lookups():
         tuner.fit()
     if max_total_epochs is not None:  # the final count, running trials' last epochs included
         from trw_ray.hparams.budget import SearchBudget
@@ -312,36 +316,3 @@ def _import_in_background(module: str) -> threading.Thread:
     thread = threading.Thread(target=run, name=f"trw_ray-import-{module}", daemon=True)
     thread.start()
     return thread
-
-
-class _MissingTuneMetricsFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Failed to fetch metrics")
-
-
-@contextlib.contextmanager
-def _without_missing_tune_metrics_warning():
-    """Without Tune's loggers, Tune's result grid warns once per trial that it found no ``result.json``;
-    trw_ray's results come from its own record, so the warning only buries the output."""
-    tune_logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
-    quiet = _MissingTuneMetricsFilter()
-    tune_logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        tune_logger.removeFilter(quiet)
-
-
-@contextlib.contextmanager
-def _environment_defaults(values: Mapping[str, str | None]):
-    """Sets the environment variables the user has not set (None: leave alone) for the duration of the block."""
-    added = [name for name, value in values.items() if value is not None and name not in os.environ]
-    for name in added:
-        os.environ[name] = str(values[name])
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-

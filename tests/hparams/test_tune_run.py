@@ -1,0 +1,32 @@
+import os
+
+from trw_ray.hparams.tune_run import cached_trainable_lookups, environment_defaults
+
+
+def test_trainable_lookups_are_cached_within_the_fit_only(monkeypatch):
+    from ray.tune.experiment import trial as trial_module
+
+    lookups = []
+
+    def registry_lookup(name):  # the registry unpickles a new class at each lookup
+        lookups.append(name)
+        return type(f"Trainable_{name}", (), {})
+
+    monkeypatch.setattr(trial_module, "get_trainable_cls", registry_lookup)
+    with cached_trainable_lookups() as cache:
+        first = trial_module.get_trainable_cls("a")
+        assert trial_module.get_trainable_cls("a") is first  # Tune's actor-class cache, keyed by class, now hits
+        other = trial_module.get_trainable_cls("b")
+        assert other is not first and set(cache) == {"a", "b"}
+    assert lookups == ["a", "b"]
+    assert trial_module.get_trainable_cls is registry_lookup  # restored
+    assert trial_module.get_trainable_cls("a") is not first
+
+
+def test_environment_defaults_leave_what_the_user_set(monkeypatch):
+    monkeypatch.setenv("TRW_RAY_TEST_SET", "user")
+    monkeypatch.delenv("TRW_RAY_TEST_UNSET", raising=False)
+    with environment_defaults({"TRW_RAY_TEST_SET": "ours", "TRW_RAY_TEST_UNSET": "ours", "TRW_RAY_TEST_NONE": None}):
+        assert os.environ["TRW_RAY_TEST_SET"] == "user" and os.environ["TRW_RAY_TEST_UNSET"] == "ours"
+        assert "TRW_RAY_TEST_NONE" not in os.environ
+    assert "TRW_RAY_TEST_UNSET" not in os.environ and os.environ["TRW_RAY_TEST_SET"] == "user"
