@@ -142,6 +142,21 @@ def test_reservoir_releases_ray_data_blocks_one_epoch_after_the_other():
     assert order.push(block(6, 0)) == [] and [b["x"][0] for b in order.rest()] == [60]  # the execution ended
 
 
+def test_reservoir_counts_a_ray_data_job_split_in_pieces_once():
+    from trw_ray.data.map_worker import BATCH_COLUMN, EPOCH_COLUMN
+    from trw_ray.data.sequence_async_reservoir import EpochOrder
+
+    def piece(epoch, first_batch):
+        return {"x": np.array([epoch * 10 + first_batch]), EPOCH_COLUMN: np.array([epoch]),
+                BATCH_COLUMN: np.array([first_batch])}
+
+    order = EpochOrder(first_epoch=0, jobs_per_epoch=2, batches_per_job=2)  # jobs: batches 0-1 and 2-3
+    assert len(order.push(piece(0, 0))) == 1
+    assert order.push(piece(1, 0)) == []
+    assert len(order.push(piece(0, 1))) == 1  # the second piece of job 0: epoch 0 is not complete yet
+    assert [b["x"][0] for b in order.push(piece(0, 2))] == [2, 10]
+
+
 def test_reservoir_replaces_nothing_before_its_first_epoch():
     from trw_ray.data import SequenceAsyncReservoir
 

@@ -23,6 +23,24 @@ def test_trainable_lookups_are_cached_within_the_fit_only(monkeypatch):
     assert trial_module.get_trainable_cls("a") is not first
 
 
+def test_overlapping_fits_share_the_cache_and_the_last_restores_the_lookup(monkeypatch):
+    from ray.tune.experiment import trial as trial_module
+
+    def registry_lookup(name):
+        return type(f"Trainable_{name}", (), {})
+
+    monkeypatch.setattr(trial_module, "get_trainable_cls", registry_lookup)
+    outer = cached_trainable_lookups()
+    inner = cached_trainable_lookups()
+    outer.__enter__()
+    first = trial_module.get_trainable_cls("a")
+    inner.__enter__()
+    outer.__exit__(None, None, None)  # the first fit ends while the second runs
+    assert trial_module.get_trainable_cls("a") is first
+    inner.__exit__(None, None, None)
+    assert trial_module.get_trainable_cls is registry_lookup
+
+
 def test_environment_defaults_leave_what_the_user_set(monkeypatch):
     monkeypatch.setenv("TRW_RAY_TEST_SET", "user")
     monkeypatch.delenv("TRW_RAY_TEST_UNSET", raising=False)

@@ -224,7 +224,7 @@ class SequenceAsyncReservoir(Sequence):
                                   ray.data.ActorPoolStrategy(size=size.nb_workers), size.num_cpus_per_worker)
             blocks = iter(dataset.iter_batches(batch_size=None, batch_format="numpy",
                                                prefetch_batches=self.max_jobs_at_once))
-            in_order = EpochOrder(epochs.start, jobs_per_epoch)
+            in_order = EpochOrder(epochs.start, jobs_per_epoch, self.batches_per_job)
             try:
                 for block in itertools.chain(blocks, [None]):
                     for ready in in_order.push(block) if block is not None else in_order.rest():
@@ -333,9 +333,10 @@ class EpochOrder:
     comes out at once, and :meth:`rest` releases what still waits when the execution ends.
     """
 
-    def __init__(self, first_epoch: int, jobs_per_epoch: int):
+    def __init__(self, first_epoch: int, jobs_per_epoch: int, batches_per_job: int = 1):
         self.epoch = first_epoch
         self.jobs_per_epoch = jobs_per_epoch
+        self.batches_per_job = batches_per_job
         self.jobs_seen: set[int] = set()
         self.waiting: dict[int, list[dict]] = {}
 
@@ -348,7 +349,8 @@ class EpochOrder:
         while self.waiting.get(self.epoch):
             released = self.waiting[self.epoch].pop(0)
             ready.append(released)
-            self.jobs_seen.add(int(released[BATCH_COLUMN][0]))  # the job's first batch, tagged with the epoch
+            # a job's rows carry their source batch; a piece of a job Ray Data split starts past the job's first
+            self.jobs_seen.add(int(released[BATCH_COLUMN][0]) // self.batches_per_job)
             if len(self.jobs_seen) >= self.jobs_per_epoch:
                 ready.extend(self.waiting.pop(self.epoch))
                 self.epoch, self.jobs_seen = self.epoch + 1, set()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
 
 __all__ = ["cached_trainable_lookups", "environment_defaults", "without_missing_tune_metrics_warning"]
@@ -51,21 +52,34 @@ def without_missing_tune_metrics_warning() -> Iterator[None]:
         tune_logger.removeFilter(quiet)
 
 
+_lookups_lock = threading.Lock()
+_lookups_state: dict = {"depth": 0, "cache": {}, "lookup": None}
+
+
 @contextlib.contextmanager
 def cached_trainable_lookups() -> Iterator[dict[str, type]]:
-    """Tune's trials look each trainable name up once in the block (yields the cache: name -> class)."""
+    """Tune's trials look each trainable name up once in the block (yields the cache: name -> class). Blocks may
+    nest or overlap (searches in threads): the lookup is patched while any is open, and restored by the last."""
     from ray.tune.experiment import trial as trial_module
 
-    lookup = trial_module.get_trainable_cls
-    cache: dict[str, type] = {}
+    with _lookups_lock:
+        if _lookups_state["depth"] == 0:
+            lookup, cache = trial_module.get_trainable_cls, {}
 
-    def cached_lookup(trainable_name: str):
-        if trainable_name not in cache:
-            cache[trainable_name] = lookup(trainable_name)
-        return cache[trainable_name]
+            def cached_lookup(trainable_name: str):
+                if trainable_name not in cache:
+                    cache[trainable_name] = lookup(trainable_name)
+                return cache[trainable_name]
 
-    trial_module.get_trainable_cls = cached_lookup
+            _lookups_state.update(lookup=lookup, cache=cache)
+            trial_module.get_trainable_cls = cached_lookup
+        _lookups_state["depth"] += 1
+        cache = _lookups_state["cache"]
     try:
         yield cache
     finally:
-        trial_module.get_trainable_cls = lookup
+        with _lookups_lock:
+            _lookups_state["depth"] -= 1
+            if _lookups_state["depth"] == 0:
+                trial_module.get_trainable_cls = _lookups_state["lookup"]
+                _lookups_state.update(lookup=None, cache={})
