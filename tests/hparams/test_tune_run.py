@@ -48,3 +48,12 @@ def test_environment_defaults_leave_what_the_user_set(monkeypatch):
         assert os.environ["TRW_RAY_TEST_SET"] == "user" and os.environ["TRW_RAY_TEST_UNSET"] == "ours"
         assert "TRW_RAY_TEST_NONE" not in os.environ
     assert "TRW_RAY_TEST_UNSET" not in os.environ and os.environ["TRW_RAY_TEST_SET"] == "user"
+
+
+def test_without_tunes_lookup_the_fit_runs_uncached(monkeypatch):
+    from ray.tune.experiment import trial as trial_module
+
+    monkeypatch.delattr(trial_module, "get_trainable_cls")  # a Ray release without the internal name
+    with cached_trainable_lookups() as cache:
+        assert cache == {} and not hasattr(trial_module, "get_trainable_cls")
+    assert not hasattr(trial_module, "get_trainable_cls")

@@ -59,8 +59,17 @@ _lookups_state: dict = {"depth": 0, "cache": {}, "lookup": None}
 @contextlib.contextmanager
 def cached_trainable_lookups() -> Iterator[dict[str, type]]:
     """Tune's trials look each trainable name up once in the block (yields the cache: name -> class). Blocks may
-    nest or overlap (searches in threads): the lookup is patched while any is open, and restored by the last."""
-    from ray.tune.experiment import trial as trial_module
+    nest or overlap (searches in threads): the lookup is patched while any is open, and restored by the last.
+
+    The lookup patched is a Tune-internal name (``ray.tune.experiment.trial.get_trainable_cls``, Ray 2.60); where a
+    Ray release has no such name, the block changes nothing and yields an empty cache: the fit runs uncached."""
+    try:
+        from ray.tune.experiment import trial as trial_module
+    except ImportError:
+        trial_module = None
+    if not callable(getattr(trial_module, "get_trainable_cls", None)):
+        yield {}
+        return
 
     with _lookups_lock:
         if _lookups_state["depth"] == 0:
