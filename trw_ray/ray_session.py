@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 TRAIN_HEALTH_CHECK_INTERVAL_S = "0.5"
+# what Ray Tune (2.60) sets in the runtime environment of every trial actor; the embedded local Ray's processes get
+# it from their start (see trw_ray.hparams.tune_run.trial_actors_without_runtime_env)
+TUNE_TRIAL_VARIABLES = {"PL_DISABLE_FORK": "1"}
+_local_ray: dict = {"node_id": None, "environment": None}
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None):
@@ -27,9 +31,30 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", TRAIN_HEALTH_CHECK_INTERVAL_S)
     keep_on_loopback()
     total_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, object_store_memory=min(int(total_memory * 0.25), 8 * 2**30))
+    added = [name for name in TUNE_TRIAL_VARIABLES if name not in os.environ]
+    os.environ.update({name: TUNE_TRIAL_VARIABLES[name] for name in added})  # for Ray's processes, not the driver's
+    try:
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, object_store_memory=min(int(total_memory * 0.25), 8 * 2**30))
+        environment = dict(os.environ)
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+    _local_ray.update(node_id=ray.get_runtime_context().get_node_id(), environment=environment)
     return ray
+
+
+def local_worker_environment() -> dict[str, str] | None:
+    """The environment each worker process of the embedded local Ray inherits from its start: the driver's when
+    :func:`ensure_ray` started it, plus :data:`TUNE_TRIAL_VARIABLES`. None when this Ray is not one ensure_ray
+    started (a cluster, a Ray the user started, one restarted since)."""
+    import ray
+
+    if _local_ray["environment"] is None or not ray.is_initialized():
+        return None
+    if ray.get_runtime_context().get_node_id() != _local_ray["node_id"]:
+        return None
+    return _local_ray["environment"]
 
 
 def keep_on_loopback() -> None:

@@ -53,3 +53,19 @@ def test_hook_is_removed_when_the_trial_never_imports_the_module():
     with trial_process_state(seed=1, threads=1):
         pass
     assert sys.meta_path == before
+
+
+def test_a_report_without_trainer_state_does_not_import_torch():
+    # a fresh interpreter: a trial of a function that never uses torch reports without importing it
+    code = textwrap.dedent("""
+        import sys
+        from ray import tune
+        reported = []
+        tune.report = lambda metrics, **kwargs: reported.append((metrics, kwargs))
+        from trw_ray.train.tune_bridge import send_report
+        assert "torch" not in sys.modules, "torch loaded before the report"
+        send_report({"loss": 0.25}, None)
+        print(reported == [({"loss": 0.25}, {})], "torch" in sys.modules)
+    """)
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert output.stdout.split()[-2:] == ["True", "False"]

@@ -1,6 +1,10 @@
 import os
 
-from trw_ray.hparams.tune_run import cached_trainable_lookups, environment_defaults
+from trw_ray.hparams.tune_run import (
+    cached_trainable_lookups,
+    environment_defaults,
+    trial_actors_without_runtime_env,
+)
 
 
 def test_trainable_lookups_are_cached_within_the_fit_only(monkeypatch):
@@ -57,3 +61,62 @@ def test_without_tunes_lookup_the_fit_runs_uncached(monkeypatch):
     with cached_trainable_lookups() as cache:
         assert cache == {} and not hasattr(trial_module, "get_trainable_cls")
     assert not hasattr(trial_module, "get_trainable_cls")
+
+
+def _fake_actor_class_cache(monkeypatch, inherited):
+    from ray.tune.execution import class_cache
+
+    import trw_ray.ray_session
+
+    tunes_calls = []
+
+    def tunes_get(self, trainable_cls):
+        tunes_calls.append(trainable_cls)
+        return "actor class with a runtime environment"
+
+    monkeypatch.setattr(class_cache._ActorClassCache, "get", tunes_get)
+    monkeypatch.setattr(class_cache, "DEFAULT_ENV_VARS", {"PL_DISABLE_FORK": "1"})
+    monkeypatch.setattr(class_cache, "ENV_VARS_TO_PROPAGATE", {"TRW_RAY_TEST_PROPAGATED"})
+    monkeypatch.setattr(trw_ray.ray_session, "local_worker_environment", lambda: inherited)
+    return class_cache._ActorClassCache, tunes_get, tunes_calls
+
+
+def test_trial_actors_skip_the_runtime_env_only_where_the_workers_inherited_it(monkeypatch):
+    inherited = {"PL_DISABLE_FORK": "1", "TRW_RAY_TEST_PROPAGATED": "a"}
+    cache_type, tunes_get, tunes_calls = _fake_actor_class_cache(monkeypatch, inherited)
+    trainable = type("Trainable", (), {})
+    monkeypatch.setenv("TRW_RAY_TEST_PROPAGATED", "a")
+    with trial_actors_without_runtime_env() as active:
+        assert active
+        actor_class = cache_type.get(None, trainable)
+        assert actor_class is cache_type.get(None, trainable) and actor_class != tunes_get(None, trainable)
+        assert actor_class.__ray_metadata__.modified_class.__name__ == "Trainable"
+        tunes_calls.clear()
+        monkeypatch.setenv("TRW_RAY_TEST_PROPAGATED", "changed since Ray started")  # Tune would send the new value
+        assert cache_type.get(None, trainable) == "actor class with a runtime environment"
+        assert tunes_calls == [trainable]
+    assert cache_type.get is tunes_get
+
+
+def test_overlapping_blocks_keep_the_actor_classes_until_the_last_ends(monkeypatch):
+    cache_type, tunes_get, _ = _fake_actor_class_cache(monkeypatch, {"PL_DISABLE_FORK": "1"})
+    monkeypatch.delenv("TRW_RAY_TEST_PROPAGATED", raising=False)
+    outer, inner = trial_actors_without_runtime_env(), trial_actors_without_runtime_env()
+    assert outer.__enter__() and inner.__enter__()
+    outer.__exit__(None, None, None)
+    assert cache_type.get is not tunes_get
+    inner.__exit__(None, None, None)
+    assert cache_type.get is tunes_get
+
+
+def test_on_a_ray_trw_ray_did_not_start_tunes_actor_classes_are_kept(monkeypatch):
+    cache_type, tunes_get, _ = _fake_actor_class_cache(monkeypatch, None)
+    with trial_actors_without_runtime_env() as active:
+        assert not active and cache_type.get is tunes_get
+
+
+def test_the_embedded_ray_is_known_by_its_node_only(monkeypatch):
+    import trw_ray.ray_session as ray_session
+
+    monkeypatch.setattr(ray_session, "_local_ray", {"node_id": None, "environment": None})
+    assert ray_session.local_worker_environment() is None  # no Ray trw_ray started

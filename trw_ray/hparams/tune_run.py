@@ -1,6 +1,6 @@
 """What the search driver changes around Ray Tune's ``Tuner.fit``, for the duration of the fit only: environment
-defaults the user has not set, Tune's per-trial "no result.json" warning quieted, and Tune's trainable lookups
-cached.
+defaults the user has not set, Tune's per-trial "no result.json" warning quieted, Tune's trainable lookups
+cached, and, on the embedded local Ray, trial actors without a runtime environment of their own.
 
 Tune looks a trial's trainable up in the cluster's key-value store and unpickles it twice per trial (when it
 creates the trial and when it schedules its actor): about 2-4 ms a trial on a 2-core machine, and each lookup
@@ -8,6 +8,13 @@ returns a new class, so Tune's own cache of actor classes, keyed by the class, n
 trainable registered under a name does not change, so :func:`cached_trainable_lookups` keeps the first lookup of
 each name (measured with 100 trivial trials in ``benchmarks/search_efficiency.py`` part (c); see
 ``benchmarks/README.md``).
+
+Tune gives every trial actor a runtime environment of environment variables (``PL_DISABLE_FORK=1``, and a few
+it copies from the driver's environment). An actor with a runtime environment cannot take one of the worker
+processes Ray starts ahead, and its own worker starts through Ray's runtime-environment setup, which imports Ray a
+second time: about 0.8 s before a search's first trials run on 2 cores. The worker processes of the embedded
+local Ray that trw_ray starts have these variables from their start (:func:`trw_ray.ray_session.ensure_ray`), so
+there :func:`trial_actors_without_runtime_env` creates the actors without it.
 """
 
 from __future__ import annotations
@@ -16,9 +23,14 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["cached_trainable_lookups", "environment_defaults", "without_missing_tune_metrics_warning"]
+__all__ = [
+    "cached_trainable_lookups",
+    "environment_defaults",
+    "trial_actors_without_runtime_env",
+    "without_missing_tune_metrics_warning",
+]
 
 
 @contextlib.contextmanager
@@ -52,8 +64,42 @@ def without_missing_tune_metrics_warning() -> Iterator[None]:
         tune_logger.removeFilter(quiet)
 
 
-_lookups_lock = threading.Lock()
-_lookups_state: dict = {"depth": 0, "cache": {}, "lookup": None}
+class _SharedPatch:
+    """Replaces ``owner.attribute`` while any block that asked for it is open: blocks may nest or overlap
+    (searches in threads); the first builds the replacement from the original, the last restores the original."""
+
+    def __init__(self, attribute: str, make_replacement: Callable[[Callable], Callable]):
+        self.attribute, self.make_replacement = attribute, make_replacement
+        self.lock, self.depth, self.original = threading.Lock(), 0, None
+
+    def enter(self, owner: object) -> None:
+        with self.lock:
+            if self.depth == 0:
+                self.original = getattr(owner, self.attribute)
+                setattr(owner, self.attribute, self.make_replacement(self.original))
+            self.depth += 1
+
+    def exit(self, owner: object) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                setattr(owner, self.attribute, self.original)
+                self.original = None
+
+
+def _cache_lookups(lookup: Callable) -> Callable:
+    cache: dict[str, type] = {}
+
+    def cached_lookup(trainable_name: str):
+        if trainable_name not in cache:
+            cache[trainable_name] = lookup(trainable_name)
+        return cache[trainable_name]
+
+    cached_lookup.cache = cache
+    return cached_lookup
+
+
+_lookups_patch = _SharedPatch("get_trainable_cls", _cache_lookups)
 
 
 @contextlib.contextmanager
@@ -70,25 +116,59 @@ def cached_trainable_lookups() -> Iterator[dict[str, type]]:
     if not callable(getattr(trial_module, "get_trainable_cls", None)):
         yield {}
         return
-
-    with _lookups_lock:
-        if _lookups_state["depth"] == 0:
-            lookup, cache = trial_module.get_trainable_cls, {}
-
-            def cached_lookup(trainable_name: str):
-                if trainable_name not in cache:
-                    cache[trainable_name] = lookup(trainable_name)
-                return cache[trainable_name]
-
-            _lookups_state.update(lookup=lookup, cache=cache)
-            trial_module.get_trainable_cls = cached_lookup
-        _lookups_state["depth"] += 1
-        cache = _lookups_state["cache"]
+    _lookups_patch.enter(trial_module)
     try:
-        yield cache
+        yield trial_module.get_trainable_cls.cache
     finally:
-        with _lookups_lock:
-            _lookups_state["depth"] -= 1
-            if _lookups_state["depth"] == 0:
-                trial_module.get_trainable_cls = _lookups_state["lookup"]
-                _lookups_state.update(lookup=None, cache={})
+        _lookups_patch.exit(trial_module)
+
+
+def _actor_classes_in_inherited_environment(tunes_get: Callable) -> Callable:
+    from ray.tune.execution import class_cache
+
+    from trw_ray.ray_session import local_worker_environment
+
+    plain: dict[type, object] = {}
+
+    def get(cache: object, trainable_cls: type):
+        import ray
+
+        inherited = local_worker_environment() or {}
+        wanted = dict(class_cache.DEFAULT_ENV_VARS)
+        wanted.update({name: os.environ[name] for name in class_cache.ENV_VARS_TO_PROPAGATE if name in os.environ})
+        if not inherited or any(inherited.get(name) != value for name, value in wanted.items()):
+            return tunes_get(cache, trainable_cls)  # the workers lack one: Tune's runtime environment sets it
+        if trainable_cls not in plain:
+            plain[trainable_cls] = ray.remote(trainable_cls)
+        return plain[trainable_cls]
+
+    return get
+
+
+_actor_class_patch = _SharedPatch("get", _actor_classes_in_inherited_environment)
+
+
+@contextlib.contextmanager
+def trial_actors_without_runtime_env() -> Iterator[bool]:
+    """On the embedded local Ray trw_ray started, Tune's trial actors are created without the runtime environment
+    Tune gives them, where every variable it would set already has that value in the workers' environment (the
+    module's docstring says why). Yields whether the block changed anything: False on a Ray trw_ray did not start
+    and where Ray Tune has no ``ray.tune.execution.class_cache._ActorClassCache`` (Tune-internal names, Ray 2.60)."""
+    from trw_ray.ray_session import local_worker_environment
+
+    try:
+        from ray.tune.execution import class_cache
+    except ImportError:
+        class_cache = None
+    cache_type = getattr(class_cache, "_ActorClassCache", None)
+    known = (isinstance(getattr(class_cache, "DEFAULT_ENV_VARS", None), Mapping)
+             and isinstance(getattr(class_cache, "ENV_VARS_TO_PROPAGATE", None), (set, frozenset, tuple, list))
+             and callable(getattr(cache_type, "get", None)))
+    if local_worker_environment() is None or not known:
+        yield False
+        return
+    _actor_class_patch.enter(cache_type)
+    try:
+        yield True
+    finally:
+        _actor_class_patch.exit(cache_type)
