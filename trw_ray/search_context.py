@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 FINAL_KEY = "trw_final"  # set in a trial's last report: the value its function returned
+REPLAYED_KEY = "trw_replayed"  # set in the final report a finished trial sends again when Tune resumes it
 
 
 class DiscoveryComplete(Exception):  # noqa: N818 - a signal, not an error

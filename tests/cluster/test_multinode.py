@@ -28,10 +28,31 @@ HERE = Path(__file__).resolve().parent
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
+_ports_handed_out: set[int] = set()
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports, none handed out before in this session (the OS may give a port just closed
+    again: two components of a node given the same one make ``ray start`` fail)."""
+    probes: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            probe = socket.socket()
+            probes.append(probe)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            if port not in _ports_handed_out and not 10002 <= port <= 19999:  # Ray's worker ports
+                ports.append(port)
+                _ports_handed_out.add(port)
+    finally:
+        for probe in probes:
+            probe.close()
+    return ports
+
+
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return _free_ports(1)[0]
 
 
 def _descendants(pid: int) -> list[int]:
@@ -97,7 +118,7 @@ class Node:
 def _ray_ports() -> list[str]:
     names = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
              "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
-    return [f"{name}={_free_port()}" for name in names]
+    return [f"{name}={port}" for name, port in zip(names, _free_ports(len(names)), strict=True)]
 
 
 class Cluster:
@@ -232,7 +253,6 @@ def test_a_stopped_job_resumes_under_the_same_name(cluster):
         if finished and running:
             break
     assert finished, "no trial finished while another ran"
-    time.sleep(2)  # Tune saves its state every second (TUNE_GLOBAL_CHECKPOINT_S): the finished trial is in it
     stop_requested_at = time.time()
     stop = cluster.ray("job", "stop", "--address", cluster.address, "stopped-1", check=True)  # SIGTERM, then SIGKILL
     stopped_at = time.time()
@@ -242,6 +262,10 @@ def test_a_stopped_job_resumes_under_the_same_name(cluster):
     finished_rows = {trial_id: [row for row in before if row["trial_id"] == trial_id] for trial_id in finished}
     interrupted = {row["trial_id"] for row in before} - set(finished)
     assert interrupted, before
+    # SIGTERM ended Tune's fit as Ctrl+C does (trw_ray.hparams.tune_run.termination_ends_the_fit_gracefully)
+    assert "Stop signal received" in cluster.logs("stopped-1"), cluster.logs("stopped-1")[-4000:]
+    last_epochs_before = {trial_id: max(row["training_iteration"] for row in before if row["trial_id"] == trial_id)
+                          for trial_id in interrupted}
 
     cluster.submit("stopped-2", "stopped")  # the very same command and --name
     assert cluster.wait_job("stopped-2") == "SUCCEEDED", cluster.logs("stopped-2")[-4000:]
@@ -266,6 +290,9 @@ def test_a_stopped_job_resumes_under_the_same_name(cluster):
     assert all(first_epochs_after[trial_id] > epoch for trial_id, epoch in checkpointed.items()), \
         (first_epochs_after, checkpointed, seen)
     assert max(first_epochs_after.values()) >= 2, (first_epochs_after, seen)  # at least one from its checkpoint
+    # Tune saved its state once more at the stop: every interrupted trial goes on after the last epoch it reported
+    assert first_epochs_after == {trial_id: epoch + 1 for trial_id, epoch in last_epochs_before.items()}, \
+        (first_epochs_after, last_epochs_before, seen)
     print(f"\njob stopped {stopped_at - started:.1f} s after its submission with {len(finished)} trial(s) finished; "
           f"resubmitted, the interrupted trials went on from epochs {sorted(first_epochs_after.values())}; "
           f"the search done {ended - started:.1f} s after the first submission")

@@ -37,3 +37,37 @@ def test_nothing_is_dropped_without_a_saved_state(tmp_path):
     assert tune_saved_trial_ids(tmp_path) is None
     assert forget_trials_tune_lost(tmp_path) == []
     assert (tmp_path / "trw_ray" / "trials" / "a.json").is_file()
+
+
+class _Trial:
+    def __init__(self, trial_id, path):
+        self.trial_id, self.config, self.path, self.local_path, self.num_failures = trial_id, {"x": 1}, path, path, 0
+
+
+def test_a_finished_trial_tune_resumes_replays_its_result_without_a_second_record(tmp_path):
+    from trw_ray.hparams.recorder import SearchRecorder, finished_trial_result
+    from trw_ray.search_context import FINAL_KEY, REPLAYED_KEY
+
+    recorder = SearchRecorder(tmp_path, "loss", "min")
+    trial = _Trial("t1", str(tmp_path / "t1"))
+    recorder.on_trial_start(0, [], trial)
+    recorder.on_trial_result(0, [], trial, {"loss": 0.5, "training_iteration": 1, "time_total_s": 1.0})
+    assert finished_trial_result(tmp_path, "t1") is None  # running
+    final = {"loss": 0.25, "accuracy": 0.9, FINAL_KEY: True, "run_dir": "r0", "training_iteration": 2,
+             "timestamp": 5, "time_this_iter_s": 0.1, "time_since_restore": 2.0, "pid": 7, "date": "d", "done": True}
+    recorder.on_trial_result(0, [], trial, final)
+    recorder.on_trial_complete(0, [], trial)
+    record = json.loads((tmp_path / "trw_ray" / "trials" / "t1.json").read_text())
+    replayed = finished_trial_result(tmp_path, "t1")
+    assert replayed == {"loss": 0.25, "accuracy": 0.9, FINAL_KEY: True, "run_dir": "r0"}
+    assert finished_trial_result(tmp_path, "unknown") is None
+
+    history = (tmp_path / "trw_ray" / "history.jsonl").read_text()
+    resumed = SearchRecorder(tmp_path, "loss", "min")  # the resumed driver: Tune runs the trial again
+    resumed.on_trial_start(0, [], trial)
+    resumed.on_trial_result(0, [], trial, {**replayed, REPLAYED_KEY: True, "training_iteration": 2})
+    resumed.on_trial_complete(0, [], trial)
+    assert (tmp_path / "trw_ray" / "history.jsonl").read_text() == history
+    again = json.loads((tmp_path / "trw_ray" / "trials" / "t1.json").read_text())
+    assert again["status"] == "TERMINATED" and again["completed"] and again["ended"] == record["ended"]
+    assert again["last_result"] == record["last_result"]

@@ -69,3 +69,41 @@ def test_a_report_without_trainer_state_does_not_import_torch():
     """)
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert output.stdout.split()[-2:] == ["True", "False"]
+
+
+def test_a_trial_its_record_shows_finished_is_not_trained_again(tmp_path, monkeypatch):
+    import json
+
+    from ray import tune
+
+    from trw_ray.hparams.trial import run_trial
+    from trw_ray.search_context import FINAL_KEY, REPLAYED_KEY
+
+    class Context:
+        def get_trial_dir(self):
+            return str(tmp_path / "tune" / "trial_t1")
+
+        def get_trial_id(self):
+            return "t1"
+
+    reports = []
+    monkeypatch.setattr(tune, "get_context", Context)
+    monkeypatch.setattr(tune, "report", lambda metrics, checkpoint=None: reports.append(metrics))
+    monkeypatch.setattr(tune, "get_checkpoint", lambda: None)
+    trials = tmp_path / "trw_ray" / "trials"
+    trials.mkdir(parents=True)
+
+    def evaluate(hparams):
+        return 0.5
+
+    def write_record(completed):
+        (trials / "t1.json").write_text(json.dumps({"trial_id": "t1", "completed": completed, "last_result": {
+            "trial_id": "t1", "loss": 0.25, FINAL_KEY: True, "training_iteration": 3, "recorded_at": 1.0}}))
+
+    write_record(True)
+    run_trial({}, lambda hparams: 1 / 0, "loss", None, 0, 1, str(tmp_path))  # evaluate_fn is never called
+    assert reports == [{"loss": 0.25, FINAL_KEY: True, REPLAYED_KEY: True}]
+    write_record(False)  # interrupted: trained
+    reports.clear()
+    run_trial({}, evaluate, "loss", None, 0, 1, str(tmp_path))
+    assert reports == [{"loss": 0.5, FINAL_KEY: True}]

@@ -120,3 +120,35 @@ def test_the_embedded_ray_is_known_by_its_node_only(monkeypatch):
 
     monkeypatch.setattr(ray_session, "_local_ray", {"node_id": None, "environment": None})
     assert ray_session.local_worker_environment() is None  # no Ray trw_ray started
+
+
+_TERMINATED_FIT = """
+import os, signal, sys
+from trw_ray.hparams.tune_run import termination_ends_the_fit_gracefully
+interrupted = []
+with termination_ends_the_fit_gracefully():
+    signal.signal(signal.SIGUSR1, lambda signum, frame: interrupted.append(signum))  # as Tune's fit sets it
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert interrupted == [signal.SIGTERM], interrupted
+    print("state saved", flush=True)  # Tune's loop ends, saves its state and returns
+print("never printed: the signal takes its course at the block's end", flush=True)
+"""
+
+_TERMINATED_BEFORE_THE_FIT = """
+import os, signal
+from trw_ray.hparams.tune_run import termination_ends_the_fit_gracefully
+with termination_ends_the_fit_gracefully():
+    os.kill(os.getpid(), signal.SIGTERM)  # Tune's handler is not there yet: the process ends at once
+    print("never printed", flush=True)
+"""
+
+
+def test_sigterm_lets_tune_save_its_state_then_ends_the_process():
+    import signal
+    import subprocess
+    import sys
+
+    for script, printed in ((_TERMINATED_FIT, "state saved\n"), (_TERMINATED_BEFORE_THE_FIT, "")):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert done.returncode == -signal.SIGTERM, done.stderr
+        assert done.stdout == printed, done.stdout

@@ -40,6 +40,7 @@ from trw_ray.hparams.trial import run_trial
 from trw_ray.hparams.tune_run import (
     cached_trainable_lookups,
     environment_defaults,
+    termination_ends_the_fit_gracefully,
     trial_actors_without_runtime_env,
     without_missing_tune_metrics_warning,
 )
@@ -293,7 +294,8 @@ def search(
     with environment_defaults({"TUNE_MAX_PENDING_TRIALS_PG": None if pending is None else str(pending),
                                "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1",
                                "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
-            without_missing_tune_metrics_warning(), cached_trainable_lookups(), trial_actors_without_runtime_env():
+            without_missing_tune_metrics_warning(), cached_trainable_lookups(), trial_actors_without_runtime_env(), \
+            termination_ends_the_fit_gracefully():
         tuner.fit()
     if max_total_epochs is not None:  # the final count, running trials' last epochs included
         from trw_ray.hparams.budget import SearchBudget

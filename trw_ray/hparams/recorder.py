@@ -22,9 +22,10 @@ from ray.tune.stopper import Stopper
 from trw_ray.io import json_scalar, write_json_atomic, write_text_atomic
 from trw_ray.layout import HISTORY_FILE as HISTORY_FILENAME
 from trw_ray.layout import RECORD_FOLDER, TRIALS_FOLDER
-from trw_ray.search_context import FINAL_KEY
+from trw_ray.search_context import FINAL_KEY, REPLAYED_KEY
 
-__all__ = ["FINAL_KEY", "FinalResultStopper", "QuietTrialProgress", "SearchRecorder", "forget_trials_tune_lost", "result_row"]
+__all__ = ["FINAL_KEY", "FinalResultStopper", "QuietTrialProgress", "SearchRecorder", "finished_trial_result",
+           "forget_trials_tune_lost", "result_row"]
 _SKIPPED_RESULT_KEYS = {"config", "hostname", "node_ip", "pid", "date", "trial_id", "experiment_tag", "done",
                         "should_checkpoint", "checkpoint_dir_name"}
 
@@ -48,6 +49,29 @@ def tune_saved_trial_ids(experiment_dir: str | Path) -> set[str] | None:
         return None
     trial_data = json.loads(states[-1].read_text(encoding="utf-8")).get("trial_data", [])
     return {json.loads(entry[0])["trial_id"] for entry in trial_data}
+
+
+def finished_trial_result(experiment_dir: str | Path, trial_id: str) -> dict[str, Any] | None:
+    """The final result of a trial the record shows finished (its function returned), without the keys Tune fills
+    in; None for any other trial.
+
+    Tune resumes the trials its last saved state shows unfinished; a trial that finished after that save (Tune saves
+    about once a second; a driver killed at once saves nothing more) would be trained again.
+    :func:`trw_ray.hparams.trial.run_trial` sends this result again instead, marked ``REPLAYED_KEY``, which the
+    recorder does not record a second time.
+    """
+    path = Path(experiment_dir) / RECORD_FOLDER / TRIALS_FOLDER / f"{trial_id}.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    last = record.get("last_result") or {}
+    if not record.get("completed") or not last.get(FINAL_KEY):
+        return None
+    from ray.tune.result import AUTO_RESULT_KEYS
+
+    tune_keys = {*AUTO_RESULT_KEYS, *_SKIPPED_RESULT_KEYS, "recorded_at"}
+    return {key: value for key, value in last.items() if key not in tune_keys}
 
 
 def forget_trials_tune_lost(experiment_dir: str | Path) -> list[str]:
@@ -167,6 +191,8 @@ class SearchRecorder(Callback):
         self._write(record)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result.get(REPLAYED_KEY):  # a finished trial's final result, on the record already
+            return
         record = self._record(trial)
         row = result_row(trial.trial_id, result)
         row["recorded_at"] = time.time()  # when the driver saw it: the clock of results.anytime(by='time')
@@ -192,6 +218,10 @@ class SearchRecorder(Callback):
         if self._never_started(trial):
             return
         record = self._record(trial)
+        if record.get("completed") and record.get("ended"):  # a finished trial Tune resumed: it replayed its result
+            record["status"] = "TERMINATED"
+            self._write(record)
+            return
         finished = bool((record.get("last_result") or {}).get(FINAL_KEY))
         record["status"] = "TERMINATED"
         record["completed"] = finished
