@@ -269,6 +269,9 @@ def part_c(storage: str, repeats: int) -> None:
     print(f"  ratio trw_ray / Ray Tune: {ours / peer:.3f}")
     print(f"  floor without Tune (Ray's start, one actor importing Ray Tune, 100 calls) "
           f"{np.median(times['ray_floor']):.1f} s  runs: {', '.join(f'{t:.1f}' for t in times['ray_floor'])}")
+    floor = np.median(times["ray_floor"])
+    print(f"  time above the floor: trw_ray {ours - floor:.1f} s vs Ray Tune {peer - floor:.1f} s, "
+          f"ratio {(ours - floor) / (peer - floor):.2f} (goal <= 0.33; ratio of totals goal <= 0.6)")
 
 
 # ------------------------------------------------------------------------------------------- (d) importance
