@@ -137,6 +137,7 @@ print("never printed: the signal takes its course at the block's end", flush=Tru
 _TERMINATED_BEFORE_THE_FIT = """
 import os, signal
 from trw_ray.hparams.tune_run import termination_ends_the_fit_gracefully
+signal.signal(signal.SIGUSR1, lambda signum, frame: None)  # what an earlier fit of Tune left
 with termination_ends_the_fit_gracefully():
     os.kill(os.getpid(), signal.SIGTERM)  # Tune's handler is not there yet: the process ends at once
     print("never printed", flush=True)

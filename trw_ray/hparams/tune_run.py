@@ -189,11 +189,12 @@ def termination_ends_the_fit_gracefully() -> Iterator[None]:
         yield
         return
     previous = signal.getsignal(signal.SIGTERM)
+    before_fit = signal.getsignal(signal.SIGUSR1)  # Tune leaves a finished fit's handler there
     received: list[int] = []
 
     def on_termination(signum, frame):
         tunes_interrupt = signal.getsignal(signal.SIGUSR1)  # Tune's fit handles SIGUSR1 as it does SIGINT
-        if received or not callable(tunes_interrupt):
+        if received or tunes_interrupt is before_fit or not callable(tunes_interrupt):
             signal.signal(signal.SIGTERM, previous)
             signal.raise_signal(signal.SIGTERM)
             return
@@ -205,5 +206,6 @@ def termination_ends_the_fit_gracefully() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGUSR1, before_fit)
         if received:
             signal.raise_signal(signal.SIGTERM)
