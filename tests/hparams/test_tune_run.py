@@ -153,3 +153,4 @@ def test_sigterm_lets_tune_save_its_state_then_ends_the_process():
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
         assert done.returncode == -signal.SIGTERM, done.stderr
         assert done.stdout == printed, done.stdout
+        assert ("trw_ray: SIGTERM received" in done.stderr) == bool(printed), done.stderr  # only when Tune saves

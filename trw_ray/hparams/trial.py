@@ -91,17 +91,17 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
     """
     from ray import tune
 
+    from trw_ray.hparams.recorder import finished_trial_result
     from trw_ray.io import to_json, write_json_atomic
     from trw_ray.search_context import REPLAYED_KEY, SearchContext, activate
     from trw_ray.train import tune_bridge
 
     # Tune stages a trial's working files outside storage_path; trw_ray writes straight into the trial's folder of
     # the experiment (a local or shared filesystem), so run folders are where the results API looks
-    trial_dir = Path(experiment_dir) / Path(tune.get_context().get_trial_dir()).name
+    context = tune.get_context()
+    trial_dir = Path(experiment_dir) / Path(context.get_trial_dir()).name
     trial_dir.mkdir(parents=True, exist_ok=True)
-    from trw_ray.hparams.recorder import finished_trial_result
-
-    finished = finished_trial_result(experiment_dir, tune.get_context().get_trial_id())
+    finished = finished_trial_result(experiment_dir, context.get_trial_id())
     if finished is not None:  # finished after Tune last saved its state: never trained twice
         tune_bridge.send_report({**finished, REPLAYED_KEY: True}, None)
         return

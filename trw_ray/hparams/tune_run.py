@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 __all__ = [
     "cached_trainable_lookups",
+    "TERMINATION_MESSAGE",
     "environment_defaults",
     "termination_ends_the_fit_gracefully",
     "trial_actors_without_runtime_env",
@@ -177,6 +178,10 @@ def trial_actors_without_runtime_env() -> Iterator[bool]:
         _actor_class_patch.exit(cache_type)
 
 
+TERMINATION_MESSAGE = ("trw_ray: SIGTERM received; the search ends as on Ctrl+C: Ray Tune saves its state, then the "
+                       "process ends (the same search and name resumes it)\n")
+
+
 @contextlib.contextmanager
 def termination_ends_the_fit_gracefully() -> Iterator[None]:
     """Inside the block, SIGTERM (what ``ray job stop``, Kubernetes and batch schedulers send first) ends Tune's fit
@@ -185,10 +190,10 @@ def termination_ends_the_fit_gracefully() -> Iterator[None]:
     was there before: by default the process ends). Without it the driver dies at once, and a resume starts from the
     state Tune saved last, about a second older. A second SIGTERM, or one before Tune's fit has begun, acts at once.
     Only in the main thread (signal handlers are set there); elsewhere the block changes nothing."""
-    if threading.current_thread() is not threading.main_thread():
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or previous is None:  # None: set outside Python
         yield
         return
-    previous = signal.getsignal(signal.SIGTERM)
     before_fit = signal.getsignal(signal.SIGUSR1)  # Tune leaves a finished fit's handler there
     received: list[int] = []
 
@@ -199,6 +204,7 @@ def termination_ends_the_fit_gracefully() -> Iterator[None]:
             signal.raise_signal(signal.SIGTERM)
             return
         received.append(signum)
+        os.write(2, TERMINATION_MESSAGE.encode())  # not print: the signal may arrive in the middle of a print
         tunes_interrupt(signum, frame)
 
     signal.signal(signal.SIGTERM, on_termination)
