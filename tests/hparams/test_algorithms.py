@@ -144,3 +144,17 @@ def test_tpe_is_told_early_stopped_trials_as_pruned_at_their_last_epoch():
                                               **({FINAL_KEY: True} if final else {})})
     states = [(trial.state, trial.value) for trial in searcher._ot_study.trials]
     assert states == [(optuna.trial.TrialState.PRUNED, 0.8), (optuna.trial.TrialState.COMPLETE, 0.5)]
+
+
+def test_tpe_takes_trw_rays_space_without_tunes_warning_about_it(monkeypatch):
+    optuna = pytest.importorskip("optuna")
+    import ray.tune.search.optuna.optuna_search as optuna_search
+
+    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
+
+    warnings = []
+    monkeypatch.setattr(optuna_search.logger, "warning", lambda message, *args: warnings.append(message))
+    searcher = PruningAwareOptunaSearch(space=SPACE.to_tune(), metric="loss", mode="min", seed=0)
+    assert warnings == []
+    assert all(isinstance(value, optuna.distributions.BaseDistribution) for value in searcher._space.values())
+    assert set(searcher.suggest("t0")) == set(SPACE.to_tune())

@@ -5,12 +5,17 @@ scheduler (ASHA, HyperBand) a trial stopped after 1 epoch then counts as a finis
 1-epoch validation loss, next to trials trained to the end. :class:`PruningAwareOptunaSearch` tells such a trial as
 *pruned* instead, at the last epoch it reported: Optuna's TPE then ranks it the way it ranks trials its own pruners
 stop (behind the complete ones, deeper trials first) — the semantics of Optuna's TPE with its Hyperband pruner.
+
+A space of Tune domains (``tune.loguniform``, ...) is converted to Optuna's distributions here, as ``OptunaSearch``
+would, without its warning that such a space should go to ``tune.Tuner(param_space=...)``: trw_ray builds the
+space itself, the warning told users of ``search(algorithm='tpe')`` to change code they never wrote.
 """
 
 from __future__ import annotations
 
 import logging
 
+from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
@@ -21,6 +26,12 @@ logger = logging.getLogger(__name__)
 
 class PruningAwareOptunaSearch(OptunaSearch):
     """``OptunaSearch`` that tells a trial ending without its function's final report as pruned (see the module)."""
+
+    def __init__(self, space=None, *args, **kwargs):
+        if isinstance(space, dict) and space and not all(isinstance(value, BaseDistribution)
+                                                         for value in space.values()):
+            space = self.convert_search_space(space) or None
+        super().__init__(space, *args, **kwargs)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         stopped_early = bool(result) and not error and not result.get(FINAL_KEY)
