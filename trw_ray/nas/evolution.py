@@ -43,6 +43,11 @@ CONSTRAINED_ALGORITHMS = ("evolution", "random")
 __all__ = ["evolution_search"]
 
 
+def default_population_size(num_samples: int) -> int:
+    """Evolution's P (random candidates first, then the population) for ``num_samples`` candidates: a quarter, 2 to 20."""
+    return min(20, max(2, num_samples // 4))
+
+
 def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb201", num_samples: int = 24,
                      epochs: int = 4, seed: int | None = 0, algorithm: str = "evolution",
                      algorithm_options: Mapping[str, Any] | None = None, evaluator: str = "train",
@@ -98,7 +103,7 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
     merged = _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings")
     options = dict(algorithm_options or {})
     if algorithm == "evolution":
-        options.setdefault("population_size", population_size or min(20, max(2, num_samples // 4)))
+        options.setdefault("population_size", population_size or default_population_size(num_samples))
         options.setdefault("sample_size", min(sample_size or options["population_size"], options["population_size"]))
         options.setdefault("key", CellKey(cell_space.name, canonical=evaluator == "train"))
         options.setdefault("surrogate", surrogate)
