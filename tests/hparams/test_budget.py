@@ -1,4 +1,5 @@
-"""The total budget of a search (no Ray): epochs counted per trial, a resumed search recounts from its record."""
+"""The total budget of a search: epochs counted per trial, a resumed search recounts from its record (no Ray); the
+scheduler that applies it ending Tune's trials (the last test, on the session's local Ray)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,34 @@ def test_a_resumed_search_recounts_what_its_earlier_sessions_trained(tmp_path):
 def test_a_bad_budget_names_the_argument():
     with pytest.raises(ValueError, match="max_total_epochs: expected an integer >= 1; got 0"):
         SearchBudget(0)
+
+
+def test_a_spent_budget_ends_a_trial_tune_never_scheduled_with_its_folder_named(ray_local, tmp_path):
+    # a searcher's newest trial can still be PENDING, never given an actor, when the budget is spent: Tune's result
+    # grid reads trial.path of every trial at the end of the fit, which raised for such a trial (TPE + HyperBand)
+    from ray.train._internal.storage import StorageContext
+    from ray.tune.experiment import Trial
+    from ray.tune.schedulers import FIFOScheduler
+
+    from trw_ray.hparams.tune_schedulers import BudgetScheduler
+
+    storage = StorageContext(storage_path=str(tmp_path), experiment_dir_name="budget")
+    never_scheduled = Trial("trainable", config={}, storage=storage, stub=True)
+    assert never_scheduled.storage.trial_dir_name is None
+
+    class Controller:
+        stopped = []
+
+        def get_trials(self):
+            return [never_scheduled]
+
+        def stop_trial(self, trial):
+            self.stopped.append(trial)
+            trial.set_status(Trial.TERMINATED)
+
+    budget = SearchBudget(3)
+    budget.observe("other", {"training_iteration": 3})
+    scheduler = BudgetScheduler(FIFOScheduler(), budget)
+    assert scheduler.choose_trial_to_run(Controller()) is None
+    assert Controller.stopped == [never_scheduled] and never_scheduled.status == Trial.TERMINATED
+    assert never_scheduled.path.endswith(never_scheduled.storage.trial_dir_name)

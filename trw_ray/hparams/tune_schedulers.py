@@ -43,8 +43,8 @@ class BudgetScheduler(TrialScheduler):
     """Any Tune scheduler with a total budget (:class:`trw_ray.hparams.budget.SearchBudget`).
 
     Every result is counted; once the budget is spent, the trials that have not started and the paused ones are
-    ended (a paused trial keeps the record of what it trained, as one a scheduler stopped), and nothing more is
-    chosen to run. The decisions of the wrapped scheduler are unchanged.
+    ended (a paused trial keeps the record of what it trained, as one a scheduler stopped; one never scheduled gets
+    its trial folder name first, as Tune gives it when it schedules a trial), and nothing more is chosen to run. The decisions of the wrapped scheduler are unchanged.
     """
 
     def __init__(self, scheduler: TrialScheduler, budget):
@@ -86,6 +86,10 @@ class BudgetScheduler(TrialScheduler):
             return self.scheduler.choose_trial_to_run(tune_controller)
         for trial in list(tune_controller.get_trials()):
             if trial.status in (Trial.PENDING, Trial.PAUSED):
+                if not trial.storage.trial_dir_name:
+                    # never scheduled (a searcher's newest): Tune's result grid reads every trial's folder, and
+                    # without a name it raises once the fit has ended, after all the work is done
+                    trial.init_local_path()
                 tune_controller.stop_trial(trial)
         return None
 
