@@ -1,7 +1,7 @@
 """Search efficiency on Ray Tune, each part next to its peer, from one run.
 
 (a) Equal budgets on the tiny MNIST space: random search's full budget B (49 trials x 27 epochs); random,
-    HyperBand, ASHA, TPE and TPE + ASHA (``search(max_total_epochs=B)``) and Optuna's TPE with its Hyperband pruner
+    HyperBand, ASHA, TPE, TPE + ASHA and TPE + HyperBand (BOHB-style; ``search(max_total_epochs=B)``) and Optuna's TPE with its Hyperband pruner
     (``optuna_peer.py``, same trial function and budget): the best test loss of a trial trained to the end after
     B/9, B/3 and B epochs in all (``results.anytime(by='epochs', completed_only=True)``). Goal: at B/3 and B/9
     HyperBand or ASHA below random on every seed; trw_ray's best combination at least as good as Optuna's.
@@ -71,7 +71,8 @@ def part_b(seeds: int, evaluations: int, storage: str) -> None:
 
 # ------------------------------------------------------------------------------------------- (a) equal budgets
 
-A_SEARCHES = (("random", None), ("hyperband", None), ("asha", None), ("tpe", None), ("tpe", "asha"))
+A_SEARCHES = (("random", None), ("hyperband", None), ("asha", None), ("tpe", None), ("tpe", "asha"),
+              ("tpe", "hyperband"))
 BUDGET_FRACTIONS = (1 / 9, 1 / 3, 1.0)
 
 
@@ -82,7 +83,8 @@ def best_within(results, epochs: float) -> float:
     return float(within.iloc[-1]) if len(within) else float("nan")
 
 
-def part_a(trials: int, epochs: int, seeds: int, storage: str, first_seed: int = 0) -> None:
+def part_a(trials: int, epochs: int, seeds: int, storage: str, first_seed: int = 0,
+           labels: list[str] | None = None) -> None:
     from optuna_peer import run_peer
 
     space = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "search_spaces", "mnist_cnn_tiny.yaml")
@@ -95,6 +97,8 @@ def part_a(trials: int, epochs: int, seeds: int, storage: str, first_seed: int =
     for seed in range(first_seed, first_seed + seeds):
         for algorithm, scheduler in (*A_SEARCHES, ("optuna", None)):
             label = f"{algorithm}+{scheduler}" if scheduler else algorithm
+            if labels is not None and label not in labels:
+                continue
             started = time.perf_counter()
             if algorithm == "optuna":
                 label = "optuna tpe+hyperband"
@@ -115,13 +119,15 @@ def part_a(trials: int, epochs: int, seeds: int, storage: str, first_seed: int =
     means = {label: np.nanmean(np.array(rows), axis=0) for label, rows in table.items()}
     for label, mean in means.items():
         print(f"    {label:22s} B/9 {mean[0]:.4f}  B/3 {mean[1]:.4f}  B {mean[2]:.4f}")
-    random_rows = np.array(table["random"])
+    random_rows = np.array(table.get("random", []))
     for index, name in ((0, "B/9"), (1, "B/3")):
-        for scheduler in ("hyperband", "asha"):
+        for scheduler in ("hyperband", "asha") if len(random_rows) else ():
+            if scheduler not in table:
+                continue
             wins = int(np.sum(np.array(table[scheduler])[:, index] < random_rows[:, index]))
             print(f"  {name}: {scheduler} below random on {wins} of {len(random_rows)} seeds")
     ours = {label: mean for label, mean in means.items() if not label.startswith("optuna")}
-    for index, name in enumerate(("B/9", "B/3", "B")):
+    for index, name in enumerate(("B/9", "B/3", "B") if ours and "optuna tpe+hyperband" in means else ()):
         best_label = min(ours, key=lambda label: np.nan_to_num(ours[label][index], nan=np.inf))
         peer = means["optuna tpe+hyperband"][index]
         print(f"  {name}: trw_ray's best {best_label} {ours[best_label][index]:.4f} vs Optuna {peer:.4f}: ratio "
@@ -322,6 +328,8 @@ def main() -> None:
     parser.add_argument("--mnist-epochs", type=int, default=27, help="budget of one trial (HyperBand/ASHA max_t)")
     parser.add_argument("--mnist-seeds", type=int, default=3)
     parser.add_argument("--mnist-first-seed", type=int, default=0)
+    parser.add_argument("--mnist-algorithms", help="(a) only these, comma-separated labels as printed (e.g. "
+                        "'tpe+hyperband,optuna')")
     parser.add_argument("--fcnet-seeds", type=int, default=20)
     parser.add_argument("--fcnet-evaluations", type=int, default=100)
     parser.add_argument("--overhead-repeats", type=int, default=3, help="runs of each side of (c)")
@@ -338,7 +346,8 @@ def main() -> None:
         if "d" in args.parts:
             part_d()
         if "a" in args.parts:
-            part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage, args.mnist_first_seed)
+            part_a(args.mnist_trials, args.mnist_epochs, args.mnist_seeds, storage, args.mnist_first_seed,
+               args.mnist_algorithms.split(",") if args.mnist_algorithms else None)
         if "e" in args.parts:
             part_e(args.fcnet_seeds, args.fcnet_evaluations)
         if "b" in args.parts:
