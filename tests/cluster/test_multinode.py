@@ -290,9 +290,11 @@ def test_a_stopped_job_resumes_under_the_same_name(cluster):
     assert all(first_epochs_after[trial_id] > epoch for trial_id, epoch in checkpointed.items()), \
         (first_epochs_after, checkpointed, seen)
     assert max(first_epochs_after.values()) >= 2, (first_epochs_after, seen)  # at least one from its checkpoint
-    # Tune saved its state once more at the stop: every interrupted trial goes on after the last epoch it reported
-    assert first_epochs_after == {trial_id: epoch + 1 for trial_id, epoch in last_epochs_before.items()}, \
-        (first_epochs_after, last_epochs_before, seen)
+    # Tune saved its state once more at the stop: every interrupted trial goes on after the last epoch it reported,
+    # or trains that one epoch again when its report was still in flight as the stop arrived (seen once in CI:
+    # recorded by trw_ray, not yet in Tune's last save)
+    assert all(last_epochs_before[trial_id] <= epoch <= last_epochs_before[trial_id] + 1
+               for trial_id, epoch in first_epochs_after.items()), (first_epochs_after, last_epochs_before, seen)
     print(f"\njob stopped {stopped_at - started:.1f} s after its submission with {len(finished)} trial(s) finished; "
           f"resubmitted, the interrupted trials went on from epochs {sorted(first_epochs_after.values())}; "
           f"the search done {ended - started:.1f} s after the first submission")
