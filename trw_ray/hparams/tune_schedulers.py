@@ -44,7 +44,8 @@ class BudgetScheduler(TrialScheduler):
 
     Every result is counted; once the budget is spent, the trials that have not started and the paused ones are
     ended (a paused trial keeps the record of what it trained, as one a scheduler stopped; one never scheduled gets
-    its trial folder name first, as Tune gives it when it schedules a trial), and nothing more is chosen to run. The decisions of the wrapped scheduler are unchanged.
+    its trial folder name first, as Tune gives it when it schedules a trial), and nothing more is chosen to run.
+    The decisions of the wrapped scheduler are unchanged.
     """
 
     def __init__(self, scheduler: TrialScheduler, budget):
