@@ -33,7 +33,7 @@ import numpy as np
 
 import trw_ray as trw
 from trw_ray.hparams.searchers import RandomSearch, RegularizedEvolution
-from trw_ray.nas.cell_space import cell_search_space, genotype_from_config
+from trw_ray.nas.cell_space import cell_search_space, cell_surrogate_options, genotype_from_config
 from trw_ray.nas.evaluators import CellKey, nb201_table, table_code
 from trw_ray.nas.evolution import default_population_size
 
@@ -67,7 +67,8 @@ def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int) -> l
         return accuracies
     if algorithm.startswith("evolution"):
         logic = RegularizedEvolution(space, mode="max", seed=seed, population_size=20, sample_size=20,
-                                     key=CellKey("nb201", canonical=False), surrogate=algorithm == "evolution")
+                                     key=CellKey("nb201", canonical=False), surrogate=algorithm == "evolution",
+                                     surrogate_options=cell_surrogate_options("nb201") if algorithm == "evolution" else None)
     else:
         logic = RandomSearch(space, mode="max", seed=seed)
     accuracies, pending = [], []
@@ -208,7 +209,7 @@ def part_odds(args) -> None:
                     logic = (RandomSearch(space, mode="max", seed=seed) if name == "random" else
                              RegularizedEvolution(space, mode="max", seed=seed, population_size=population,
                                                   sample_size=population, key=CellKey("nb201", canonical=False),
-                                                  surrogate=True))
+                                                  surrogate=True, surrogate_options=cell_surrogate_options("nb201")))
                     rng = np.random.default_rng(10_000 + seed)  # the same draws of noise for both searches
                     picks[name].append(mean[noisy_pick(logic, per_seed, args.candidates, rng, noise)])
             random_picks, evolution_picks = np.array(picks["random"]), np.array(picks["evolution"])

@@ -59,3 +59,35 @@ def test_bad_arguments_get_errors_naming_them():
         MatchKernelRidge(CELLS).fit([{name: "a" for name in CELLS}], [1.0, 2.0])
     with pytest.raises(RuntimeError, match="fit the surrogate first"):
         MatchKernelRidge(CELLS).predict([{name: "a" for name in CELLS}])
+
+
+def test_a_choice_similarity_carries_what_is_learnt_of_one_choice_to_a_similar_one():
+    space = {"op": DiscreteValue("a", ["a", "b", "c"]), "other": DiscreteValue("x", ["x", "y"])}
+    # 'c' is never seen; 'b' is much better than 'a'
+    train = [{"op": op, "other": other} for op in ("a", "b") for other in ("x", "y")]
+    scores = [0.0, 0.1, 5.0, 5.1]
+    similar = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.9], [0.0, 0.9, 1.0]])
+    plain = MatchKernelRidge(space).fit(train, scores)
+    alike = MatchKernelRidge(space, choice_similarity={"op": similar}).fit(train, scores)
+    unseen = [{"op": "c", "other": "x"}]
+    assert alike.predict(unseen)[0] > plain.predict(unseen)[0] + 1.0
+    # the identity is the one-hot kernel, and represent is applied before the comparison
+    identity = MatchKernelRidge(space, choice_similarity={"op": np.eye(3)}).fit(train, scores)
+    grid = [{"op": op, "other": other} for op in "abc" for other in "xy"]
+    np.testing.assert_allclose(identity.predict(grid), plain.predict(grid))
+    as_b = MatchKernelRidge(space, represent=lambda config: {**config, "op": "b" if config["op"] == "c" else
+                                                                      config["op"]}).fit(train, scores)
+    np.testing.assert_allclose(as_b.predict(unseen), as_b.predict([{"op": "b", "other": "x"}]))
+
+
+@pytest.mark.parametrize("matrix, message", [
+    (np.eye(2), r"expected a symmetric 3x3 matrix"),
+    ([[1, 0.5, 0], [0.2, 1, 0], [0, 0, 1]], r"expected a symmetric 3x3 matrix"),
+    ([[1, 1, 0], [1, 1, 1], [0, 1, 1]], r"expected a positive semi-definite matrix"),
+])
+def test_a_bad_choice_similarity_is_named(matrix, message):
+    space = {"op": DiscreteValue("a", ["a", "b", "c"])}
+    with pytest.raises(ValueError, match=r"choice_similarity\['op'\]: " + message):
+        MatchKernelRidge(space, choice_similarity={"op": matrix})
+    with pytest.raises(ValueError, match="'x' is not a categorical parameter"):
+        MatchKernelRidge({**space, "x": ContinuousUniform(0.5, 0.0, 1.0)}, choice_similarity={"x": np.eye(3)})

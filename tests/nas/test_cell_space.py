@@ -6,10 +6,13 @@ import pytest
 
 from trw_ray.hparams.searchers import RandomSearch, RegularizedEvolution
 from trw_ray.nas.cell_space import (
+    CanonicalConfig,
     canonical_genotype,
     cell_search_space,
+    cell_surrogate_options,
     config_from_genotype,
     genotype_from_config,
+    op_similarity,
 )
 from trw_ray.nas.evaluators import CellKey, ParameterBudget, count_parameters, table_code
 from trw_ray.nas.genotypes import parse_genotype
@@ -99,3 +102,29 @@ def test_a_parameter_budget_is_never_exceeded():
             logic.observe(str(index), float(index % 7))
     with pytest.raises(ValueError, match="constraint: rejected"):
         RandomSearch(cell_search_space("nb201"), seed=0, constraint=lambda config: False).suggest("x")
+
+
+def test_the_surrogate_of_a_cell_space_knows_op_families_and_what_a_cell_computes():
+    similarity = op_similarity(["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"])
+    assert similarity[2, 3] == similarity[3, 2] == 0.8  # one family: the convolution at two kernel sizes
+    assert similarity[1, 4] == 0.3 and similarity[1, 2] == 0.0  # parameter-free with parameter-free only
+    assert similarity[0].tolist() == [1.0, 0, 0, 0, 0]  # none is like nothing
+    darts = op_similarity(["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
+                           "dil_conv_3x3"])
+    assert darts[0, 1] == darts[3, 4] == 0.8 and darts[3, 5] == darts[0, 2] == 0.3 and darts[2, 3] == 0.0
+    for space in ("nb201", "darts"):
+        options = cell_surrogate_options(space)
+        logic = RegularizedEvolution(cell_search_space(space), mode="max", seed=0, population_size=3, sample_size=3,
+                                     surrogate=True, surrogate_options=options)  # options checked here
+        for index in range(8):
+            config = logic.suggest(str(index))
+            genotype_from_config(config, space)
+            logic.observe(str(index), float(index))
+    # an edge no path uses counts as 'none': a dead edge's op does not matter to the surrogate
+    a = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+    b = "|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+    represent = CanonicalConfig("nb201")
+    assert represent(config_from_genotype(a)) == represent(config_from_genotype(b)) == \
+        config_from_genotype(canonical_genotype(a))
+    with pytest.raises(ValueError, match="surrogate_options: expected a dict with keys among"):
+        RegularizedEvolution(cell_search_space("nb201"), surrogate=True, surrogate_options={"ridge": 1.0})

@@ -182,10 +182,14 @@ class RegularizedEvolution(SearchLogic):
             random draws. The parent is the best result, not a tournament winner of the aging population: measured
             on the NB-201 tables (150 evaluations, 20 seeds), a tournament over all results found ImageNet16-120's
             best cell in 60% of the seeds, the best result as parent in 70% (random mutations: 32%).
+        surrogate_options: keyword arguments of the surrogate
+            (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: ``regularization``, ``choice_similarity``,
+            ``represent``); :func:`trw_ray.nas.cell_surrogate_options` gives a cell space's.
     """
 
     def __init__(self, space, mode="min", seed=None, population_size: int = 20, sample_size: int = 10,
-                 avoid_duplicates: bool = True, key=None, constraint=None, surrogate: bool = False):
+                 avoid_duplicates: bool = True, key=None, constraint=None, surrogate: bool = False,
+                 surrogate_options: Mapping[str, Any] | None = None):
         super().__init__(space, mode, seed)
         checks.positive_int(population_size, "population_size")
         checks.positive_int(sample_size, "sample_size")
@@ -199,6 +203,7 @@ class RegularizedEvolution(SearchLogic):
         if not isinstance(surrogate, bool):
             raise ValueError(f"surrogate: expected True or False; got {surrogate!r}")
         self.surrogate = surrogate
+        self.surrogate_options = check_surrogate_options(surrogate_options, self.space)
         self.history: list[tuple[dict[str, Any], float]] = []  # every result, for the surrogate
         self._pool = None  # a finite space's every point, keyed and encoded once
         self.population: list[tuple[dict[str, Any], float]] = []  # oldest first
@@ -252,7 +257,7 @@ class RegularizedEvolution(SearchLogic):
 
         if len(self.history) < 2:
             return None
-        model = MatchKernelRidge(self.space).fit([config for config, _ in self.history],
+        model = MatchKernelRidge(self.space, **self.surrogate_options).fit([config for config, _ in self.history],
                                                  [score for _, score in self.history])
         candidates = [config for config in self._neighbours(parent) if self._is_new(config)]
         if candidates:
@@ -327,6 +332,21 @@ class RegularizedEvolution(SearchLogic):
         self.pending = {key: dict(value) for key, value in state["pending"].items()}
         self.seen = set(state["seen"])
         self.history = [(dict(config), float(score)) for config, score in state.get("history", [])]
+
+
+SURROGATE_OPTIONS = ("regularization", "choice_similarity", "represent")
+
+
+def check_surrogate_options(options: Mapping[str, Any] | None, space: Mapping[str, Param]) -> dict[str, Any]:
+    """``options`` of :class:`~trw_ray.hparams.surrogate.MatchKernelRidge`, checked by building one on ``space``."""
+    from trw_ray.hparams.surrogate import MatchKernelRidge
+
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping) or set(options) - set(SURROGATE_OPTIONS):
+        raise ValueError(f"surrogate_options: expected a dict with keys among {list(SURROGATE_OPTIONS)}; got {options!r}")
+    MatchKernelRidge(space, **options)
+    return dict(options)
 
 
 def hyperband_brackets(max_t: int, reduction_factor: float = 3) -> list[dict[str, Any]]:

@@ -8,13 +8,20 @@
 :func:`canonical_genotype` names a cell by what it computes: NB-201 cells that differ only by edges no path from
 the input to the output uses, by ``none``-dead nodes, or by swapping the two middle nodes when they are not
 connected, get one key (so a search that trains its candidates never trains the same function twice); a table
-lookup keeps each cell's own key, since the table trained them apart. Numpy only.
+lookup keeps each cell's own key, since the table trained them apart.
+
+:func:`cell_surrogate_options` is what evolution's surrogate knows of a cell space: ops of one family (1x1 and 3x3
+convolutions, two poolings) are alike, parameter-free ops a little, and a cell is compared by what it computes
+(:class:`CanonicalConfig`). Numpy only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from trw_ray.hparams.params import DiscreteValue, Param
 from trw_ray.nas.genotypes import (
@@ -28,7 +35,14 @@ from trw_ray.nas.genotypes import (
     parse_genotype,
 )
 
-__all__ = ["canonical_genotype", "cell_search_space", "config_from_genotype", "genotype_from_config"]
+__all__ = ["CanonicalConfig", "canonical_genotype", "cell_search_space", "cell_surrogate_options", "config_from_genotype",
+           "genotype_from_config", "op_similarity"]
+
+#: how much evolution's surrogate lets two ops agree: one family (the same op at another kernel size, or two
+#: poolings), or both parametric / both parameter-free. Measured on the NB-201 tables (``benchmarks/README.md``):
+#: 0.5-0.9 for a family all found ImageNet16-120's best cell in 84-92% of 100 seeds at 150 evaluations (one-hot ops: 66%).
+SAME_FAMILY_SIMILARITY = 0.8
+SAME_KIND_SIMILARITY = 0.3
 
 
 def _nb201_name(node: int, source: int) -> str:
@@ -123,3 +137,50 @@ def canonical_genotype(genotype: Genotype | str) -> str:
         swap = {1: 2, 2: 1}
         candidates.append(_nb201_text([(swap.get(s, s), swap.get(n, n), op) for s, n, op in edges]))
     return min(candidates)
+
+
+def _op_family(op: str) -> str:
+    return "pool" if "pool" in op else re.sub(r"_\d+x\d+$", "", op)
+
+
+def _op_kind(op: str) -> str | None:
+    if op == NONE:
+        return None
+    return "parameter_free" if op == "skip_connect" or "pool" in op else "parametric"
+
+
+def op_similarity(ops: Sequence[str]) -> np.ndarray:
+    """``(len(ops), len(ops))``: 1 for an op with itself, :data:`SAME_FAMILY_SIMILARITY` for one family
+    (``nor_conv_1x1`` / ``nor_conv_3x3``, ``sep_conv_3x3`` / ``sep_conv_5x5``, ``max_pool_3x3`` / ``avg_pool_3x3``),
+    :data:`SAME_KIND_SIMILARITY` for two parametric or two parameter-free ops, 0 otherwise (``none`` is like nothing)."""
+    size = len(ops)
+    matrix = np.eye(size)
+    for i in range(size):
+        for j in range(size):
+            if i != j and _op_kind(ops[i]) is not None and _op_kind(ops[i]) == _op_kind(ops[j]):
+                same_family = _op_family(ops[i]) == _op_family(ops[j])
+                matrix[i, j] = SAME_FAMILY_SIMILARITY if same_family else SAME_KIND_SIMILARITY
+    return matrix
+
+
+class CanonicalConfig:
+    """``config -> config`` of the cell's canonical genotype (:func:`canonical_genotype`): the configuration of what
+    the cell computes (an NB-201 edge no path uses is ``none``)."""
+
+    def __init__(self, space: str = "nb201"):
+        self.space = get_space(space).name
+
+    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return config_from_genotype(canonical_genotype(genotype_from_config(config, self.space)))
+
+    def __repr__(self) -> str:
+        return f"CanonicalConfig({self.space!r})"
+
+
+def cell_surrogate_options(space: str = "nb201") -> dict[str, Any]:
+    """Evolution's ``surrogate_options`` for a cell space: every op choice's :func:`op_similarity`, and cells
+    compared by what they compute (:class:`CanonicalConfig`)."""
+    parameters = cell_search_space(space)
+    similarity = {name: op_similarity(spec.choices) for name, spec in parameters.items()
+                  if all(isinstance(choice, str) for choice in spec.choices)}
+    return {"choice_similarity": similarity, "represent": CanonicalConfig(space)}

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trw_ray import checks
-from trw_ray.nas.cell_space import cell_search_space
+from trw_ray.nas.cell_space import cell_search_space, cell_surrogate_options
 from trw_ray.nas.evaluators import (
     TABLE_DATASETS,
     CellKey,
@@ -72,7 +72,9 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
             evaluations, 2 at a time, 50 seeds; ``benchmarks/nas_evolution.py``): P = S = 20 found CIFAR-10's best cell
             in 88% of the seeds (regret 0.052 points), against 60% for P=20/S=10, 58% for 10/5, 32% for 20/5.
         surrogate: evolution mutates the best cell so far and picks each child with a surrogate fit on every
-            result (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: every op's and every pair of ops' effect);
+            result (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: every op's and every pair of ops' effect,
+            with the cell space's :func:`~trw_ray.nas.cell_surrogate_options`: ops of one family alike, cells
+            compared by what they compute; ``algorithm_options={'surrogate_options': ...}`` replaces them);
             False: regularized evolution's random one-choice mutations of a tournament winner. Measured on the NB-201
             tables (150 evaluations; ``benchmarks/nas_evolution.py``): see ``benchmarks/README.md``.
         evaluator: ``'train'`` (``build_network`` trained by the Trainer in the trial) or ``'table'`` (NAS-Bench-201
@@ -107,6 +109,8 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
         options.setdefault("sample_size", min(sample_size or options["population_size"], options["population_size"]))
         options.setdefault("key", CellKey(cell_space.name, canonical=evaluator == "train"))
         options.setdefault("surrogate", surrogate)
+        if options["surrogate"]:
+            options.setdefault("surrogate_options", cell_surrogate_options(cell_space.name))
     if max_parameters is not None and algorithm in CONSTRAINED_ALGORITHMS and evaluator == "train":
         options.setdefault("constraint", ParameterBudget(int(max_parameters), cell_space.name, merged["width"],
                                                          merged["depth"]))
