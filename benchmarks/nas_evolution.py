@@ -246,7 +246,7 @@ def main() -> None:
         outcome = part_b(args, storage) if args.part in ("b", "all") else None
         if args.part in ("c", "all"):
             part_c(args, storage, outcome)
-        if args.part in ("odds", "all"):
+        if args.part in ("odds", "all") and args.seeds:
             part_odds(args)
 
 
