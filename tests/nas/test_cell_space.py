@@ -128,3 +128,5 @@ def test_the_surrogate_of_a_cell_space_knows_op_families_and_what_a_cell_compute
         config_from_genotype(canonical_genotype(a))
     with pytest.raises(ValueError, match="surrogate_options: expected a dict with keys among"):
         RegularizedEvolution(cell_search_space("nb201"), surrogate=True, surrogate_options={"ridge": 1.0})
+    with pytest.raises(ValueError, match="surrogate_options: given, but surrogate is False"):
+        RegularizedEvolution(cell_search_space("nb201"), surrogate_options=cell_surrogate_options("nb201"))

@@ -203,7 +203,10 @@ class RegularizedEvolution(SearchLogic):
         if not isinstance(surrogate, bool):
             raise ValueError(f"surrogate: expected True or False; got {surrogate!r}")
         self.surrogate = surrogate
-        self.surrogate_options = check_surrogate_options(surrogate_options, self.space)
+        if surrogate_options is not None and not surrogate:
+            raise ValueError("surrogate_options: given, but surrogate is False; pass surrogate=True to use them")
+        self._model = surrogate_model(surrogate_options, self.space) if surrogate else None
+        self._history_codes = np.empty((0, len(self.space)))  # the surrogate's codes of the history, in order
         self.history: list[tuple[dict[str, Any], float]] = []  # every result, for the surrogate
         self._pool = None  # a finite space's every point, keyed and encoded once
         self.population: list[tuple[dict[str, Any], float]] = []  # oldest first
@@ -253,12 +256,14 @@ class RegularizedEvolution(SearchLogic):
     def _surrogate_child(self, parent: Mapping[str, Any]) -> dict[str, Any] | None:
         """The new configuration the surrogate predicts best: among the parent's one-choice mutations, else among
         the space (or random draws); None when there is nothing new (the random path decides then)."""
-        from trw_ray.hparams.surrogate import MatchKernelRidge
-
         if len(self.history) < 2:
             return None
-        model = MatchKernelRidge(self.space, **self.surrogate_options).fit([config for config, _ in self.history],
-                                                 [score for _, score in self.history])
+        model = self._model
+        known = len(self._history_codes)
+        if known < len(self.history):  # only the new results are encoded
+            self._history_codes = np.concatenate([self._history_codes,
+                                                  model.encode([config for config, _ in self.history[known:]])])
+        model.fit_codes(self._history_codes, [score for _, score in self.history])
         candidates = [config for config in self._neighbours(parent) if self._is_new(config)]
         if candidates:
             return candidates[int(np.argmax(model.predict(candidates)))]
@@ -332,21 +337,20 @@ class RegularizedEvolution(SearchLogic):
         self.pending = {key: dict(value) for key, value in state["pending"].items()}
         self.seen = set(state["seen"])
         self.history = [(dict(config), float(score)) for config, score in state.get("history", [])]
+        self._history_codes = np.empty((0, len(self.space)))
 
 
 SURROGATE_OPTIONS = ("regularization", "choice_similarity", "represent")
 
 
-def check_surrogate_options(options: Mapping[str, Any] | None, space: Mapping[str, Param]) -> dict[str, Any]:
-    """``options`` of :class:`~trw_ray.hparams.surrogate.MatchKernelRidge`, checked by building one on ``space``."""
+def surrogate_model(options: Mapping[str, Any] | None, space: Mapping[str, Param]):
+    """The :class:`~trw_ray.hparams.surrogate.MatchKernelRidge` of ``space`` with ``options`` (checked)."""
     from trw_ray.hparams.surrogate import MatchKernelRidge
 
-    if options is None:
-        return {}
+    options = {} if options is None else options
     if not isinstance(options, Mapping) or set(options) - set(SURROGATE_OPTIONS):
         raise ValueError(f"surrogate_options: expected a dict with keys among {list(SURROGATE_OPTIONS)}; got {options!r}")
-    MatchKernelRidge(space, **options)
-    return dict(options)
+    return MatchKernelRidge(space, **options)
 
 
 def hyperband_brackets(max_t: int, reduction_factor: float = 3) -> list[dict[str, Any]]:

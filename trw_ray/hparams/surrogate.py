@@ -91,8 +91,15 @@ class MatchKernelRidge:
         if len(configs) != len(scores) or not len(configs):
             raise ValueError(f"fit: expected as many configurations as scores (at least one); got {len(configs)} "
                              f"and {len(scores)}")
+        return self.fit_codes(self.encode(configs), scores)
+
+    def fit_codes(self, codes: np.ndarray, scores: Sequence[float]) -> MatchKernelRidge:
+        """:meth:`fit` on configurations already :meth:`encode`-d (a history that grows one result at a time)."""
         scores = np.asarray(scores, dtype=float)
-        self._train = self.encode(configs)
+        if len(codes) != len(scores) or not len(codes):
+            raise ValueError(f"fit: expected as many configurations as scores (at least one); got {len(codes)} "
+                             f"and {len(scores)}")
+        self._train = np.asarray(codes, dtype=float)
         self._mean = float(scores.mean())
         gram = self._kernel(self._train, self._train)
         self._alpha = np.linalg.solve(gram + self.regularization * np.eye(len(gram)), scores - self._mean)

@@ -80,7 +80,8 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = ["ArchitectureRanking", "CanonicalConfig", "CellKey", "ParameterBudget", "bootstrap_ranking",
-           "canonical_genotype", "cell_search_space", "cell_surrogate_options", "config_from_genotype", "op_similarity", "count_parameters", "evaluate_cell", "evaluate_table_cell",
+           "canonical_genotype", "cell_search_space", "cell_surrogate_options", "config_from_genotype", "op_similarity",
+           "count_parameters", "evaluate_cell", "evaluate_table_cell",
            "evolution_search", "genotype_from_config", "nb201_table", "rank", "train_genotype",
            "CELL_SPACES", "CellSpace", "CollapseGuard", "DEFAULT_RETRAIN_SETTINGS", "DEFAULT_SETTINGS", "DartsGenotype",
            "DartsSearchResults", "NB201Genotype", "bilevel_split", "darts_optimizers_fn", "darts_search",
