@@ -219,6 +219,26 @@ def test_evolution_with_a_surrogate_never_repeats_respects_its_constraint_and_re
         RegularizedEvolution(small, surrogate="yes")
 
 
+def test_evolution_keeps_the_pools_kernel_between_suggestions_without_changing_a_proposal():
+    small = {f"op{i}": DiscreteValue("a", ["a", "b", "c"]) for i in range(4)}
+
+    def run(recompute_every_time):
+        logic = RegularizedEvolution(small, mode="max", seed=3, population_size=3, sample_size=3, surrogate=True)
+        proposed = []
+        while len(proposed) < 60 and (config := logic.suggest(f"t{len(proposed)}")) is not None:
+            proposed.append(tuple(config.values()))
+            logic.observe(f"t{len(proposed) - 1}", float(sum(v == "c" for v in config.values())) - (config["op0"] == "b"))
+            if recompute_every_time:
+                logic._pool_kernel = None
+        return logic, proposed
+
+    kept, proposed = run(False)
+    _, recomputed = run(True)
+    assert proposed == recomputed and len(set(proposed)) == len(proposed) == 60
+    pool_codes = kept._pool[2]
+    np.testing.assert_array_equal(kept._kernel_of_pool(), kept._model.kernel(pool_codes, kept._history_codes))
+
+
 def test_evolution_with_a_surrogate_exhausts_a_finite_space_without_a_duplicate():
     small = {f"op{i}": DiscreteValue("a", ["a", "b", "c"]) for i in range(3)}
     logic = RegularizedEvolution(small, mode="max", seed=2, population_size=3, sample_size=3, surrogate=True)

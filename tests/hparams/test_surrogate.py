@@ -40,6 +40,17 @@ def test_the_surrogate_ranks_unseen_configurations_of_a_planted_objective():
     assert model.predict([{**base, "op0": "c", "op1": "d"}])[0] > model.predict([{**base, "op0": "c", "op1": "a"}])[0]
 
 
+def test_predictions_from_a_kernel_computed_ahead_equal_the_predictions():
+    objective = _planted(2)
+    configs = [dict(zip(CELLS, values, strict=True)) for values in itertools.product("abcde", repeat=6)][::97]
+    model = MatchKernelRidge(CELLS).fit(configs[:40], [objective(c) for c in configs[:40]])
+    codes = model.encode(configs[40:])
+    kernel = model.kernel(codes, model.encode(configs[:40]))
+    np.testing.assert_allclose(model.predict_kernel(kernel), model.predict(configs[40:]))
+    with pytest.raises(ValueError, match=r"kernel: expected a \(candidates, 40\) matrix .* got shape \(3, 39\)"):
+        model.predict_kernel(kernel[:3, :39])
+
+
 def test_numeric_parameters_count_as_closeness_on_their_unit_scale():
     space = {"x": ContinuousUniform(0.5, 0.0, 1.0), "kind": DiscreteValue("a", ["a", "b"])}
     rng = np.random.default_rng(0)

@@ -209,6 +209,7 @@ class RegularizedEvolution(SearchLogic):
         self._history_codes = np.empty((0, len(self.space)))  # the surrogate's codes of the history, in order
         self.history: list[tuple[dict[str, Any], float]] = []  # every result, for the surrogate
         self._pool = None  # a finite space's every point, keyed and encoded once
+        self._pool_kernel = None  # the kernel of that pool against the history's codes, a column per result
         self.population: list[tuple[dict[str, Any], float]] = []  # oldest first
         self.pending: dict[str, dict[str, Any]] = {}
         self.seen: set[str] = set()
@@ -268,7 +269,7 @@ class RegularizedEvolution(SearchLogic):
         if candidates:
             return candidates[int(np.argmax(model.predict(candidates)))]
         pool, keys, codes = self._candidate_pool(model)
-        predictions = model.predict_codes(codes)
+        predictions = model.predict_codes(codes) if self._pool is None else model.predict_kernel(self._kernel_of_pool())
         for index in np.argsort(-predictions, kind="stable"):  # the constraint runs only until one is accepted
             config = pool[int(index)]
             if (not self.avoid_duplicates or keys[int(index)] not in self.seen) and \
@@ -293,6 +294,17 @@ class RegularizedEvolution(SearchLogic):
         if finite:
             self._pool = entry
         return entry
+
+    def _kernel_of_pool(self) -> np.ndarray:
+        """The finite pool's kernel against every result so far, computing only the new results' columns."""
+        codes = self._pool[2]
+        if self._pool_kernel is None:
+            self._pool_kernel = np.empty((len(codes), 0))
+        known = self._pool_kernel.shape[1]
+        if known < len(self._history_codes):
+            self._pool_kernel = np.concatenate([self._pool_kernel,
+                                                self._model.kernel(codes, self._history_codes[known:])], axis=1)
+        return self._pool_kernel
 
     def _tournament(self) -> dict[str, Any]:
         size = min(self.sample_size, len(self.population))
@@ -338,6 +350,7 @@ class RegularizedEvolution(SearchLogic):
         self.seen = set(state["seen"])
         self.history = [(dict(config), float(score)) for config, score in state.get("history", [])]
         self._history_codes = np.empty((0, len(self.space)))
+        self._pool_kernel = None
 
 
 SURROGATE_OPTIONS = ("regularization", "choice_similarity", "represent")

@@ -71,7 +71,8 @@ class MatchKernelRidge:
                 codes[:, column] = [spec.to_unit(config[name]) for config in configs]
         return codes
 
-    def _kernel(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    def kernel(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """``(len(left), len(right))``: the kernel between two sets of :meth:`encode`-d configurations."""
         agreement = np.zeros((len(left), len(right)))  # sum_p s_p
         squares = np.zeros((len(left), len(right)))  # sum_p s_p ** 2
         for column, categorical in enumerate(self._categorical):
@@ -101,7 +102,7 @@ class MatchKernelRidge:
                              f"and {len(scores)}")
         self._train = np.asarray(codes, dtype=float)
         self._mean = float(scores.mean())
-        gram = self._kernel(self._train, self._train)
+        gram = self.kernel(self._train, self._train)
         self._alpha = np.linalg.solve(gram + self.regularization * np.eye(len(gram)), scores - self._mean)
         return self
 
@@ -114,7 +115,18 @@ class MatchKernelRidge:
             raise RuntimeError("predict: fit the surrogate first")
         if not len(codes):
             return np.empty(0)
-        return self._mean + self._kernel(codes, self._train) @ self._alpha
+        return self._mean + self.kernel(codes, self._train) @ self._alpha
+
+    def predict_kernel(self, kernel: np.ndarray) -> np.ndarray:
+        """Predictions from ``kernel(codes, training codes)`` computed ahead: a pool scored after every new result
+        keeps its kernel columns and adds one per result instead of recomputing them all."""
+        if self._alpha is None:
+            raise RuntimeError("predict: fit the surrogate first")
+        kernel = np.asarray(kernel, dtype=float)
+        if kernel.ndim != 2 or kernel.shape[1] != len(self._train):
+            raise ValueError(f"kernel: expected a (candidates, {len(self._train)}) matrix against the training "
+                             f"configurations; got shape {kernel.shape}")
+        return self._mean + kernel @ self._alpha
 
 
 def _similarities(space: Mapping[str, Param], choice_similarity: Mapping[str, Any] | None) -> dict[int, np.ndarray]:
