@@ -16,7 +16,7 @@ over ``--seeds`` seeds, how often evolution's pick (``evolution_search``'s setti
 least as good as random search's (by the cell's mean accuracy), and that share to the power ``--train-seeds``: the
 chance of winning on every seed of (b) if its seeds behaved like the table's.
 
-    python benchmarks/nas_evolution.py [--part a|b|c|odds|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3]
+    python benchmarks/nas_evolution.py [--part a|b|c|odds|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3] [--first-seed 0]
         [--candidates 24] [--train-seeds 3] [--train-samples 2000] [--epochs 2]
 """
 
@@ -111,8 +111,9 @@ def part_a(args, storage: Path) -> None:
     for dataset in args.datasets.split(","):
         best = max(entry["val_acc"] for entry in nb201_table(dataset).values())
         for algorithm in args.algorithms.split(","):
-            for path, seeds in (("tune", range(args.tune_seeds)),
-                                ("logic", range(args.tune_seeds, args.tune_seeds + args.seeds))):
+            first = args.first_seed
+            for path, seeds in (("tune", range(first, first + args.tune_seeds)),
+                                ("logic", range(first + args.tune_seeds, first + args.tune_seeds + args.seeds))):
                 if not len(seeds):
                     continue
                 started = time.perf_counter()
@@ -224,6 +225,7 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=150)
     parser.add_argument("--seeds", type=int, default=50, help="(a) seeds of the Ray-free path")
     parser.add_argument("--tune-seeds", type=int, default=3, help="(a) seeds through Tune")
+    parser.add_argument("--first-seed", type=int, default=0, help="(a) the first seed (Tune's, then the Ray-free path's)")
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS), help=f"(a) of {', '.join(ALGORITHMS)}")
     parser.add_argument("--datasets", default=",".join(DATASETS), help=f"(a) of {', '.join(DATASETS)}")
     parser.add_argument("--candidates", type=int, default=24)
