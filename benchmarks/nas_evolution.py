@@ -16,8 +16,8 @@ over ``--seeds`` seeds, how often evolution's pick (``evolution_search``'s setti
 least as good as random search's (by the cell's mean accuracy), and that share to the power ``--train-seeds``: the
 chance of winning on every seed of (b) if its seeds behaved like the table's.
 
-    python benchmarks/nas_evolution.py [--part a|b|c|odds|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3] [--first-seed 0]
-        [--candidates 24] [--train-seeds 3] [--train-samples 2000] [--epochs 2]
+    python benchmarks/nas_evolution.py [--part a|b|c|odds|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3]
+        [--first-seed 0] [--candidates 24] [--train-seeds 3] [--train-samples 2000] [--epochs 2]
 """
 
 from __future__ import annotations

@@ -236,7 +236,7 @@ def test_evolution_keeps_the_pools_kernel_between_suggestions_without_changing_a
     _, recomputed = run(True)
     assert proposed == recomputed and len(set(proposed)) == len(proposed) == 60
     pool_codes = kept._pool[2]
-    np.testing.assert_array_equal(kept._kernel_of_pool(), kept._model.kernel(pool_codes, kept._history_codes))
+    np.testing.assert_array_equal(kept._kernel_of_pool(pool_codes), kept._model.kernel(pool_codes, kept._history_codes))
 
 
 def test_evolution_with_a_surrogate_exhausts_a_finite_space_without_a_duplicate():

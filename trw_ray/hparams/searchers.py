@@ -269,7 +269,7 @@ class RegularizedEvolution(SearchLogic):
         if candidates:
             return candidates[int(np.argmax(model.predict(candidates)))]
         pool, keys, codes = self._candidate_pool(model)
-        predictions = model.predict_codes(codes) if self._pool is None else model.predict_kernel(self._kernel_of_pool())
+        predictions = model.predict_codes(codes) if self._pool is None else model.predict_kernel(self._kernel_of_pool(codes))
         for index in np.argsort(-predictions, kind="stable"):  # the constraint runs only until one is accepted
             config = pool[int(index)]
             if (not self.avoid_duplicates or keys[int(index)] not in self.seen) and \
@@ -295,9 +295,8 @@ class RegularizedEvolution(SearchLogic):
             self._pool = entry
         return entry
 
-    def _kernel_of_pool(self) -> np.ndarray:
-        """The finite pool's kernel against every result so far, computing only the new results' columns."""
-        codes = self._pool[2]
+    def _kernel_of_pool(self, codes: np.ndarray) -> np.ndarray:
+        """The finite pool's (``codes``) kernel against every result so far, computing only the new results' columns."""
         if self._pool_kernel is None:
             self._pool_kernel = np.empty((len(codes), 0))
         known = self._pool_kernel.shape[1]

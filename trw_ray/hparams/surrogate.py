@@ -89,9 +89,6 @@ class MatchKernelRidge:
         return 1.0 + agreement + (agreement * agreement - squares) / 2.0
 
     def fit(self, configs: Sequence[Mapping[str, Any]], scores: Sequence[float]) -> MatchKernelRidge:
-        if len(configs) != len(scores) or not len(configs):
-            raise ValueError(f"fit: expected as many configurations as scores (at least one); got {len(configs)} "
-                             f"and {len(scores)}")
         return self.fit_codes(self.encode(configs), scores)
 
     def fit_codes(self, codes: np.ndarray, scores: Sequence[float]) -> MatchKernelRidge:
