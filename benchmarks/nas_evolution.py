@@ -49,6 +49,14 @@ ALGORITHMS = ("evolution", "evolution-rm", "random", "tpe")
 INPUTS = "trw_ray.nas.inputs:fashion_mnist_inputs"
 
 
+def evolution_logic(seed: int, population: int, surrogate: bool) -> RegularizedEvolution:
+    """The searcher ``evolution_search(evaluator='table')`` builds (P = S = ``population``), without Ray."""
+    options = {"surrogate_options": cell_surrogate_options("nb201"), "climb": "stalled"} if surrogate else {}
+    return RegularizedEvolution(cell_search_space("nb201"), mode="max", seed=seed, population_size=population,
+                                sample_size=population, key=CellKey("nb201", canonical=False), surrogate=surrogate,
+                                **options)
+
+
 def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int,
                  accuracies_of: dict[str, float] | None = None) -> list[float]:
     """The accuracies a search's logic finds, in order, without Ray (two results pending at a time), looked up in
@@ -73,9 +81,7 @@ def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int,
                 pending = []
         return accuracies
     if algorithm.startswith("evolution"):
-        logic = RegularizedEvolution(space, mode="max", seed=seed, population_size=20, sample_size=20,
-                                     key=CellKey("nb201", canonical=False), surrogate=algorithm == "evolution",
-                                     surrogate_options=cell_surrogate_options("nb201") if algorithm == "evolution" else None)
+        logic = evolution_logic(seed, 20, surrogate=algorithm == "evolution")
     else:
         logic = RandomSearch(space, mode="max", seed=seed)
     accuracies, pending = [], []
@@ -214,9 +220,7 @@ def part_odds(args) -> None:
             for seed in range(args.seeds):
                 for name in picks:
                     logic = (RandomSearch(space, mode="max", seed=seed) if name == "random" else
-                             RegularizedEvolution(space, mode="max", seed=seed, population_size=population,
-                                                  sample_size=population, key=CellKey("nb201", canonical=False),
-                                                  surrogate=True, surrogate_options=cell_surrogate_options("nb201")))
+                             evolution_logic(seed, population, surrogate=True))
                     rng = np.random.default_rng(10_000 + seed)  # the same draws of noise for both searches
                     picks[name].append(mean[noisy_pick(logic, per_seed, args.candidates, rng, noise)])
             random_picks, evolution_picks = np.array(picks["random"]), np.array(picks["evolution"])

@@ -16,6 +16,7 @@ from trw_ray.hparams import (
     RegularizedEvolution,
     hyperband_brackets,
 )
+from trw_ray.hparams.searchers import surrogate_model
 
 SPACE = {"lr": ContinuousPower(0.01, -4, 0), "units": DiscreteInteger(32, 8, 128),
          "activation": DiscreteValue("relu", ["relu", "elu", "tanh"])}
@@ -192,6 +193,57 @@ def test_evolution_with_a_surrogate_finds_the_best_more_often_than_random_mutati
 
     with_surrogate, random_mutations = found(True), found(False)  # measured: 8/8 against 4/8
     assert with_surrogate >= 0.875 and with_surrogate >= random_mutations + 0.25
+
+
+def test_evolution_that_climbs_until_stalled_then_proposes_the_spaces_best_prediction_and_resumes():
+    objective, optimum = _planted_pairwise(3)
+    pool = [dict(zip(CELLS, values, strict=True)) for values in itertools.product("abcde", repeat=6)]
+
+    def run(objective, seed, stall, proposals):
+        logic = RegularizedEvolution(CELLS, mode="max", seed=seed, population_size=10, sample_size=10, surrogate=True,
+                                     climb="stalled", stall=stall)
+        kinds = {"climb again": 0, "space": 0}
+        for index in range(proposals):
+            climbed, scores = logic.climbed, [v for _, v in logic.history]
+            if climbed:
+                best = logic.history[int(np.argmax(scores))][0]
+                untried = [{**best, name: choice} for name in CELLS for choice in "abcde"
+                           if choice != best[name] and logic.key({**best, name: choice}) not in logic.seen]
+                stalled = len(scores) - 1 - int(np.argmax(scores)) >= stall
+                model = surrogate_model(None, CELLS).fit([c for c, _ in logic.history], scores)
+                unseen = [config for config in pool if logic.key(config) not in logic.seen]
+                expected = unseen[int(np.argmax(model.predict(unseen)))]
+            config = logic.suggest(f"t{index}")
+            if climbed:
+                if stalled and untried:  # stalled: an untried mutation of the best (the surrogate's pick)
+                    assert config in untried
+                    kinds["climb again"] += 1
+                else:  # the surrogate's best prediction among the space's unseen points
+                    assert config == expected
+                    kinds["space"] += 1
+            logic.observe(f"t{index}", objective(config))
+        return logic, kinds
+
+    logic, kinds = run(objective, 3, 1000, 56)
+    assert kinds["space"] >= 10  # the climb ended (measured: at the 39th proposal) and the rest came from the space
+    noise = dict(zip((tuple(config.values()) for config in pool), np.random.default_rng(0).normal(size=len(pool)),
+                     strict=True))  # what the surrogate cannot model: new bests far from the first climb
+    _, kinds = run(lambda config: objective(config) + noise[tuple(config.values())], 0, 5, 80)
+    assert kinds["climb again"] >= 3 and kinds["space"] >= 3  # measured: 10 and 10
+    restored = RegularizedEvolution(CELLS, mode="max", seed=9, population_size=10, sample_size=10, surrogate=True,
+                                    climb="stalled", stall=1000)
+    restored.load_state_dict(json.loads(json.dumps(logic.state_dict())))
+    assert restored.climbed and _configs(restored, 3) == _configs(logic, 3)
+    found = np.mean([_best_found(RegularizedEvolution(CELLS, mode="max", seed=s, population_size=10, sample_size=10,
+                                                      surrogate=True, climb="stalled"), objective, 60) >= optimum - 1e-9
+                     for s in range(8)])
+    assert found >= 0.875
+    with pytest.raises(ValueError, match="climb: expected one of \\['always', 'stalled'\\]; got 'twice'"):
+        RegularizedEvolution(CELLS, surrogate=True, climb="twice")
+    with pytest.raises(ValueError, match="climb: 'stalled' chooses where the surrogate looks; pass surrogate=True"):
+        RegularizedEvolution(CELLS, climb="stalled")
+    with pytest.raises(ValueError, match="stall"):
+        RegularizedEvolution(CELLS, surrogate=True, climb="stalled", stall=0)
 
 
 def test_evolution_with_a_surrogate_never_repeats_respects_its_constraint_and_resumes():

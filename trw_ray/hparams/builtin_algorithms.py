@@ -154,7 +154,8 @@ register_algorithm("pbt", _pbt_sampler, scheduler="pbt", needs_max_epochs=True, 
 register_algorithm("evolution", _evolution, options={"population_size": any_option, "sample_size": any_option,
                                                      "avoid_duplicates": bool_option, "key": any_option,
                                                      "constraint": any_option, "surrogate": bool_option,
-                                                     "surrogate_options": any_option},
+                                                     "surrogate_options": any_option, "climb": any_option,
+                                                     "stall": any_option},
                    description="regularized (aging) evolution; surrogate=True picks each child with a surrogate")
 register_algorithm("tpe", _tpe, requires={"optuna": "optuna"}, description="Optuna's TPE sampler")
 register_algorithm("bohb", _tpe, scheduler="hyperband", searcher="tpe", requires={"optuna": "optuna"}, needs_max_epochs=True,

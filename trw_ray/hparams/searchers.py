@@ -82,6 +82,7 @@ class SearchLogic(abc.ABC):
 
 
 MAX_CONSTRAINED_DRAWS = 1000
+CLIMBS = ("always", "stalled")  # RegularizedEvolution's ``climb``
 MAX_ENUMERATED_POINTS = 50_000  # a finite space up to this size is scored whole by the surrogate
 SURROGATE_CANDIDATES = 4096  # random draws it scores otherwise
 
@@ -185,11 +186,19 @@ class RegularizedEvolution(SearchLogic):
         surrogate_options: keyword arguments of the surrogate
             (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: ``regularization``, ``choice_similarity``,
             ``represent``); :func:`trw_ray.nas.cell_surrogate_options` gives a cell space's.
+        climb: with the surrogate, ``'always'``: mutate the best result whenever it has an untried mutation;
+            ``'stalled'``: mutate the best until its mutations are used up (a local optimum), then propose the best
+            predicted new configuration of the space (of random draws when the space is not enumerated), and mutate
+            the best again only once ``stall`` results have come without a new best. On the NB-201 tables, which
+            :func:`trw_ray.nas.evolution_search` searches with ``'stalled'``, a new best's mutations, mostly far
+            below it, are no longer all tried before the surrogate's best guesses: the best cell is found by the
+            100th evaluation far more often (``benchmarks/README.md``, "Evolution over cells").
+        stall: results without a new best after which ``climb='stalled'`` mutates the best again.
     """
 
     def __init__(self, space, mode="min", seed=None, population_size: int = 20, sample_size: int = 10,
                  avoid_duplicates: bool = True, key=None, constraint=None, surrogate: bool = False,
-                 surrogate_options: Mapping[str, Any] | None = None):
+                 surrogate_options: Mapping[str, Any] | None = None, climb: str = "always", stall: int = 20):
         super().__init__(space, mode, seed)
         checks.positive_int(population_size, "population_size")
         checks.positive_int(sample_size, "sample_size")
@@ -206,6 +215,13 @@ class RegularizedEvolution(SearchLogic):
         if surrogate_options is not None and not surrogate:
             raise ValueError("surrogate_options: given, but surrogate is False; pass surrogate=True to use them")
         self._model = surrogate_model(surrogate_options, self.space) if surrogate else None
+        if climb not in CLIMBS:
+            raise ValueError(f"climb: expected one of {list(CLIMBS)}; got {climb!r}")
+        if climb != "always" and not surrogate:
+            raise ValueError(f"climb: {climb!r} chooses where the surrogate looks; pass surrogate=True to use it")
+        checks.positive_int(stall, "stall")
+        self.climb, self.stall = climb, stall
+        self.climbed = False  # climb='stalled': the best's mutations were used up once
         self._history_codes = np.empty((0, len(self.space)))  # the surrogate's codes of the history, in order
         self.history: list[tuple[dict[str, Any], float]] = []  # every result, for the surrogate
         self._pool = None  # a finite space's every point, keyed and encoded once
@@ -265,9 +281,11 @@ class RegularizedEvolution(SearchLogic):
             self._history_codes = np.concatenate([self._history_codes,
                                                   model.encode([config for config, _ in self.history[known:]])])
         model.fit_codes(self._history_codes, [score for _, score in self.history])
-        candidates = [config for config in self._neighbours(parent) if self._is_new(config)]
-        if candidates:
-            return candidates[int(np.argmax(model.predict(candidates)))]
+        if self.climb == "always" or not self.climbed or self._stalled():
+            candidates = [config for config in self._neighbours(parent) if self._is_new(config)]
+            if candidates:
+                return candidates[int(np.argmax(model.predict(candidates)))]
+            self.climbed = True
         pool, keys, codes = self._candidate_pool(model)
         predictions = model.predict_codes(codes) if self._pool is None else model.predict_kernel(self._kernel_of_pool(codes))
         for index in np.argsort(-predictions, kind="stable"):  # the constraint runs only until one is accepted
@@ -276,6 +294,10 @@ class RegularizedEvolution(SearchLogic):
                     (self.constraint is None or self.constraint(config)):
                 return dict(config)
         return None
+
+    def _stalled(self) -> bool:
+        """``stall`` results or more came after the best one."""
+        return len(self.history) - 1 - int(np.argmax([score for _, score in self.history])) >= self.stall
 
     def _candidate_pool(self, model):
         """(configurations, their keys, their codes): the whole space when it is finite and small (computed once),
@@ -339,7 +361,8 @@ class RegularizedEvolution(SearchLogic):
     def state_dict(self):
         state = super().state_dict()
         state.update(population=[[config, score] for config, score in self.population], pending=self.pending,
-                     seen=sorted(self.seen), history=[[config, score] for config, score in self.history])
+                     seen=sorted(self.seen), history=[[config, score] for config, score in self.history],
+                     climbed=self.climbed)
         return state
 
     def load_state_dict(self, state):
@@ -348,6 +371,7 @@ class RegularizedEvolution(SearchLogic):
         self.pending = {key: dict(value) for key, value in state["pending"].items()}
         self.seen = set(state["seen"])
         self.history = [(dict(config), float(score)) for config, score in state.get("history", [])]
+        self.climbed = bool(state.get("climbed", False))
         self._history_codes = np.empty((0, len(self.space)))
         self._pool_kernel = None
 

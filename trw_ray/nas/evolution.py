@@ -11,8 +11,9 @@ Example (24 NB-201 cells evolved on Fashion-MNIST, each trained for 4 epochs, un
     # the same search on the NAS-Bench-201 table (no training): evaluator='table', table_dataset='cifar100'
 
 Evolution mutates one choice at a time and never proposes the same cell twice; by default a surrogate fit on every
-result picks which mutation of the best cell to try next (``surrogate=False``: regularized evolution's random
-mutations of a tournament winner of the aging population). Isomorphic NB-201 cells count as one when candidates
+result picks which mutation of the best cell to try next, then, from the first local optimum on, the best predicted
+cell of the space (``surrogate=False``: regularized evolution's random mutations of a tournament winner of the aging
+population). Isomorphic NB-201 cells count as one when candidates
 are trained; a table lookup keeps each cell's own entry. A parameter budget is a constraint the searcher respects
 (random and evolution never propose a cell above it; other algorithms' proposals above it fail their trial before
 any training).
@@ -74,7 +75,10 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
         surrogate: evolution mutates the best cell so far and picks each child with a surrogate fit on every
             result (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: every op's and every pair of ops' effect,
             with the cell space's :func:`~trw_ray.nas.cell_surrogate_options`: ops of one family alike, cells
-            compared by what they compute; ``algorithm_options={'surrogate_options': ...}`` replaces them);
+            compared by what they compute; ``algorithm_options={'surrogate_options': ...}`` replaces them); once the
+            best's mutations are used up it proposes the best predicted cell of the space, and mutates the best
+            again after 20 results without a new best (``climb='stalled'``; ``algorithm_options={'climb':
+            'always'}``: mutations of every new best first);
             False: regularized evolution's random one-choice mutations of a tournament winner. Measured on the NB-201
             tables (150 evaluations; ``benchmarks/nas_evolution.py``): see ``benchmarks/README.md``.
         evaluator: ``'train'`` (``build_network`` trained by the Trainer in the trial) or ``'table'`` (NAS-Bench-201
@@ -111,6 +115,7 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
         options.setdefault("surrogate", surrogate)
         if options["surrogate"]:
             options.setdefault("surrogate_options", cell_surrogate_options(cell_space.name))
+            options.setdefault("climb", "stalled")
     if max_parameters is not None and algorithm in CONSTRAINED_ALGORITHMS and evaluator == "train":
         options.setdefault("constraint", ParameterBudget(int(max_parameters), cell_space.name, merged["width"],
                                                          merged["depth"]))
