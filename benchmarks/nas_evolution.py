@@ -38,9 +38,9 @@ import numpy as np
 
 import trw_ray as trw
 from trw_ray.hparams.searchers import RandomSearch, RegularizedEvolution
-from trw_ray.nas.cell_space import cell_search_space, cell_surrogate_options, genotype_from_config
-from trw_ray.nas.evaluators import CellKey, nb201_table, table_code
-from trw_ray.nas.evolution import default_population_size
+from trw_ray.nas.cell_space import cell_search_space, genotype_from_config
+from trw_ray.nas.evaluators import nb201_table, table_code
+from trw_ray.nas.evolution import default_population_size, evolution_options
 
 DATASETS = ("cifar10", "cifar100", "imagenet")
 #: ``evolution``: evolution_search's default (a surrogate picks each mutation of the best cell); ``evolution-rm``:
@@ -49,12 +49,10 @@ ALGORITHMS = ("evolution", "evolution-rm", "random", "tpe")
 INPUTS = "trw_ray.nas.inputs:fashion_mnist_inputs"
 
 
-def evolution_logic(seed: int, population: int, surrogate: bool) -> RegularizedEvolution:
-    """The searcher ``evolution_search(evaluator='table')`` builds (P = S = ``population``), without Ray."""
-    options = {"surrogate_options": cell_surrogate_options("nb201"), "climb": "stalled"} if surrogate else {}
-    return RegularizedEvolution(cell_search_space("nb201"), mode="max", seed=seed, population_size=population,
-                                sample_size=population, key=CellKey("nb201", canonical=False), surrogate=surrogate,
-                                **options)
+def evolution_logic(seed: int, num_samples: int, surrogate: bool) -> RegularizedEvolution:
+    """The searcher ``evolution_search(evaluator='table', num_samples=...)`` builds, without Ray."""
+    return RegularizedEvolution(cell_search_space("nb201"), mode="max", seed=seed,
+                                **evolution_options("nb201", num_samples, canonical=False, surrogate=surrogate))
 
 
 def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int,
@@ -81,7 +79,7 @@ def logic_search(dataset: str, algorithm: str, seed: int, evaluations: int,
                 pending = []
         return accuracies
     if algorithm.startswith("evolution"):
-        logic = evolution_logic(seed, 20, surrogate=algorithm == "evolution")
+        logic = evolution_logic(seed, evaluations, surrogate=algorithm == "evolution")
     else:
         logic = RandomSearch(space, mode="max", seed=seed)
     accuracies, pending = [], []
@@ -220,7 +218,7 @@ def part_odds(args) -> None:
             for seed in range(args.seeds):
                 for name in picks:
                     logic = (RandomSearch(space, mode="max", seed=seed) if name == "random" else
-                             evolution_logic(seed, population, surrogate=True))
+                             evolution_logic(seed, args.candidates, surrogate=True))
                     rng = np.random.default_rng(10_000 + seed)  # the same draws of noise for both searches
                     picks[name].append(mean[noisy_pick(logic, per_seed, args.candidates, rng, noise)])
             random_picks, evolution_picks = np.array(picks["random"]), np.array(picks["evolution"])

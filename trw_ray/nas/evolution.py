@@ -49,6 +49,22 @@ def default_population_size(num_samples: int) -> int:
     return min(20, max(2, num_samples // 4))
 
 
+def evolution_options(space: str, num_samples: int, canonical: bool, options: Mapping[str, Any] | None = None,
+                      population_size: int | None = None, sample_size: int | None = None,
+                      surrogate: bool = True) -> dict[str, Any]:
+    """The options :func:`evolution_search` gives :class:`~trw_ray.hparams.RegularizedEvolution` on a cell space
+    (``options`` given win); ``canonical``: isomorphic cells count as one (trained candidates)."""
+    options = dict(options or {})
+    options.setdefault("population_size", population_size or default_population_size(num_samples))
+    options.setdefault("sample_size", min(sample_size or options["population_size"], options["population_size"]))
+    options.setdefault("key", CellKey(space, canonical=canonical))
+    options.setdefault("surrogate", surrogate)
+    if options["surrogate"]:
+        options.setdefault("surrogate_options", cell_surrogate_options(space))
+        options.setdefault("climb", "stalled")
+    return options
+
+
 def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb201", num_samples: int = 24,
                      epochs: int = 4, seed: int | None = 0, algorithm: str = "evolution",
                      algorithm_options: Mapping[str, Any] | None = None, evaluator: str = "train",
@@ -109,13 +125,8 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
     merged = _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings")
     options = dict(algorithm_options or {})
     if algorithm == "evolution":
-        options.setdefault("population_size", population_size or default_population_size(num_samples))
-        options.setdefault("sample_size", min(sample_size or options["population_size"], options["population_size"]))
-        options.setdefault("key", CellKey(cell_space.name, canonical=evaluator == "train"))
-        options.setdefault("surrogate", surrogate)
-        if options["surrogate"]:
-            options.setdefault("surrogate_options", cell_surrogate_options(cell_space.name))
-            options.setdefault("climb", "stalled")
+        options = evolution_options(cell_space.name, num_samples, evaluator == "train", options, population_size,
+                                    sample_size, surrogate)
     if max_parameters is not None and algorithm in CONSTRAINED_ALGORITHMS and evaluator == "train":
         options.setdefault("constraint", ParameterBudget(int(max_parameters), cell_space.name, merged["width"],
                                                          merged["depth"]))
