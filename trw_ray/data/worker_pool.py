@@ -125,6 +125,9 @@ def _holders_text(holders: list[_Holder], total: float, free: float) -> str:
 def size_pool(owner: object, description: str, nb_workers: int, num_cpus_per_worker: float) -> PoolSize:
     """The pool ``owner`` (a pipeline) may start for its ``nb_workers`` workers, recorded as held until
     :func:`release_pool` (or until ``owner`` is garbage-collected)."""
+    from trw_ray.ray_session import ensure_ray
+
+    ensure_ray()  # a user's first pipeline may be what starts Ray: nothing can be asked of it before
     key = id(owner)
     asked = nb_workers * num_cpus_per_worker
     size = PoolSize(nb_workers, num_cpus_per_worker)
