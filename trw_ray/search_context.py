@@ -34,6 +34,7 @@ class SearchContext:
         checkpoint_state: trial mode: the state to resume from (consumed by the first ``fit``).
         pending: the last epoch's report, sent by the search together with the function's result.
         run_dirs: the Trainer run folders created in this trial.
+        loop_epoch: trial mode: epochs an own training loop reported (:func:`trw_ray.hparams.report`).
         workers: trial mode: the data-parallel workers the trial's resources ask for (``resources_per_trial``
             ``workers``/``cpu_per_worker``/``gpu_per_worker``), None for one process.
     """
@@ -47,6 +48,7 @@ class SearchContext:
     run_dirs: list[str] = field(default_factory=list)
     reports: int = 0
     workers: Any = None
+    loop_epoch: int = 0
 
 
 _current: SearchContext | None = None

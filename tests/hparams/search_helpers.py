@@ -173,3 +173,59 @@ def mnist_with_flipped_labels(hparams):
 
     return evaluate_hparams(hparams, num_epochs=3, max_train_samples=2000, max_eval_samples=1000, batch_size=100,
                             label_noise={"valid": 0.01})
+
+
+def blobs_returning_a_loss(hparams):
+    """The Trainer on blobs (3 epochs), returning the last valid loss as a number: its accuracy is only reported."""
+    return blobs_trainer(hparams)[0]
+
+
+def own_loop(hparams):
+    """A training loop of its own: ``accuracy`` = 1 - x^2 / epoch reported each epoch with trw.hparams.report."""
+    x = hparams.create("x", ContinuousUniform(0.5, -1.0, 1.0))
+    state = trw.hparams.resume_state()
+    first = 0 if state is None else state["epoch"]
+    accuracy = None
+    for epoch in range(first, trw.hparams.trial_epochs(default=4)):
+        accuracy = 1.0 - x * x / (epoch + 1)
+        with open(_loop_log(), "a") as log:
+            log.write(f"{x!r} {epoch}\n")
+        trw.hparams.report({"accuracy": accuracy}, state={"epoch": epoch + 1})
+    return {"accuracy": accuracy}
+
+
+def _loop_log():
+    from trw_ray.search_context import current
+
+    context = current()
+    if context is None or context.run_root is None:
+        folder = Path(os.environ.get("TRW_RAY_LOGGING_ROOT", "."))
+    else:
+        folder = context.run_root.parent.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "loop_epochs.log"
+
+
+def own_loop_on_tune_report(hparams):
+    """The same loop reporting with ray.tune.report, returning the last accuracy as a dict."""
+    from ray import tune
+
+    x = hparams.create("x", ContinuousUniform(0.5, -1.0, 1.0))
+    accuracy = None
+    for epoch in range(trw.hparams.trial_epochs(default=4)):
+        accuracy = 1.0 - x * x / (epoch + 1)
+        with open(_loop_log(), "a") as log:
+            log.write(f"{x!r} {epoch}\n")
+        tune.report({"accuracy": accuracy})
+    return {"accuracy": accuracy}
+
+
+def run_interrupted_driver(storage, name):
+    """A search of slow trials one at a time; the test sends Ctrl+C once the first trial has finished."""
+    try:
+        trw.hparams.search(slow_quadratic, space={"x": ContinuousUniform(0.0, -1.0, 1.0)}, num_samples=20,
+                           max_concurrent=1, seed=0, storage_path=storage, name=name, verbose=0)
+    except KeyboardInterrupt as interrupt:
+        print(f"KeyboardInterrupt: {interrupt}", flush=True)
+        raise
+    print("returned as if finished", flush=True)

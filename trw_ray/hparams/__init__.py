@@ -17,6 +17,7 @@ from trw_ray.hparams.driver import search
 from trw_ray.hparams.errors import error_report
 from trw_ray.hparams.hyperparameters import HyperParameters
 from trw_ray.hparams.legacy import HyperParametersOptimizerRandomSearchLocal
+from trw_ray.hparams.loop_reports import report, resume_state, trial_epochs
 from trw_ray.hparams.params import (
     ContinuousPower,
     ContinuousUniform,
@@ -54,5 +55,5 @@ __all__ = [
     "ALGORITHMS", "Algorithm", "AlgorithmRequest", "algorithm_names", "register_algorithm", "error_report", "HyperParametersOptimizerRandomSearchLocal", "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
     "DiscreteMapping", "DiscreteValue", "GridSearch", "HyperParameters", "Param", "RandomSearch",
     "RegularizedEvolution", "SearchLogic", "SearchSpace", "discover_space", "hyperband_brackets", "load_space",
-    "param_from_dict", "search",
+    "param_from_dict", "report", "resume_state", "search", "trial_epochs",
 ]

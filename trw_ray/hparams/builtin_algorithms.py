@@ -65,8 +65,10 @@ def _fifo_scheduler(request: AlgorithmRequest):
 def _hyperband_scheduler(request: AlgorithmRequest):
     from ray.tune.schedulers import HyperBandScheduler
 
+    # stop_last_trials=False: a trial that reached max_epochs returns by itself (an own loop's last report is not
+    # held back when it calls ray.tune.report), so its function's result is recorded and it counts as completed
     return HyperBandScheduler(time_attr="training_iteration", max_t=request.max_epochs,
-                              reduction_factor=request.options.get("reduction_factor", 3))
+                              reduction_factor=request.options.get("reduction_factor", 3), stop_last_trials=False)
 
 
 def hyperband_largest_bracket(request: AlgorithmRequest) -> int:
@@ -84,7 +86,8 @@ def _asha_scheduler(request: AlgorithmRequest):
         np.random.seed(request.seed)  # Tune's ASHA draws each trial's bracket from numpy's global state
     return ASHAKeepingStartingActors(time_attr="training_iteration", max_t=request.max_epochs,
                                      grace_period=request.options.get("grace_period", 1),
-                                     reduction_factor=request.options.get("reduction_factor", 3), brackets=brackets)
+                                     reduction_factor=request.options.get("reduction_factor", 3), brackets=brackets,
+                                     stop_last_trials=False)  # as HyperBand's
 
 
 def _clip_to_space(parameters: Mapping[str, Param]) -> Callable[[dict], dict]:

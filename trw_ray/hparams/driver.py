@@ -21,6 +21,7 @@ import random
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ from trw_ray.hparams.trial import run_trial
 from trw_ray.hparams.tune_run import (
     cached_trainable_lookups,
     environment_defaults,
+    interruption_noticed,
     termination_ends_the_fit_gracefully,
     trial_actors_without_runtime_env,
+    with_run_callbacks,
     without_missing_tune_metrics_warning,
 )
 
@@ -88,19 +91,26 @@ def search(
     """Runs a hyper-parameter search on Ray Tune and returns its :class:`trw_ray.results.ExperimentResults`.
 
     Args:
-        evaluate_fn: ``hparams -> loss | (loss, infos)`` (the seed's ``evaluate_hparams``), or ``'module:function'``;
-            None when ``space`` is a space file that names its trainable.
+        evaluate_fn: ``hparams -> loss | {name: value} | (either, infos)`` (the seed's ``evaluate_hparams``), or
+            ``'module:function'``; None when ``space`` is a space file that names its trainable, or when resuming a
+            search whose function can be imported (one defined in a script's ``__main__`` must be passed again).
+            A returned number is reported as ``loss``, a dict under its keys. A function with its own training loop
+            reports each epoch with :func:`trw_ray.hparams.report`.
         space: None discovers the space by running ``evaluate_fn`` with defaults until it is about to train
             (:func:`~trw_ray.hparams.space.discover_space`); or ``{name: spec}``; or a YAML path / :class:`SearchSpace`.
         algorithm: ``random`` (default), ``grid``, ``hyperband``, ``asha``, ``pbt``, ``evolution`` (regularized
             evolution), ``tpe`` (Optuna's TPE; needs optuna), ``bohb`` (TPE in HyperBand's brackets), or any name
             added with :func:`~trw_ray.hparams.algorithms.register_algorithm`. ``hyperband``, ``asha`` and ``bohb``
             are single names for a searcher with a scheduler (random, random, TPE).
-        num_samples: trials to run (default 40; a grid stops when exhausted).
-        metric, mode: what is optimized (default ``loss``, ``min``). Every epoch a trial reports its metrics as
-            ``dataset/split/output/metric`` and ``metric`` itself: a key of that form when ``metric`` is one, else
-            the ``overall_loss`` of the first split that is not ``train`` (MNIST: ``mnist/valid``). The last
-            report carries the value ``evaluate_fn`` returns.
+        num_samples: trials to run (default 40; a grid stops when exhausted). A resumed search keeps its own (a
+            different value is a warning: Tune cannot extend a saved search).
+        metric, mode: what is optimized and recorded (default ``loss``, ``min``). Every epoch a Trainer trial
+            reports its metrics as ``dataset/split/output/metric`` (e.g. ``metric='mnist/valid/softmax/accuracy',
+            mode='max'`` optimizes the last epoch's validation accuracy); ``loss`` is the ``overall_loss`` of the
+            first split that is not ``train`` (MNIST: ``mnist/valid``) each epoch, then the number ``evaluate_fn``
+            returns. A name no trial reports (misspelled, or ``'accuracy'`` for a function that returns a number)
+            ends the search with :class:`~trw_ray.train.tune_bridge.MetricNotReportedError` listing what was
+            reported.
         max_epochs: budget of one trial in epochs: the Trainer trains this long and schedulers use it as ``max_t``
             (required by hyperband, asha, pbt).
         resources_per_trial: ``{'cpu': 1, 'gpu': 0}``; ``gpu`` may be fractional (0.25: four trials per GPU) or
@@ -142,6 +152,10 @@ def search(
 
     Returns:
         :class:`trw_ray.results.ExperimentResults` of the experiment folder.
+
+    Raises:
+        KeyboardInterrupt: Ctrl+C ended the search (after Tune saved its state; the message says how to resume).
+        MetricNotReportedError: ``metric`` is not among what the trials report.
     """
     import ray
 
@@ -172,8 +186,15 @@ def search(
                          "before Tune saved any state); choose another name")
     previous: dict[str, Any] = (json.loads(record_path.read_text(encoding="utf-8"))
                                 if exists and record_path.is_file() else {})
+    if exists and evaluate_fn is None and space is None:
+        evaluate_fn, space = _recorded_trainable(previous, storage / name)
     if exists and space is None:
         space = SearchSpace(parameters=space_from_settings(previous))  # a resumed search keeps its space
+    if exists and num_samples is not None and previous.get("num_samples") not in (None, num_samples):
+        warnings.warn(f"num_samples: the resumed search {name!r} keeps its num_samples={previous['num_samples']} "
+                      f"(Ray Tune cannot extend a saved search); got {num_samples}. For more trials, start a new "
+                      "search (another name), e.g. with the best configurations as its first points", UserWarning,
+                      stacklevel=2)
     evaluate_fn, resolved = resolve_space(evaluate_fn, space)
     algorithm = algorithm or previous.get("algorithm") or resolved.algorithm or "random"
     scheduler = scheduler or previous.get("scheduler") or resolved.scheduler
@@ -259,12 +280,16 @@ def search(
                              workers=workers),
         tune.PlacementGroupFactory(bundles))
     record_path = experiment_dir / layout.RECORD_FOLDER / layout.SEARCH_FILE
+    recorder = SearchRecorder(experiment_dir, metric, mode, PROGRESS_EVERY_S if verbose == 1 else None)
+    quiet = [] if verbose >= 2 else [QuietTrialProgress()]
     if exists:
         previous.setdefault("resumed", []).append(time.time())
         write_json_atomic(record_path, previous)
         forget_trials_tune_lost(experiment_dir)
         tuner = tune.Tuner.restore(str(experiment_dir), trainable=trainable, resume_unfinished=True,
                                    resume_errored=False, restart_errored=False)
+        # Tune restores the callbacks pickled when the search was created: this run's record keeper replaces them
+        with_run_callbacks(tuner, [recorder, *quiet], FinalResultStopper(recorder))
     else:
         write_json_atomic(record_path, {
             "name": name, "algorithm": algorithm, "scheduler": scheduler, "search": plan.label, "metric": metric, "mode": mode, "num_samples": num_samples,
@@ -279,9 +304,8 @@ def search(
             tune_config=tune.TuneConfig(metric=metric, mode=mode, search_alg=searcher, scheduler=tune_scheduler,
                                         num_samples=num_samples, reuse_actors=reuse_actors),
             run_config=tune.RunConfig(
-                name=name, storage_path=str(storage), verbose=1 if verbose >= 2 else 0, stop=FinalResultStopper(),
-                callbacks=[SearchRecorder(experiment_dir, metric, mode, PROGRESS_EVERY_S if verbose == 1 else None),
-                           *([] if verbose >= 2 else [QuietTrialProgress()])],
+                name=name, storage_path=str(storage), verbose=1 if verbose >= 2 else 0, stop=FinalResultStopper(recorder),
+                callbacks=[recorder, *quiet],
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 # PBT restores other trials' checkpoints: keep more of them than the schedulers that only resume
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if plan.tune_samples_space else 2)))
@@ -295,8 +319,18 @@ def search(
                                "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1",
                                "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
             without_missing_tune_metrics_warning(), cached_trainable_lookups(), trial_actors_without_runtime_env(), \
-            termination_ends_the_fit_gracefully():
+            termination_ends_the_fit_gracefully(), interruption_noticed() as notice:
         tuner.fit()
+    if recorder.search_error is not None:
+        from trw_ray.train.tune_bridge import MetricNotReportedError
+
+        raise MetricNotReportedError(recorder.search_error)
+    if notice.interrupted:
+        how = f"trw.hparams.search({function_name(evaluate_fn)}, name={name!r}, storage_path={str(storage)!r})"
+        print(f"trw_ray: the search was interrupted; its finished trials are kept in {experiment_dir}. Resume it with "
+              f"{how} or `trw-ray search ... --name {name}` (unfinished trials go on from their last checkpoint)",
+              file=sys.stderr, flush=True)
+        raise KeyboardInterrupt(f"search {name!r} interrupted")
     if max_total_epochs is not None:  # the final count, running trials' last epochs included
         from trw_ray.hparams.budget import SearchBudget
 
@@ -304,6 +338,21 @@ def search(
     from trw_ray.results import load
 
     return load(experiment_dir)
+
+
+def _recorded_trainable(previous: Mapping[str, Any], experiment: Path) -> tuple[Callable | str | None, Any]:
+    """``(evaluate_fn, space)`` a resumed search runs when none is given: its space file's trainable, or the
+    function its record names when that can be imported (not one of a script's ``__main__``)."""
+    source = previous.get("space_file")
+    if source and Path(source).is_file():
+        return None, source
+    label = previous.get("evaluate_fn") or ""
+    module, _, function = label.partition(":")
+    if module and module != "__main__" and function.isidentifier():
+        return label, None
+    raise ValueError(f"evaluate_fn: resuming {str(experiment)!r} needs the function it ran (recorded as {label!r}); "
+                     f"pass it again: search({function.split('(')[0] or 'evaluate_fn'}, name={experiment.name!r}, "
+                     f"storage_path={str(experiment.parent)!r})")
 
 
 def _import_in_background(module: str) -> threading.Thread:

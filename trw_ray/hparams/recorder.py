@@ -26,6 +26,7 @@ from trw_ray.search_context import FINAL_KEY, REPLAYED_KEY
 
 __all__ = ["FINAL_KEY", "FinalResultStopper", "QuietTrialProgress", "SearchRecorder", "finished_trial_result",
            "forget_trials_tune_lost", "result_row"]
+SEARCH_ERROR_NAME = "MetricNotReportedError"  # a trial error that ends the search (trw_ray.train.tune_bridge)
 _SKIPPED_RESULT_KEYS = {"config", "hostname", "node_ip", "pid", "date", "trial_id", "experiment_tag", "done",
                         "should_checkpoint", "checkpoint_dir_name"}
 
@@ -109,13 +110,17 @@ def forget_trials_tune_lost(experiment_dir: str | Path) -> list[str]:
 
 class FinalResultStopper(Stopper):
     """Ends a trial at its final report (the value its function returned), before any scheduler sees it: PBT must
-    not exploit, nor HyperBand pause, a trial whose function has already returned."""
+    not exploit, nor HyperBand pause, a trial whose function has already returned. Ends the whole search once the
+    ``recorder`` saw a mistake every trial would make (:attr:`SearchRecorder.search_error`)."""
+
+    def __init__(self, recorder: SearchRecorder | None = None):
+        self.recorder = recorder
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return bool(result.get(FINAL_KEY))
 
     def stop_all(self) -> bool:
-        return False
+        return self.recorder is not None and self.recorder.search_error is not None
 
 
 class QuietTrialProgress(TrialProgressCallback):
@@ -150,10 +155,22 @@ class SearchRecorder(Callback):
         self.progress_every_s = progress_every_s
         self._started = time.time()
         self._last_progress = 0.0
+        self.search_error: str | None = None
 
     @property
     def folder(self) -> Path:
         return self.experiment_dir / RECORD_FOLDER
+
+    def setup(self, **info):
+        """At the start of each fit (a resumed search too): the clock starts now, and the trials already on the
+        record count for the progress line's best."""
+        self._started = time.time()
+        for path in sorted((self.folder / TRIALS_FOLDER).glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            self.records.setdefault(record.get("trial_id", path.stem), record)
 
     def _record(self, trial) -> dict[str, Any]:
         record = self.records.get(trial.trial_id)
@@ -235,6 +252,14 @@ class SearchRecorder(Callback):
         record["status"] = "RETRYING"
         record["last_error"] = self._error_text(trial)
         self._write(record)
+        self._note_search_error(record["last_error"])
+
+    def _note_search_error(self, text: str) -> None:
+        """A trial failed on a mistake of the search's settings (a metric never reported): every other trial
+        would fail the same way, so the search ends (see :class:`FinalResultStopper`) and the driver raises it."""
+        if self.search_error is None and SEARCH_ERROR_NAME in text:
+            line = next((line for line in reversed(text.splitlines()) if SEARCH_ERROR_NAME in line), "")
+            self.search_error = line.split(f"{SEARCH_ERROR_NAME}: ", 1)[-1].strip() or _last_line(text)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         record = self._record(trial)
@@ -246,7 +271,8 @@ class SearchRecorder(Callback):
         record["traceback"] = text
         record["ended"] = time.time()
         self._write(record)
-        if self.progress_every_s is not None:
+        self._note_search_error(text)
+        if self.progress_every_s is not None and self.search_error is None:
             print(f"trial {trial.trial_id} failed: {record['error']}", flush=True)
 
     def on_experiment_end(self, trials, **info):

@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,8 @@ from trw_ray import checks
 from trw_ray.hparams.hyperparameters import HyperParameters
 from trw_ray.hparams.params import Param, param_from_dict
 
+# what Ray Tune's report warns outside a trial (Ray 2.60)
+_TUNE_REPORT_OUTSIDE_TRIAL = r"`?report`? is meant to only be called inside"
 SPACE_KEYS = ("trainable", "trainable_kwargs", "metric", "mode", "max_epochs", "num_samples", "algorithm",
               "scheduler", "scheduler_options", "resources_per_trial", "description", "parameters")
 
@@ -197,17 +201,23 @@ def discover_space(evaluate_fn: Callable[[HyperParameters], Any]) -> dict[str, P
     """Runs a define-by-run function with every default until it is about to train; returns the specs it declared.
 
     The function's ``hparams.create`` calls are recorded. Inside ``Trainer.fit`` the datasets, model and optimizers
-    are built, then training stops (no epoch runs, no run folder is kept). A function that does not use the
-    Trainer runs once to its end.
+    are built, then training stops (no epoch runs, no run folder is kept). An own training loop stops at its first
+    report (:func:`trw_ray.hparams.report` or ``ray.tune.report``): one epoch runs. Any other function runs once
+    to its end.
     """
     from trw_ray import search_context
 
     hparams = HyperParameters()
-    with search_context.activate(search_context.SearchContext(mode="discovery")):
+    with search_context.activate(search_context.SearchContext(mode="discovery")), warnings.catch_warnings():
+        # ray.tune.report outside a trial only warns: in an own loop, its first call ends the discovery
+        warnings.filterwarnings("error", message=_TUNE_REPORT_OUTSIDE_TRIAL, category=UserWarning)
         try:
             evaluate_fn(hparams)
         except search_context.DiscoveryComplete:
             pass
+        except UserWarning as warning:
+            if not re.match(_TUNE_REPORT_OUTSIDE_TRIAL, str(warning)):
+                raise
         except Exception as error:
             raise RuntimeError(
                 f"evaluate_fn: discovering the space runs it once with every default ({hparams.chosen}), and it raised "

@@ -13,6 +13,7 @@ import math
 import random
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,25 +27,56 @@ from trw_ray.lazy_import import when_imported
 
 INFOS_FILENAME = layout.TRIAL_INFOS_FILE
 
-__all__ = ["INFOS_FILENAME", "parse_returned", "run_trial", "trial_process_state", "trial_seed"]
+__all__ = ["INFOS_FILENAME", "Returned", "parse_returned", "run_trial", "trial_process_state", "trial_seed"]
 
 
-def parse_returned(returned: Any) -> tuple[float, Any]:
-    """``loss`` or ``(loss, infos...)`` -> ``(loss, infos)``; ValueError for anything else or a non-finite loss."""
+@dataclass(frozen=True)
+class Returned:
+    """What a trial's function returned: ``loss`` (a number; reported as ``'loss'``) or ``values`` (a dict of
+    numbers, reported under its keys), and ``infos`` (anything JSON can hold, kept in the trial's folder)."""
+
+    loss: float | None
+    values: dict[str, float] | None
+    infos: Any
+
+
+def _number(value: Any) -> Any:
+    if hasattr(value, "item") and not isinstance(value, (int, float)):  # a one-element tensor or numpy value
+        with contextlib.suppress(ValueError, RuntimeError):
+            value = value.item()
+    return value
+
+
+def parse_returned(returned: Any) -> Returned:
+    """``loss``, ``{name: value}``, or either followed by infos (``(loss, infos)``) -> :class:`Returned`.
+
+    Raises:
+        ValueError: anything else, or a non-finite value (the trial counts as failed).
+    """
     infos = None
     value = returned
     if isinstance(returned, (tuple, list)) and returned:
         value, rest = returned[0], returned[1:]
         infos = rest[0] if len(rest) == 1 else (list(rest) if rest else None)
-    if hasattr(value, "item") and not isinstance(value, (int, float)):  # a one-element tensor or numpy value
-        with contextlib.suppress(ValueError, RuntimeError):
-            value = value.item()
+    if isinstance(value, Mapping):
+        values = {}
+        for name, item in value.items():
+            item = _number(item)
+            if not isinstance(name, str) or not isinstance(item, (int, float)) or isinstance(item, bool):
+                raise ValueError(f"evaluate_fn: a returned dict must map names to numbers; got {name!r}: {item!r:.100}")
+            if not math.isfinite(item):
+                raise ValueError(f"evaluate_fn: returned a non-finite {name!r} ({item}); the trial counts as failed")
+            values[name] = float(item)
+        if not values:
+            raise ValueError("evaluate_fn: returned an empty dict; return {'name': value, ...} or a number (the loss)")
+        return Returned(None, values, infos)
+    value = _number(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ValueError(f"evaluate_fn: expected it to return a number (the loss) or a tuple (loss, infos); "
-                         f"got {type(returned).__name__} {returned!r:.100}")
+        raise ValueError(f"evaluate_fn: expected it to return a number (the loss), a dict {{name: value}} or either "
+                         f"followed by infos, e.g. (loss, infos); got {type(returned).__name__} {returned!r:.100}")
     if not math.isfinite(value):
         raise ValueError(f"evaluate_fn: returned a non-finite loss ({value}); the trial counts as failed")
-    return float(value), infos
+    return Returned(float(value), None, infos)
 
 
 def trial_seed(seed: int | None, config: Mapping[str, Any]) -> int:
@@ -115,11 +147,12 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
     with trial_process_state(trial_seed(seed, config), threads=max(1, int(round(cpus)))):
         with activate(search):
             returned = evaluate_fn(HyperParameters(config, space))
-        loss, infos = parse_returned(returned)
-        if infos is not None:
+        outcome = parse_returned(returned)
+        if outcome.infos is not None:
             try:
-                infos = to_json(infos)
+                infos = to_json(outcome.infos)
             except (TypeError, ValueError):  # e.g. a structure that refers to itself
-                infos = repr(infos)
+                infos = repr(outcome.infos)
+            loss = outcome.loss if outcome.loss is not None else outcome.values.get(metric)
             write_json_atomic(trial_dir / INFOS_FILENAME, {"loss": loss, "infos": infos})
-        tune_bridge.send_final_report(search, loss)
+        tune_bridge.send_final_report(search, outcome.loss, outcome.values)

@@ -31,8 +31,10 @@ __all__ = [
     "cached_trainable_lookups",
     "TERMINATION_MESSAGE",
     "environment_defaults",
+    "interruption_noticed",
     "termination_ends_the_fit_gracefully",
     "trial_actors_without_runtime_env",
+    "with_run_callbacks",
     "without_missing_tune_metrics_warning",
 ]
 
@@ -66,6 +68,33 @@ def without_missing_tune_metrics_warning() -> Iterator[None]:
         yield
     finally:
         tune_logger.removeFilter(quiet)
+
+
+class _InterruptionNotice(logging.Filter):
+    """Drops Tune's "Resume experiment with: Tuner.restore(...)" (not how a trw_ray search resumes) and notes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "has been interrupted" in record.getMessage():
+            self.interrupted = True
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def interruption_noticed() -> Iterator[_InterruptionNotice]:
+    """Yields a notice whose ``interrupted`` is True once Tune's fit ended on Ctrl+C (or SIGTERM, see
+    :func:`termination_ends_the_fit_gracefully`); Tune's own resume hint is not printed."""
+    tune_logger = logging.getLogger("ray.tune.tune")
+    notice = _InterruptionNotice()
+    tune_logger.addFilter(notice)
+    try:
+        yield notice
+    finally:
+        tune_logger.removeFilter(notice)
 
 
 class _SharedPatch:
@@ -215,3 +244,12 @@ def termination_ends_the_fit_gracefully() -> Iterator[None]:
         signal.signal(signal.SIGUSR1, before_fit)
         if received:
             signal.raise_signal(signal.SIGTERM)
+
+
+def with_run_callbacks(tuner, callbacks: list, stop) -> None:
+    """Gives a restored ``tuner`` this run's ``callbacks`` and ``stop`` (``Tuner.restore`` brings back those pickled
+    when the experiment was created, with the state they had then: a progress clock started at the creation, no
+    record of the trials finished since)."""
+    run_config = tuner._local_tuner.get_run_config()  # Ray 2.60: the restored RunConfig the fit will use
+    run_config.callbacks = list(callbacks)
+    run_config.stop = stop

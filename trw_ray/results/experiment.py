@@ -18,6 +18,7 @@ SEARCH_FILENAME = layout.SEARCH_FILE
 HISTORY_FILENAME = layout.HISTORY_FILE
 TRIALS_FOLDER = layout.TRIALS_FOLDER
 SCOPES = ("last", "best")
+RETURNED_LOSS = "loss"  # what a number returned by a trial's function is reported as
 ANYTIME_AXES = ("epochs", "time", "trials")
 
 
@@ -34,6 +35,22 @@ def _returned_scalars(trial_dir: str | None) -> dict[str, Any]:
         return {}
     return {str(name): value for name, value in infos.items()
             if value is None or isinstance(value, (str, bool, int, float))}
+
+
+def _epochs_trained(trial_history: pd.DataFrame, iterations: int) -> int:
+    """The epochs a trial trained: its reports' ``epoch`` (the Trainer's and :func:`trw_ray.hparams.report`'s);
+    for reports without one (``ray.tune.report``), those before the final result; else its iterations."""
+    from trw_ray.search_context import FINAL_KEY
+
+    if "epoch" in trial_history and trial_history["epoch"].notna().any():
+        epochs = float(trial_history["epoch"].max())
+        if is_finite_number(epochs):
+            return int(epochs)
+    if FINAL_KEY in trial_history:
+        reports = int((trial_history[FINAL_KEY] != True).sum())  # noqa: E712 - NaN on the reports before the last
+        if reports:
+            return reports
+    return iterations
 
 
 def load(path: str | os.PathLike | ExperimentResults) -> ExperimentResults:
@@ -182,7 +199,8 @@ class ExperimentResults:
 
     def trials(self) -> pd.DataFrame:
         """One row per trial: ``trial_id``, ``status`` (TERMINATED, ERROR, RUNNING, PAUSED...), ``completed``
-        (its function returned), ``config/<name>``, ``last/<metric>``, ``best/<metric>``, ``iterations``, ``epochs``,
+        (its function returned), ``config/<name>``, ``last/<metric>``, ``best/<metric>`` (and ``last/loss``, the
+        number the function returned, when the metric is another), ``iterations``, ``epochs``,
         ``failures``, ``error``, ``trial_dir``, ``run_dir``, and ``result/<name>`` for every number, string or boolean
         of the dict the trial's function returned with its loss (e.g. an architecture search's
         ``result/genotype``)."""
@@ -203,9 +221,11 @@ class ExperimentResults:
                 row[f"config/{name}"] = value
             row[f"last/{metric}"] = last if is_finite_number(last) else None
             row[f"best/{metric}"] = float(best) if best is not None else None
+            if metric != RETURNED_LOSS:  # the number the function returned, when the search optimises another metric
+                returned = (record.get("last_result") or {}).get(RETURNED_LOSS)
+                row[f"last/{RETURNED_LOSS}"] = returned if is_finite_number(returned) else None
             row["iterations"] = record.get("iterations") or 0
-            epochs = trial_history["epoch"].max() if "epoch" in trial_history and len(trial_history) else None
-            row["epochs"] = int(epochs) if epochs is not None and is_finite_number(epochs) else row["iterations"]
+            row["epochs"] = _epochs_trained(trial_history, row["iterations"])
             row["failures"] = record.get("failures", 0)
             row["error"] = record.get("error")
             row["trial_dir"] = record.get("trial_dir")

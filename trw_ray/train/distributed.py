@@ -266,17 +266,12 @@ class CallbackRelayReport(Callback):
         super().__init__(strict=True)
 
     def __call__(self, context) -> None:
-        from trw_ray.train.tune_bridge import evaluated_metric_value, flatten_metrics, trainer_state
+        from trw_ray.train.tune_bridge import epoch_metrics, trainer_state
 
         rank = current_rank()
         if not context.history or rank is None or rank.relay is None:
             return
-        metrics = flatten_metrics(context.history[-1], rank.metric)
-        if rank.metric not in metrics:
-            last = evaluated_metric_value(context.history, rank.metric)
-            if last is not None:
-                metrics[rank.metric] = last
-        metrics["epoch"] = context.epoch
+        metrics = epoch_metrics(context.history, rank.metric, context.epoch)
         rank.relay.put({"metrics": metrics, "state": _to_cpu(trainer_state(context)), "last": context.is_last_epoch})
 
 

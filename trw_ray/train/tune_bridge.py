@@ -8,10 +8,12 @@ user's function; ``Trainer.fit`` asks :func:`attach_search` what to add, and tra
   step's own state, history), the per-sample tables are written every epoch (added when the callbacks lack them),
   and :class:`CallbackTuneReport` reports every epoch. **A report** holds every metric of the epoch flattened as
   ``dataset/split/output/metric`` (see :func:`flatten_metrics`; a step's own metrics appear as
-  ``dataset/train/step/<name>``), ``epoch`` (finished epochs) and the search's metric, with a checkpoint. The last
-  epoch's report is held back and sent by :func:`send_final_report` with the value the user's function returns as
-  the search's metric, ``trw_final`` and the ``run_dir``, so the trial's final result is that value (and a
-  scheduler cannot stop the trial between the two).
+  ``dataset/train/step/<name>``), ``epoch`` (finished epochs) and, for the default metric ``loss``, the overall
+  loss of the first evaluated split, with a checkpoint. The search's metric is what the user names: a key that is
+  never reported is an error (:class:`MetricNotReportedError`) at the first epoch that evaluates. The last
+  epoch's report is held back and sent by :func:`send_final_report` with what the user's function returns (a
+  number as ``loss``, a dict under its keys), ``trw_final`` and the ``run_dir`` (so a scheduler cannot stop the
+  trial between the two).
 - ``mode='discovery'``: the Trainer builds datasets, model and optimizers in a temporary folder (so every
   ``hparams.create`` in ``model_fn``/``optimizers_fn`` runs), then stops with :class:`DiscoveryComplete`.
 
@@ -32,10 +34,45 @@ from trw_ray.train.callbacks.base import Callback, StopRun, TrainerContext
 
 CHECKPOINT_FILENAME = layout.CHECKPOINT_STATE_FILE
 TRAIN_SPLIT = "train"
+DEFAULT_METRIC = "loss"  # what a number the function returns is reported as; the one metric with a stand-in
+_BOOKKEEPING_KEYS = {"epoch", FINAL_KEY, "run_dir"}
 
-__all__ = ["CHECKPOINT_FILENAME", "CallbackResumeTrial", "CallbackTuneReport", "DiscoveryComplete", "SearchAttachment",
-           "SearchContext", "activate", "attach_search", "current", "evaluated_metric_value", "flatten_metrics",
-           "flush_pending", "load_checkpoint_state", "restore_trainer_state", "send_final_report", "send_report",
+
+class MetricNotReportedError(ValueError):
+    """The search's ``metric`` is not among the values a trial reports (a misspelled or never reported name)."""
+
+
+def check_metric_reported(metric: str, metrics: Mapping[str, Any], when: str) -> None:
+    """Raises :class:`MetricNotReportedError` naming ``metric`` and the keys reported ``when`` unless it is one."""
+    if metric in metrics:
+        return
+    keys = sorted(key for key in metrics if key not in _BOOKKEEPING_KEYS)
+    raise MetricNotReportedError(
+        f"metric: {metric!r} is not among the values the trial reports {when}: {keys}. Pass one of them as "
+        f"search(metric=..., mode=...); a number the function returns is reported as {DEFAULT_METRIC!r}, a dict it "
+        "returns under its keys")
+
+
+def has_evaluation(entry: Mapping[str, Any]) -> bool:
+    """Whether a history entry evaluated a split other than ``train`` (an epoch that only trained has not)."""
+    return any(split != TRAIN_SPLIT for splits in entry.values() for split in splits)
+
+
+def epoch_metrics(history: list[Mapping[str, Any]], metric: str, epoch: int) -> dict[str, Any]:
+    """The report of the epoch that ends ``history``: its flattened metrics (:func:`flatten_metrics`), ``metric`` as
+    of the last epoch that evaluated it when this one only trained, and ``epoch``."""
+    metrics = flatten_metrics(history[-1], metric)
+    if metric not in metrics:  # an epoch that only trained: repeat the last evaluated value
+        last = evaluated_metric_value(history, metric)
+        if last is not None:
+            metrics[metric] = last
+    metrics["epoch"] = epoch
+    return metrics
+
+__all__ = ["CHECKPOINT_FILENAME", "DEFAULT_METRIC", "CallbackResumeTrial", "CallbackTuneReport", "DiscoveryComplete",
+           "MetricNotReportedError", "SearchAttachment", "SearchContext", "activate", "attach_search",
+           "check_metric_reported", "current", "epoch_metrics", "evaluated_metric_value", "flatten_metrics",
+           "flush_pending", "has_evaluation", "load_checkpoint_state", "restore_trainer_state", "send_final_report", "send_report",
            "trainer_state"]
 
 
@@ -43,9 +80,10 @@ def flatten_metrics(entry: Mapping[str, Any], metric: str) -> dict[str, float]:
     """One history entry as flat Tune metrics.
 
     Every value becomes ``dataset/split/output/metric`` (e.g. ``mnist/valid/softmax/accuracy`` or
-    ``mnist/valid/overall_loss/loss``). ``metric`` is added too: when it is one of those keys it is that value,
-    else it is the ``overall_loss`` of the first evaluated split that is not ``train`` (for the MNIST datasets:
-    ``mnist/valid``), or of ``train`` when nothing else was evaluated.
+    ``mnist/valid/overall_loss/loss``). When ``metric`` is ``'loss'`` (:data:`DEFAULT_METRIC`) it is added too: the
+    ``overall_loss`` of the first evaluated split that is not ``train`` (for the MNIST datasets: ``mnist/valid``),
+    or of ``train`` when nothing else was evaluated. Any other name is never made up: it is one of the keys or it is
+    missing (see :func:`check_metric_reported`).
     """
     flat: dict[str, float] = {}
     for dataset, splits in entry.items():
@@ -54,7 +92,7 @@ def flatten_metrics(entry: Mapping[str, Any], metric: str) -> dict[str, float]:
                 for name, value in metrics.items():
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
                         flat[f"{dataset}/{split}/{output}/{name}"] = float(value)
-    if metric in flat or "/" in metric:
+    if metric in flat or metric != DEFAULT_METRIC:
         return flat
     source = None
     for dataset, splits in entry.items():
@@ -176,12 +214,9 @@ class CallbackTuneReport(Callback):
     def __call__(self, context: TrainerContext) -> None:
         if not context.history:
             return
-        metrics = flatten_metrics(context.history[-1], self.search.metric)
-        if self.search.metric not in metrics:  # an epoch that only trained: repeat the last evaluated value
-            last = evaluated_metric_value(context.history, self.search.metric)
-            if last is not None:
-                metrics[self.search.metric] = last
-        metrics["epoch"] = context.epoch
+        metrics = epoch_metrics(context.history, self.search.metric, context.epoch)
+        if has_evaluation(context.history[-1]) and self.search.metric != DEFAULT_METRIC:
+            check_metric_reported(self.search.metric, metrics, f"at epoch {context.epoch}")
         flush_pending(self.search)  # the held-back report of an earlier fit in the same trial
         self.search.pending = {"metrics": metrics, "state": trainer_state(context)}
         if not context.is_last_epoch:
@@ -260,13 +295,22 @@ def attach_search(options: dict[str, Any]) -> Iterator[SearchAttachment | None]:
     yield SearchAttachment(search)
 
 
-def send_final_report(search: SearchContext, value: float) -> None:
-    """The trial's last report: the held-back report of its last epoch (with its checkpoint) with ``value`` (what
-    the function returned) as the search's metric, ``trw_final`` and the trial's last ``run_dir``."""
+def send_final_report(search: SearchContext, value: float | None, values: Mapping[str, float] | None = None) -> None:
+    """The trial's last report: the held-back report of its last epoch (with its checkpoint), ``FINAL_KEY`` and the
+    trial's last ``run_dir``, with what the function returned: a number ``value`` as ``'loss'``
+    (:data:`DEFAULT_METRIC`), a dict as ``values`` under its own keys (which replace the epoch's values of the same
+    names). The search's metric keeps the last epoch's value unless the function returned it.
+
+    Raises:
+        MetricNotReportedError: the search's metric is in neither.
+    """
     pending = search.pending or {"metrics": {}, "state": None}
     search.pending = None
     metrics = dict(pending["metrics"])
-    metrics[search.metric] = value
+    if value is not None:
+        metrics[DEFAULT_METRIC] = value
+    metrics.update(values or {})
+    check_metric_reported(search.metric, metrics, "when its function returned")
     metrics[FINAL_KEY] = True
     if search.run_dirs:
         metrics["run_dir"] = search.run_dirs[-1]
