@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 FINAL_KEY = "trw_final"  # set in a trial's last report: the value its function returned
+DEFAULTS_KEY = "trw_defaults"  # in a trial's last report: the parameters it declared that the space does not name
 REPLAYED_KEY = "trw_replayed"  # set in the final report a finished trial sends again when Tune resumes it
 
 

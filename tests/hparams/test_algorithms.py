@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import trw_ray as trw
+
 from trw_ray.hparams import ContinuousUniform, RandomSearch, algorithm_names, register_algorithm
 from trw_ray.hparams.algorithms import (
     ALGORITHMS,
@@ -49,7 +51,7 @@ def test_builtins_are_registered_with_their_traits():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: check_algorithm("bayes", None, None), ValueError, "algorithm: expected one of ['random', 'grid'"),
-    (lambda: check_algorithm("random", None, {"grace_period": 1}), TypeError,
+    (lambda: check_algorithm("random", None, {"grace_period": 1}), ValueError,
      "algorithm_options: unknown for 'random': ['grace_period']; allowed: ['constraint']"),
     (lambda: check_algorithm("asha", None, None), ValueError, "max_epochs: 'asha' schedules trials by epochs"),
     (lambda: check_algorithm("asha", 9, [1]), TypeError, "algorithm_options: expected a dict"),
@@ -112,9 +114,9 @@ def test_pairs_that_cannot_work_and_options_of_the_wrong_part_are_refused():
         plan_search("random", 9, None, "median")
     with pytest.raises(ValueError, match="max_epochs: 'asha' schedules trials by epochs"):
         plan_search("tpe", None, None, "asha")
-    with pytest.raises(TypeError, match="scheduler_options: unknown for 'asha': \\['population_size'\\]"):
+    with pytest.raises(ValueError, match="scheduler_options: unknown for 'asha': \\['population_size'\\]"):
         plan_search("evolution", 9, None, "asha", {"population_size": 4})
-    with pytest.raises(TypeError, match="algorithm_options: unknown for 'evolution': \\['grace_period'\\]"):
+    with pytest.raises(ValueError, match="algorithm_options: unknown for 'evolution': \\['grace_period'\\]"):
         plan_search("evolution", 9, {"grace_period": 1}, "asha")
     plan = plan_search("evolution", 9, {"population_size": 4}, "asha", {"grace_period": 2})
     assert plan.algorithm_options == {"population_size": 4} and plan.scheduler_options == {"grace_period": 2}
@@ -158,3 +160,23 @@ def test_tpe_takes_trw_rays_space_without_tunes_warning_about_it(monkeypatch):
     assert warnings == []
     assert all(isinstance(value, optuna.distributions.BaseDistribution) for value in searcher._space.values())
     assert set(searcher.suggest("t0")) == set(SPACE.to_tune())
+
+
+@pytest.mark.parametrize("algorithm, options, message", [
+    ("grid", {"grid_points": "2"}, "grid_points: expected an integer"),
+    ("evolution", {"population_size": 0}, "population_size"),
+    ("pbt", {"mutations": ["nope"]}, "'mutations' must name continuous parameters"),
+    ("random", {"grace_period": 1}, "algorithm_options: unknown for 'random'"),
+])
+def test_every_option_is_checked_before_ray_starts(monkeypatch, tmp_path, algorithm, options, message):
+    import search_helpers
+
+    from trw_ray import ray_session
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Ray started before the options were checked")
+
+    monkeypatch.setattr(ray_session, "ensure_ray", refuse)
+    with pytest.raises(ValueError, match=message):
+        trw.hparams.search(search_helpers.quadratic, algorithm=algorithm, algorithm_options=options, max_epochs=3,
+                           storage_path=tmp_path, verbose=0)

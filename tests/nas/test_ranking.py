@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from trw_ray.nas.ranking import bootstrap_ranking
+from trw_ray.nas.ranking import bootstrap_ranking, search_agreement
 
 
 def test_bootstrap_ranking_recovers_a_planted_order():
@@ -61,3 +61,13 @@ def test_the_report_command_adds_the_architecture_report(tmp_path, capsys):
     assert "architecture report: " in output
     page = (path / "report" / "architecture" / "index.html").read_text()
     assert "Pareto front" in page and "cell_1_normal.png" in page and "Ranking" not in page
+
+
+def test_kendalls_tau_counts_tied_retrained_values_as_ties():
+    # two cells retrained to the same accuracy: the search's order is neither confirmed nor contradicted
+    assert search_agreement([1, 2], [0.9, 0.9], higher_is_better=True) == (None, None)
+    tau, _ = search_agreement([1, 2, 3], [0.9, 0.9, 0.8], higher_is_better=True)
+    assert tau == pytest.approx(0.8164965809)  # tau-b: the tied pair counts for neither
+    assert search_agreement([1, 2, 3], [0.95, 0.9, 0.8], higher_is_better=True)[0] == pytest.approx(1.0)
+    assert search_agreement([1, 2, 3], [0.1, 0.2, 0.3], higher_is_better=False)[0] == pytest.approx(1.0)
+    assert search_agreement([1], [0.9], higher_is_better=True) == (None, None)

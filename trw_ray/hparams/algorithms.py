@@ -46,7 +46,7 @@ OptionCheck = Callable[[Any, str], Any]  # (value, where) -> value, raising Valu
 __all__ = ["ALGORITHMS", "SCHEDULERS", "Algorithm", "AlgorithmRequest", "SearchPlan", "SchedulerEntry",
            "algorithm_names", "any_option", "bool_option", "check_algorithm", "create_algorithm", "get_algorithm",
            "get_scheduler", "integer_option", "number_option", "plan_search", "register_algorithm",
-           "register_scheduler", "scheduler_names"]
+           "register_scheduler", "scheduler_names", "validate_plan"]
 
 
 def integer_option(minimum: int = 1) -> OptionCheck:
@@ -100,7 +100,7 @@ def _check_options(owner: str, known: Mapping[str, OptionCheck], options: Mappin
     options = dict(options or {})
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise TypeError(f"{argument}: unknown for {owner!r}: {unknown}; allowed: {sorted(known)}")
+        raise ValueError(f"{argument}: unknown for {owner!r}: {unknown}; allowed: {sorted(known)}")
     return {name: known[name](value, f"{argument}: {name!r} of {owner!r}") for name, value in options.items()}
 
 
@@ -121,6 +121,8 @@ class Algorithm:
         scheduler: the scheduler this single name implies (``'asha'`` is random search with ASHA); its
             ``algorithm_options`` are then that scheduler's options.
         searcher: the searcher such a name runs with (``'bohb'``: ``'tpe'``; default ``'random'``).
+        validate: ``AlgorithmRequest -> None``, raising ValueError for options that do not fit the space (checked
+            with the space before Ray starts, see :func:`validate_plan`); None: the option checks are enough.
     """
 
     name: str
@@ -133,6 +135,7 @@ class Algorithm:
     description: str = ""
     scheduler: str | None = None
     searcher: str = "random"
+    validate: Callable[[AlgorithmRequest], None] | None = None
 
     def check_options(self, options: Mapping[str, Any] | None, max_epochs: int | None) -> dict[str, Any]:
         """The checked ``algorithm_options`` (those of its scheduler, for a name that implies one)."""
@@ -162,6 +165,7 @@ class SchedulerEntry:
             only once its trials exist together); None leaves the searcher's own choice.
         own_sampler: it samples the configurations itself (PBT) and takes no searcher.
         description: one line for listings.
+        validate: as :attr:`Algorithm.validate`.
     """
 
     name: str
@@ -171,6 +175,7 @@ class SchedulerEntry:
     pending_trials: Callable[[AlgorithmRequest], int] | None = None
     own_sampler: bool = False
     description: str = ""
+    validate: Callable[[AlgorithmRequest], None] | None = None
 
     def check_options(self, options: Mapping[str, Any] | None, max_epochs: int | None,
                       argument: str = "scheduler_options", owner: str | None = None) -> dict[str, Any]:
@@ -190,7 +195,8 @@ def register_algorithm(name: str, build: Callable[[AlgorithmRequest], tuple[Any,
                        options: Mapping[str, OptionCheck] | None = None, needs_max_epochs: bool = False,
                        requires: Mapping[str, str] | None = None, tune_samples_space: bool = False,
                        trials_ahead: bool = False, description: str = "", replace: bool = False,
-                       scheduler: str | None = None, searcher: str = "random") -> Algorithm:
+                       scheduler: str | None = None, searcher: str = "random",
+                       validate: Callable[[AlgorithmRequest], None] | None = None) -> Algorithm:
     """Adds a searcher to the registry (see :class:`Algorithm` for the fields); returns its entry.
 
     Raises:
@@ -205,7 +211,7 @@ def register_algorithm(name: str, build: Callable[[AlgorithmRequest], tuple[Any,
         raise ValueError(f"searcher: expected one of {algorithm_names()} (the searcher a name with a scheduler runs "
                          f"with); got {searcher!r}")
     entry = Algorithm(name, build, dict(options or {}), needs_max_epochs, dict(requires or {}), tune_samples_space,
-                      trials_ahead, description, scheduler, searcher)
+                      trials_ahead, description, scheduler, searcher, validate)
     _REGISTRY[name] = entry
     return entry
 
@@ -213,10 +219,12 @@ def register_algorithm(name: str, build: Callable[[AlgorithmRequest], tuple[Any,
 def register_scheduler(name: str, build: Callable[[AlgorithmRequest], Any], *,
                        options: Mapping[str, OptionCheck] | None = None, needs_max_epochs: bool = False,
                        pending_trials: Callable[[AlgorithmRequest], int] | None = None, own_sampler: bool = False,
-                       description: str = "", replace: bool = False) -> SchedulerEntry:
+                       description: str = "", replace: bool = False,
+                       validate: Callable[[AlgorithmRequest], None] | None = None) -> SchedulerEntry:
     """Adds a scheduler to the registry (see :class:`SchedulerEntry` for the fields); returns its entry."""
     _check_registration(name, build, options, _SCHEDULERS, replace, "a function AlgorithmRequest -> Tune scheduler")
-    entry = SchedulerEntry(name, build, dict(options or {}), needs_max_epochs, pending_trials, own_sampler, description)
+    entry = SchedulerEntry(name, build, dict(options or {}), needs_max_epochs, pending_trials, own_sampler, description,
+                           validate)
     _SCHEDULERS[name] = entry
     return entry
 
@@ -289,9 +297,9 @@ def plan_search(algorithm: str, max_epochs: int | None, algorithm_options: Mappi
     ``algorithm_options``); ``scheduler`` combines a searcher with a scheduler (``'tpe'`` + ``'asha'``).
 
     Raises:
-        ValueError: an unknown name, a pair that cannot work (PBT with a searcher; a single name that implies another
-            scheduler), a missing ``max_epochs`` or package, a bad option value.
-        TypeError: an option its part does not take.
+        ValueError: an unknown name or option, a pair that cannot work (PBT with a searcher; a single name that
+            implies another scheduler), a missing ``max_epochs`` or package, a bad option value.
+        TypeError: options that are not a dict.
     """
     entry = get_algorithm(algorithm)
     implied = entry.scheduler
@@ -330,15 +338,30 @@ def check_algorithm(algorithm: str, max_epochs: int | None, options: Mapping[str
     return plan.scheduler_options if plan.algorithm.scheduler and scheduler is None else plan.algorithm_options
 
 
+def _searcher_entry(plan: SearchPlan) -> Algorithm:
+    """The entry that builds the searcher of ``plan`` (for a single name that implies a scheduler, its searcher's)."""
+    if plan.algorithm.scheduler is not None and not plan.scheduler.own_sampler:
+        return get_algorithm(plan.algorithm.searcher)
+    return plan.algorithm
+
+
+def validate_plan(plan: SearchPlan, space: SearchSpace, metric: str, mode: str, max_epochs: int | None,
+                  seed: int | None) -> None:
+    """Checks the plan's options against the space, without Ray (the driver calls it before Ray starts): the
+    searcher's and the scheduler's ``validate`` (e.g. a ``grid_points`` that is not an integer >= 2, PBT
+    ``mutations`` that name no continuous parameter of the space) raise ValueError now, not after Ray started."""
+    for entry, options in ((_searcher_entry(plan), plan.algorithm_options), (plan.scheduler, plan.scheduler_options)):
+        if entry.validate is not None:
+            entry.validate(AlgorithmRequest(space, metric, mode, max_epochs, seed, None, dict(options)))
+
+
 def create_algorithm(algorithm: str | SearchPlan, space: SearchSpace, metric: str, mode: str, max_epochs: int | None,
                      seed: int | None, max_concurrent: int | None, options: Mapping[str, Any] | None = None,
                      scheduler: str | None = None, scheduler_options: Mapping[str, Any] | None = None):
     """``(searcher, scheduler)`` of a searcher and a scheduler (:func:`plan_search`, or a plan already made)."""
     plan = algorithm if isinstance(algorithm, SearchPlan) else plan_search(algorithm, max_epochs, options, scheduler,
                                                                           scheduler_options)
-    searcher_entry = plan.algorithm
-    if plan.algorithm.scheduler is not None and not plan.scheduler.own_sampler:
-        searcher_entry = get_algorithm(plan.algorithm.searcher)
+    searcher_entry = _searcher_entry(plan)
     request = AlgorithmRequest(space, metric, mode, max_epochs, seed, max_concurrent, plan.algorithm_options)
     searcher, built_scheduler = searcher_entry.build(request)
     if built_scheduler is not None:

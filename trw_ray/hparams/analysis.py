@@ -19,6 +19,7 @@ import pandas as pd
 
 from trw_ray import layout
 from trw_ray.hparams.importance import importance as compute_importance
+from trw_ray.hparams.importance import importance_caveat
 from trw_ray.hparams.params import ContinuousPower
 from trw_ray.hparams.space import space_from_settings
 
@@ -69,9 +70,13 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
         importance = compute_importance(scored, metric=metric, space=space, seed=seed)
         importance.to_csv(output_dir / "importance.csv", index=False)
         plot_bars(list(importance["parameter"]), list(importance["importance"]), output_dir / "importance.png",
-                  title=f"hyper-parameter importance for {metric}", xlabel="fraction of variance (main effect)",
-                  errors=list(importance["std"]))
-        figures.append(("importance.png", "importance of each hyper-parameter (mean and std over trees)"))
+                  title=f"hyper-parameter importance for {metric} ({len(scored)} trials)",
+                  xlabel="fraction of variance (main effect)",
+                  errors=[list((importance["importance"] - importance["low"]).clip(lower=0)),
+                          list((importance["high"] - importance["importance"]).clip(lower=0))])
+        figures.append(("importance.png", "importance of each hyper-parameter: mean over the trees, bars from their "
+                                          "10th to 90th percentile"))
+        notes.append(importance_caveat(importance))
     else:
         notes.append(f"importance needs at least {MIN_TRIALS_FOR_IMPORTANCE} trials with a {metric}; "
                      f"{len(scored)} reported one")

@@ -34,6 +34,15 @@ def _logic_searcher(logic_class, request: AlgorithmRequest, **options):
     return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent)
 
 
+def _logic_check(logic_class):
+    """``validate`` of a searcher whose logic is Ray-free: building the logic checks its options against the space."""
+
+    def validate(request: AlgorithmRequest) -> None:
+        logic_class(request.space.parameters, request.mode, request.seed, **request.options)
+
+    return validate
+
+
 def _random(request: AlgorithmRequest):
     return _logic_searcher(RandomSearch, request, **request.options), None
 
@@ -112,15 +121,22 @@ def _pbt_sampler(request: AlgorithmRequest):
     return BasicVariantGenerator(random_state=request.seed, max_concurrent=request.max_concurrent or 0), None
 
 
+def _pbt_mutations(request: AlgorithmRequest) -> list[str]:
+    """The parameters PBT mutates: ``mutations``, or every continuous one; ValueError naming the option if none."""
+    params = request.space.parameters
+    names = request.options.get("mutations") or [name for name, spec in params.items() if spec.choices is None
+                                                  and type(spec).__name__.startswith("Continuous")]
+    if not isinstance(names, (list, tuple)) or not names or sorted(set(names) - set(params)):
+        raise ValueError(f"algorithm_options: 'mutations' must name continuous parameters of the space "
+                         f"{list(params)}; got {names!r}")
+    return list(names)
+
+
 def _pbt_scheduler(request: AlgorithmRequest):
     from ray.tune.schedulers import PopulationBasedTraining
 
     params, options = request.space.parameters, request.options
-    names = options.get("mutations") or [name for name, spec in params.items() if spec.choices is None
-                                          and type(spec).__name__.startswith("Continuous")]
-    if not isinstance(names, (list, tuple)) or not names or sorted(set(names) - set(params)):
-        raise ValueError(f"algorithm_options: 'mutations' must name continuous parameters of the space "
-                         f"{list(params)}; got {names!r}")
+    names = _pbt_mutations(request)
     rng = np.random.default_rng(request.seed)
     mutations = {name: (lambda spec=params[name]: spec.sample(rng)) for name in names}
     return PopulationBasedTraining(
@@ -142,11 +158,14 @@ register_scheduler("asha", _asha_scheduler, options={**_HALVING, "grace_period":
 register_scheduler("pbt", _pbt_scheduler, options={"perturbation_interval": integer_option(1), "mutations": any_option,
                                                    "quantile_fraction": number_option(0.0, 0.5),
                                                    "resample_probability": number_option(0.0, 1.0)},
-                   needs_max_epochs=True, own_sampler=True, description="population based training")
+                   needs_max_epochs=True, own_sampler=True, description="population based training",
+                   validate=_pbt_mutations)
 
 register_algorithm("random", _random, options={"constraint": any_option}, trials_ahead=True,
+                   validate=_logic_check(RandomSearch),
                    description="uniform sampling of the space (only what a constraint accepts, when given one)")
 register_algorithm("grid", _grid, options={"grid_points": any_option}, trials_ahead=True,
+                   validate=_logic_check(GridSearch),
                    description="every combination of the choices (continuous parameters on grid_points values)")
 register_algorithm("hyperband", _random, scheduler="hyperband", trials_ahead=True, needs_max_epochs=True,
                    description="random configurations in HyperBand's synchronous brackets")
@@ -159,6 +178,7 @@ register_algorithm("evolution", _evolution, options={"population_size": any_opti
                                                      "constraint": any_option, "surrogate": bool_option,
                                                      "surrogate_options": any_option, "climb": any_option,
                                                      "stall": any_option},
+                   validate=_logic_check(RegularizedEvolution),
                    description="regularized (aging) evolution; surrogate=True picks each child with a surrogate")
 register_algorithm("tpe", _tpe, requires={"optuna": "optuna"}, description="Optuna's TPE sampler")
 register_algorithm("bohb", _tpe, scheduler="hyperband", searcher="tpe", requires={"optuna": "optuna"}, needs_max_epochs=True,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import checks, layout
-from trw_ray.hparams.algorithms import AlgorithmRequest, create_algorithm, plan_search
+from trw_ray.hparams.algorithms import AlgorithmRequest, create_algorithm, plan_search, validate_plan
 from trw_ray.hparams.params import Param
 from trw_ray.hparams.resources import check_cluster_resources, trial_resources, trial_workers
 from trw_ray.hparams.space import (
@@ -97,7 +97,9 @@ def search(
             A returned number is reported as ``loss``, a dict under its keys. A function with its own training loop
             reports each epoch with :func:`trw_ray.hparams.report`.
         space: None discovers the space by running ``evaluate_fn`` with defaults until it is about to train
-            (:func:`~trw_ray.hparams.space.discover_space`); or ``{name: spec}``; or a YAML path / :class:`SearchSpace`.
+            (:func:`~trw_ray.hparams.space.discover_space`); or ``{name: spec}`` (a parameter the function declares
+            that it does not name stays at its default in every trial; the search warns once, naming them); or a
+            YAML path / :class:`SearchSpace`.
         algorithm: ``random`` (default), ``grid``, ``hyperband``, ``asha``, ``pbt``, ``evolution`` (regularized
             evolution), ``tpe`` (Optuna's TPE; needs optuna), ``bohb`` (TPE in HyperBand's brackets), or any name
             added with :func:`~trw_ray.hparams.algorithms.register_algorithm`. ``hyperband``, ``asha`` and ``bohb``
@@ -226,6 +228,7 @@ def search(
     bundles, cpus = trial_resources(resources_per_trial)
     workers = trial_workers(resources_per_trial)
     plan = plan_search(algorithm, max_epochs, algorithm_options, scheduler, scheduler_options)
+    validate_plan(plan, resolved, metric, mode, max_epochs, seed)  # every option checked before Ray starts
 
     if name is None:
         name = f"{function_name(evaluate_fn)}_{plan.label}_{time.strftime('%Y%m%d-%H%M%S')}"

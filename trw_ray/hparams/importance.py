@@ -108,7 +108,10 @@ def fanova_importance(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: 
     """Importance of each column of ``x`` (unit positions) for ``y``.
 
     Returns a DataFrame sorted by importance: ``parameter``, ``importance`` (mean fraction of variance explained
-    by its main effect), ``std`` (over trees), ``rank``. Deterministic for a given ``seed``.
+    by its main effect), ``std``, ``low`` and ``high`` (10th and 90th percentiles, within [0, 1]) over the trees,
+    each fitted to a bootstrap sample of the trials, ``p_top`` (the fraction of trees in which it is the most
+    important) and ``rank``; ``table.attrs['trials']`` is the number of trials. How sure it is:
+    :func:`importance_caveat`. Deterministic for a given ``seed``.
     ``min_samples_leaf`` defaults to 3, or 1 for fewer than 60 trials (small searches need every split).
     """
     from sklearn.ensemble import ExtraTreesRegressor
@@ -129,11 +132,31 @@ def fanova_importance(x: np.ndarray, y: np.ndarray, names: Sequence[str], seed: 
         max_samples=min(max_samples, len(y)) if len(y) > max_samples else None, random_state=seed, n_jobs=1)
     forest.fit(x, y)
     per_tree = np.array([main_effects(*_leaf_boxes(estimator.tree_)) for estimator in forest.estimators_])
+    low, high = np.percentile(per_tree, [10, 90], axis=0)
+    top = per_tree.argmax(axis=1)
     table = pd.DataFrame({"parameter": list(names), "importance": per_tree.mean(axis=0),
-                          "std": per_tree.std(axis=0)})
+                          "std": per_tree.std(axis=0), "low": low, "high": high,
+                          "p_top": [float(np.mean(top == column)) for column in range(len(names))]})
     table = table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
+    table.attrs["trials"] = int(len(y))
     return table
+
+
+def importance_caveat(table: pd.DataFrame) -> str:
+    """How sure an importance table is, in one sentence: the trials it comes from and whether they tell the most
+    important parameter apart (its interval above the runner-up's, and it is the most important in most trees)."""
+    trials = table.attrs.get("trials")
+    source = f"from {trials} trials" if trials else "from the trials"
+    if len(table) < 2:
+        return f"Importance {source}."
+    first, second = table.iloc[0], table.iloc[1]
+    if first["low"] > second["high"] and first["p_top"] >= 0.8:
+        return (f"Importance {source}: {first['parameter']} matters most in {first['p_top']:.0%} of the trees, and "
+                f"its interval lies above {second['parameter']}'s.")
+    return (f"Importance {source} is uncertain: {first['parameter']} matters most in only {first['p_top']:.0%} of the "
+            f"trees and its interval overlaps {second['parameter']}'s; more trials would tell them apart. Read the "
+            "order as a hint, not a finding.")
 
 
 def importance(results_or_table, metric: str | None = None, space: Mapping[str, Param] | None = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ray.tune.stopper import Stopper
 from trw_ray.io import json_scalar, write_json_atomic, write_text_atomic
 from trw_ray.layout import HISTORY_FILE as HISTORY_FILENAME
 from trw_ray.layout import RECORD_FOLDER, TRIALS_FOLDER
-from trw_ray.search_context import FINAL_KEY, REPLAYED_KEY
+from trw_ray.search_context import DEFAULTS_KEY, FINAL_KEY, REPLAYED_KEY
 
 __all__ = ["FINAL_KEY", "FinalResultStopper", "QuietTrialProgress", "SearchRecorder", "finished_trial_result",
            "forget_trials_tune_lost", "result_row"]
@@ -156,6 +157,7 @@ class SearchRecorder(Callback):
         self._started = time.time()
         self._last_progress = 0.0
         self.search_error: str | None = None
+        self._told_defaults = False
 
     @property
     def folder(self) -> Path:
@@ -210,6 +212,11 @@ class SearchRecorder(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if result.get(REPLAYED_KEY):  # a finished trial's final result, on the record already
             return
+        if result.get(DEFAULTS_KEY) and not self._told_defaults:
+            self._told_defaults = True
+            warnings.warn(f"space: the trials declare {result[DEFAULTS_KEY]} with hparams.create, which the space does "
+                          "not name: they stay at their defaults in every trial. Add them to space= to search them "
+                          "too (space=None discovers every parameter)", UserWarning, stacklevel=2)
         record = self._record(trial)
         row = result_row(trial.trial_id, result)
         row["recorded_at"] = time.time()  # when the driver saw it: the clock of results.anytime(by='time')

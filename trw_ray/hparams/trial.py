@@ -125,7 +125,7 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
 
     from trw_ray.hparams.recorder import finished_trial_result
     from trw_ray.io import to_json, write_json_atomic
-    from trw_ray.search_context import REPLAYED_KEY, SearchContext, activate
+    from trw_ray.search_context import DEFAULTS_KEY, REPLAYED_KEY, SearchContext, activate
     from trw_ray.train import tune_bridge
 
     # Tune stages a trial's working files outside storage_path; trw_ray writes straight into the trial's folder of
@@ -145,8 +145,9 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
     search = SearchContext(mode="trial", metric=metric, run_root=trial_dir / layout.TRIAL_RUNS_FOLDER,
                            max_epochs=max_epochs, checkpoint_state=state, workers=workers)
     with trial_process_state(trial_seed(seed, config), threads=max(1, int(round(cpus)))):
+        hparams = HyperParameters(config, space)
         with activate(search):
-            returned = evaluate_fn(HyperParameters(config, space))
+            returned = evaluate_fn(hparams)
         outcome = parse_returned(returned)
         if outcome.infos is not None:
             try:
@@ -155,4 +156,6 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
                 infos = repr(outcome.infos)
             loss = outcome.loss if outcome.loss is not None else outcome.values.get(metric)
             write_json_atomic(trial_dir / INFOS_FILENAME, {"loss": loss, "infos": infos})
-        tune_bridge.send_final_report(search, outcome.loss, outcome.values)
+        fixed = sorted(set(hparams.specs) - set(config))  # declared with hparams.create, not in the space
+        tune_bridge.send_final_report(search, outcome.loss, outcome.values,
+                                      {DEFAULTS_KEY: ", ".join(fixed)} if fixed else None)

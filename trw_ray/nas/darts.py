@@ -114,7 +114,7 @@ def _check_settings(settings: Mapping[str, Any], defaults: Mapping[str, Any], ar
         raise TypeError(f"{argument}: expected a dict {{name: value or Param}}; got {type(settings).__name__}")
     unknown = sorted(set(settings or {}) - set(defaults))
     if unknown:
-        raise TypeError(f"{argument}: unknown settings {unknown}; known: {sorted(defaults)}")
+        raise ValueError(f"{argument}: unknown settings {unknown}; known: {sorted(defaults)}")
     merged = {**defaults, **dict(settings or {})}
     for name, value in merged.items():
         values = value.choices if isinstance(value, Param) and value.choices is not None else [value]

@@ -100,24 +100,29 @@ def _declared_cell(hparams, space: str) -> Genotype:
     return genotype_from_config({name: hparams.create(name, spec) for name, spec in parameters.items()}, space)
 
 
+def table_parameters(entry: Mapping[str, float]) -> int:
+    """The parameter count of a table entry (the table's ``model_size`` is in millions of parameters, "MB")."""
+    return int(round(entry["model_size"] * 1e6))
+
+
 def evaluate_table_cell(hparams, dataset: str = "cifar10", max_parameters: float | None = None):
-    """A trial that looks its NB-201 cell up in the table: loss ``100 - validation accuracy (%)``, and
-    ``{genotype, canonical (the cell itself: the table trained isomorphic cells apart), accuracy, parameters (MB)}``.
+    """A trial that looks its NB-201 cell up in the table: loss ``100 - validation accuracy (%)`` (the table's
+    validation error in points), and ``{genotype, canonical (the cell itself: the table trained isomorphic cells
+    apart), accuracy (a fraction, as a trained cell's), parameters (a count, as a trained cell's)}``.
 
     Raises:
-        ValueError: the cell exceeds ``max_parameters`` (MB of the table's ``model_size``).
+        ValueError: the cell has more than ``max_parameters`` parameters.
     """
     genotype = _declared_cell(hparams, "nb201")
     entry = nb201_table(dataset)[table_code(genotype)]
-    if max_parameters is not None and entry["model_size"] > max_parameters:
-        raise ValueError(f"max_parameters: the cell {genotype} has {entry['model_size']:.4g} MB of parameters "
-                         f"(> {max_parameters}); a constrained search never proposes it")
+    parameters = table_parameters(entry)
+    if max_parameters is not None and parameters > max_parameters:
+        raise ValueError(f"max_parameters: the cell {genotype} has {parameters} parameters (> {max_parameters:g}); a "
+                         "constrained search never proposes it")
     return 100.0 - entry["val_acc"], {"genotype": str(genotype), "canonical": str(genotype),
-                                      "accuracy": entry["val_acc"], "parameters": entry["model_size"],
+                                      "accuracy": entry["val_acc"] / 100.0, "parameters": parameters,
                                       "source": f"NAS-Bench-201 {dataset}"}
 
-
-# ---------------------------------------------------------------------------------------------------- training
 
 def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: int = 0, epochs: int = 10,
                    settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,

@@ -98,9 +98,11 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
             False: regularized evolution's random one-choice mutations of a tournament winner. Measured on the NB-201
             tables (150 evaluations; ``benchmarks/nas_evolution.py``): see ``benchmarks/README.md``.
         evaluator: ``'train'`` (``build_network`` trained by the Trainer in the trial) or ``'table'`` (NAS-Bench-201
-            lookup of ``table_dataset``: ``cifar10``, ``cifar100`` or ``imagenet``; the loss is 100 - accuracy %).
-        max_parameters: the most parameters a candidate may have (trained networks: parameters of
-            ``build_network(genotype, width, depth)``; table: MB of the table's ``model_size``).
+            lookup of ``table_dataset``: ``cifar10``, ``cifar100`` or ``imagenet``; the loss is the validation error
+            in points, 100 - accuracy %). Either way ``result/accuracy`` is a fraction and ``result/parameters`` a
+            count.
+        max_parameters: the most parameters a candidate may have, a count (trained networks: parameters of
+            ``build_network(genotype, width, depth)``; table: the table's ``model_size`` x 10^6).
         settings: the candidates' training (:data:`~trw_ray.nas.darts.DEFAULT_RETRAIN_SETTINGS` overrides).
         search_options: the rest of :func:`trw_ray.hparams.search` (``resources_per_trial``, ``max_concurrent``,
             ``address``, ``verbose``...).
@@ -147,14 +149,14 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
 
 
 class _TableBudget:
-    """The table's ``model_size`` (MB) of a configuration's cell is at most ``max_parameters``."""
+    """The parameters of a configuration's cell in the table (``model_size`` x 10^6) are at most ``max_parameters``."""
 
     def __init__(self, dataset: str, max_parameters: float):
         self.dataset, self.max_parameters = dataset, max_parameters
 
     def __call__(self, config: Mapping[str, Any]) -> bool:
         from trw_ray.nas.cell_space import genotype_from_config
-        from trw_ray.nas.evaluators import nb201_table, table_code
+        from trw_ray.nas.evaluators import nb201_table, table_code, table_parameters
 
-        return nb201_table(self.dataset)[table_code(genotype_from_config(config, "nb201"))]["model_size"] <= \
-            self.max_parameters
+        entry = nb201_table(self.dataset)[table_code(genotype_from_config(config, "nb201"))]
+        return table_parameters(entry) <= self.max_parameters

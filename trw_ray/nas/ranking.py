@@ -26,7 +26,7 @@ from trw_ray import checks, layout
 
 RANKING_FILE = "ranking.json"
 
-__all__ = ["ArchitectureRanking", "bootstrap_ranking", "rank"]
+__all__ = ["ArchitectureRanking", "bootstrap_ranking", "rank", "search_agreement"]
 
 
 def bootstrap_ranking(values: Mapping[str, Sequence[float]], samples: int = 2000, seed: int = 0,
@@ -67,6 +67,26 @@ def bootstrap_ranking(values: Mapping[str, Sequence[float]], samples: int = 2000
     return rows
 
 
+def search_agreement(search_ranks: list[float], retrained: list[float],
+                     higher_is_better: bool) -> tuple[float | None, float | None]:
+    """Kendall's tau-b (and its p-value) between the search's order and the retrained values: 1 when the search
+    ranked the architectures as retraining does. Ties count as ties (two cells retrained to the same value agree
+    with neither order); None when there is no order to compare (fewer than 2 values, or all tied)."""
+    import math
+
+    from scipy.stats import kendalltau
+
+    if len(search_ranks) < 2:
+        return None, None
+    # rank 1 is the search's best: compare it with the retrained values oriented so that smaller is better too
+    oriented = [-value if higher_is_better else value for value in retrained]
+    statistic = kendalltau(search_ranks, oriented, variant="b")
+    tau, p_value = float(statistic.statistic), float(statistic.pvalue)
+    if not math.isfinite(tau):
+        return None, None
+    return tau, p_value if math.isfinite(p_value) else None
+
+
 @dataclass
 class ArchitectureRanking:
     """What :func:`rank` returns: ``table`` (a DataFrame, best first), ``kendall_tau`` and its ``kendall_p`` (search
@@ -99,7 +119,6 @@ def rank(results, top_k: int = 5, seeds: int = 3, inputs_fn: Callable | str | No
             experiment is ``<experiment>_rank`` beside the search's by default.
     """
     import pandas as pd
-    from scipy.stats import kendalltau
 
     from trw_ray.nas.darts import retrain
     from trw_ray.results import load
@@ -129,10 +148,7 @@ def rank(results, top_k: int = 5, seeds: int = 3, inputs_fn: Callable | str | No
     search_rank = {genotype: int(position) for genotype, position in zip(top["genotype"], top["rank"], strict=True)}
     ranking = pd.DataFrame(rows)
     ranking.insert(1, "search_rank", ranking["genotype"].map(search_rank))
-    tau = p_value = None
-    if len(ranking) >= 2:
-        statistic = kendalltau(ranking["search_rank"], ranking["rank"])
-        tau, p_value = float(statistic.statistic), float(statistic.pvalue)
+    tau, p_value = search_agreement(list(ranking["search_rank"]), list(ranking["mean"]), metric == "accuracy")
     outcome = ArchitectureRanking(ranking, tau, p_value, retrained, metric)
     from trw_ray.io import write_json_atomic
 

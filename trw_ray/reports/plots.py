@@ -219,7 +219,9 @@ def plot_heatmap(matrix: np.ndarray, path, title: str, xlabel: str, ylabel: str,
 
 
 def plot_bars(names: Sequence[str], values: Sequence[float], path, title: str, xlabel: str,
-              errors: Sequence[float] | None = None) -> Path:
+              errors: Sequence[float] | Sequence[Sequence[float]] | None = None) -> Path:
+    """Horizontal bars; ``errors``: one length per bar (symmetric) or two lists (below, above) as matplotlib's
+    ``xerr``."""
     figure, axis = plt.subplots(figsize=(6.4, max(2.5, 0.4 * len(names) + 1)))
     positions = np.arange(len(names))
     axis.barh(positions, values, xerr=errors, color="tab:blue", alpha=0.8)

@@ -76,7 +76,9 @@ def build_search_index(output_dir: str | os.PathLike, settings: dict[str, Any], 
         parts.append(f"<p><a href='{html.escape(href)}'>{html.escape(text)}</a></p>")
     if importance is not None:
         parts.append("<h2>Hyper-parameter importance</h2><p>Fraction of the metric's variance over the space "
-                     "explained by each parameter's main effect (fANOVA on a tree ensemble); std over trees.</p>")
+                     "explained by each parameter's main effect (fANOVA on a tree ensemble, each tree fitted to a "
+                     "bootstrap sample of the trials): mean, std, 10th-90th percentile (low, high) over the trees, "
+                     "and p_top, the fraction of trees in which the parameter matters most.</p>")
         parts.append(_table(importance))
     for name, caption in figures:
         wide = " class='wide'" if name in WIDE_FIGURES else ""

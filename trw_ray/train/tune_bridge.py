@@ -295,11 +295,13 @@ def attach_search(options: dict[str, Any]) -> Iterator[SearchAttachment | None]:
     yield SearchAttachment(search)
 
 
-def send_final_report(search: SearchContext, value: float | None, values: Mapping[str, float] | None = None) -> None:
+def send_final_report(search: SearchContext, value: float | None, values: Mapping[str, float] | None = None,
+                      notes: Mapping[str, Any] | None = None) -> None:
     """The trial's last report: the held-back report of its last epoch (with its checkpoint), ``FINAL_KEY`` and the
     trial's last ``run_dir``, with what the function returned: a number ``value`` as ``'loss'``
     (:data:`DEFAULT_METRIC`), a dict as ``values`` under its own keys (which replace the epoch's values of the same
-    names). The search's metric keeps the last epoch's value unless the function returned it.
+    names). The search's metric keeps the last epoch's value unless the function returned it. ``notes``: what the
+    trial tells the search besides (e.g. ``trw_defaults``, the parameters it left at their defaults).
 
     Raises:
         MetricNotReportedError: the search's metric is in neither.
@@ -311,6 +313,7 @@ def send_final_report(search: SearchContext, value: float | None, values: Mappin
         metrics[DEFAULT_METRIC] = value
     metrics.update(values or {})
     check_metric_reported(search.metric, metrics, "when its function returned")
+    metrics.update(notes or {})
     metrics[FINAL_KEY] = True
     if search.run_dirs:
         metrics["run_dir"] = search.run_dirs[-1]
