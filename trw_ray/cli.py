@@ -34,8 +34,8 @@ def _tour_search(args: argparse.Namespace) -> None:
 
     space = Path(__file__).resolve().parent.parent / "search_spaces" / "mnist_cnn_tiny.yaml"
     if not space.is_file():
-        raise SystemExit(f"trw-ray tour: the search needs the repository's search_spaces/ folder ({space} is missing); "
-                         "run from a clone or pass --search-trials 0")
+        raise ValueError(f"--search-trials: the search needs the repository's search_spaces/ folder ({space} is "
+                         "missing); run from a clone or pass --search-trials 0")
     storage = Path(args.logging_directory or default_logging_directory()) / layout.DEFAULT_SEARCHES_FOLDER
     print(f"trw_ray tour: {args.search_algorithm} search of {args.search_trials} trials over {space.name} "
           "on a local Ray ...", flush=True)
@@ -63,7 +63,8 @@ def _report(args: argparse.Namespace) -> int:
         from trw_ray.reports.compare import compare_experiments, compare_runs
 
         if len(rest) < 2:
-            raise SystemExit("trw-ray report compare: give two or more run folders, or two or more experiments")
+            raise ValueError("compare: give two or more run folders, or two or more experiments")
+        _check_paths(rest)
         output = args.output or "compare_" + "_vs_".join(Path(run).name for run in rest)
         if all(layout.is_experiment_folder(path) for path in rest):
             table = compare_experiments(rest, output)
@@ -84,8 +85,11 @@ def _report(args: argparse.Namespace) -> int:
     if target == "errors":
         from trw_ray.hparams.errors import error_report
 
-        if len(rest) != 1 or not layout.is_experiment_folder(rest[0]):
-            raise SystemExit("trw-ray report errors: give one search experiment folder (with trw_ray/search.json)")
+        if len(rest) != 1:
+            raise ValueError(f"errors: give one search experiment folder; got {len(rest)} paths")
+        _check_paths(rest)
+        if not layout.is_experiment_folder(rest[0]):
+            raise ValueError(f"errors: {rest[0]!r} is not a search experiment (no trw_ray/search.json in it)")
         report = error_report(rest[0], args.output, split=args.split, datasets=datasets)
         for note in report["notes"]:
             print(f"note: {note}")
@@ -97,10 +101,15 @@ def _report(args: argparse.Namespace) -> int:
         return 0
     if target == "run":
         if len(rest) != 1:
-            raise SystemExit("trw-ray report run: give one run folder")
+            raise ValueError(f"run: give one run folder; got {len(rest)} paths")
+        _check_paths(rest)
+        if not layout.is_run_folder(rest[0]):
+            hint = " (a search experiment: use `trw-ray report EXPERIMENT`)" if layout.is_experiment_folder(rest[0]) else ""
+            raise ValueError(f"run: {rest[0]!r} is not a run folder (no last.model.result in it){hint}")
         target = rest[0]
     elif rest:
-        raise SystemExit(f"trw-ray report: one PATH expected; got {args.target}")
+        raise ValueError(f"one PATH expected; got {args.target}")
+    _check_paths([target])
     path = Path(target)
     if layout.is_experiment_folder(path):
         from trw_ray.hparams.analysis import analyse
@@ -121,8 +130,14 @@ def _report(args: argparse.Namespace) -> int:
 
         print(f"report: {build_run_index(path)}")
         return 0
-    raise SystemExit(f"trw-ray report: {str(path)!r} is neither a search experiment (trw_ray/search.json) nor a run "
-                     "folder (last.model.result)")
+    raise ValueError(f"{str(path)!r} is neither a search experiment (trw_ray/search.json) nor a run folder "
+                     "(last.model.result)")
+
+
+def _check_paths(paths: list[str]) -> None:
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path!r} does not exist")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -214,27 +229,44 @@ def _results(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show (None, False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _command(commands, name: str, summary: str, details: str = ""):
+    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + "." +
+                               (f" {details}" if details else ""), formatter_class=_HelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trw-ray", description="Torch Research Workflows on Ray")
+    parser = argparse.ArgumentParser(prog="trw-ray", description="Torch Research Workflows on Ray: train with full "
+                                     "reports, search hyper-parameters and architectures, query and report results.")
     commands = parser.add_subparsers(dest="command", required=True)
-    tour = commands.add_parser("tour", help="train the documentation's MNIST CNN with full reports")
-    tour.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    tour = _command(commands, "tour", "train the documentation's MNIST CNN with full reports, then search",
+                    "Prints the run folder, its report and the test accuracy; then runs a small search and its report.")
+    tour.add_argument("--epochs", type=int, default=3, help="training epochs")
     tour.add_argument("--max-train-samples", type=int, default=None, help="train on a random subset of this size")
-    tour.add_argument("--batch-size", type=int, default=1000, help="samples per batch (default 1000)")
+    tour.add_argument("--batch-size", type=int, default=1000, help="samples per batch")
     tour.add_argument("--logging-directory", default=None,
                       help="where the run folder goes (default $TRW_RAY_LOGGING_ROOT or ~/trw_ray_logs)")
     tour.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")
     tour.add_argument("--augment", choices=["none", "map", "reservoir"], default="none",
                       help="augment the training split through SequenceMap or SequenceAsyncReservoir (Ray actors)")
-    tour.add_argument("--workers", type=int, default=2, help="Ray actors of the augmentation pipeline (default 2)")
+    tour.add_argument("--workers", type=int, default=2, help="Ray actors of the augmentation pipeline")
     tour.add_argument("--search-trials", type=int, default=8,
                       help="then search search_spaces/mnist_cnn_tiny.yaml with this many trials (0: no search)")
-    tour.add_argument("--search-algorithm", default="asha", help="algorithm of the tour's search (default asha)")
+    tour.add_argument("--search-algorithm", default="asha", help="algorithm of the tour's search")
     tour.set_defaults(handler=_tour)
 
-    report = commands.add_parser(
-        "report", help="build reports: `report PATH` (search experiment or run folder), `report errors EXPERIMENT`, "
-                       "`report compare RUN RUN...` (or EXPERIMENT EXPERIMENT...: their best-so-far curves on one plot)")
+    report = _command(commands, "report", "build reports of a search experiment or a run folder",
+                      "`report PATH` (search experiment: search report, error report, architecture report; run folder: "
+                      "its index.html), `report errors EXPERIMENT`, `report run RUN`, `report compare RUN RUN...` (or "
+                      "EXPERIMENT EXPERIMENT...: their best-so-far curves on one plot).")
     report.add_argument("target", nargs="+", help="PATH, or `errors EXPERIMENT`, `compare RUN RUN...`, `run RUN`")
     report.add_argument("--split", default=None, help="errors: only this evaluated split")
     report.add_argument("--datasets", default=None,
@@ -244,15 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder (search: default <experiment>/report; compare: ./compare_<A>_vs_<B>)")
     report.set_defaults(handler=_report)
 
-    from trw_ray.hparams.algorithms import algorithm_names, scheduler_names
+    from trw_ray.hparams.algorithms import algorithm_names, get_scheduler, scheduler_names
 
-    search = commands.add_parser("search", help="run a hyper-parameter search described by a space file (YAML)")
+    combinable = [name for name in scheduler_names() if not get_scheduler(name).own_sampler]
+    search = _command(commands, "search", "run a hyper-parameter search described by a space file (YAML)",
+                      "Prints the trials best first, the best trial and the experiment folder; builds the search "
+                      "report. Naming an existing experiment (--name) resumes it.")
     search.add_argument("space", help="a space file, e.g. search_spaces/mnist_cnn_tiny.yaml")
     search.add_argument("--algorithm", default=None,
                         help=f"one of {', '.join(algorithm_names())} (default: the file's, else random)")
     search.add_argument("--scheduler", default=None,
-                        help=f"one of {', '.join(scheduler_names())}, combined with --algorithm (default: the file's, "
-                             "else fifo)")
+                        help=f"one of {', '.join(combinable)}, combined with --algorithm (default: the file's, else "
+                             "fifo; for population based training use --algorithm pbt)")
     search.add_argument("--max-total-epochs", type=int, default=None,
                         help="total budget: no trial starts once all trials together trained this many epochs")
     search.add_argument("--num-samples", type=int, default=None, help="trials (default: the file's, else 40)")
@@ -263,41 +298,68 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-concurrent", type=int, default=None, help="trials running at once")
     search.add_argument("--storage-path", default=None, help="default $TRW_RAY_LOGGING_ROOT/searches")
     search.add_argument("--name", default=None, help="experiment name; an existing one is resumed (see --resume)")
-    search.add_argument("--seed", type=int, default=None)
-    search.add_argument("--resume", choices=["auto", "yes", "no"], default="auto")
+    search.add_argument("--seed", type=int, default=None,
+                        help="seeds the algorithm and every trial: the same seed proposes the same configurations")
+    search.add_argument("--resume", choices=["auto", "yes", "no"], default="auto",
+                        help="auto: continue the experiment --name names if it exists; yes: it must exist; no: refuse "
+                             "an existing name")
     search.add_argument("--address", default=None, help="Ray cluster address (default $RAY_ADDRESS, else local)")
     search.add_argument("--max-failures", type=int, default=0, help="retries of a failed trial")
-    search.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    search.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                        help="0: silent; 1: a progress line every 10 s; 2: Ray Tune's own output")
     search.add_argument("--no-report", action="store_true", help="skip the importance report at the end")
     search.set_defaults(handler=_search)
 
-    nas = commands.add_parser("nas", help="run an architecture search described by a NAS file (YAML)")
+    nas = _command(commands, "nas", "run an architecture search described by a NAS file (YAML)",
+                   "Prints the genotypes found (and, with retraining, their ranking) and the experiment folders.")
     nas.add_argument("file", help="a NAS file, e.g. search_spaces/nas_nb201_mnist_tiny.yaml")
     nas.add_argument("--num-samples", type=int, default=None, help="supernet trials (default: the file's)")
     nas.add_argument("--epochs", type=int, default=None, help="epochs of each supernet (default: the file's)")
-    nas.add_argument("--seed", type=int, default=None)
+    nas.add_argument("--seed", type=int, default=None, help="seeds the supernets and the retraining (default: the "
+                                                            "file's)")
     nas.add_argument("--retrain-top-k", type=int, default=None, help="genotypes to retrain (default: the file's)")
-    nas.add_argument("--cpus-per-trial", type=float, default=None)
-    nas.add_argument("--gpus-per-trial", type=float, default=None)
+    nas.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs of one trial (default: the file's, "
+                                                                        "else 1)")
+    nas.add_argument("--gpus-per-trial", type=float, default=None,
+                     help="GPUs of one trial: 0.5 packs two trials per GPU (default: the file's, else 0)")
     nas.add_argument("--storage-path", default=None, help="default $TRW_RAY_LOGGING_ROOT/searches")
     nas.add_argument("--name", default=None, help="experiment name (the retraining is <name>_retrain)")
     nas.add_argument("--address", default=None, help="Ray cluster address (default $RAY_ADDRESS, else local)")
-    nas.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    nas.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                     help="0: silent; 1: a progress line every 10 s; 2: Ray Tune's own output")
     nas.set_defaults(handler=_nas)
 
-    results = commands.add_parser("results", help="print the trials of a search experiment")
+    results = _command(commands, "results", "print the trials of a search experiment, best first",
+                       "Reads the experiment's record (no Ray needed), finished, interrupted or still running.")
     results.add_argument("path", help="the experiment folder")
     results.add_argument("--json", action="store_true", help="machine-readable output")
     results.set_defaults(handler=_results)
     return parser
 
 
+def _flag_message(parser: argparse.ArgumentParser, command: str, message: str) -> str:
+    """An error of the Python API that names an argument (``num_samples: ...``) names the command's flag instead
+    (``--num-samples: ...``) when the command has one."""
+    argument, separator, rest = message.partition(":")
+    if not separator or not argument.isidentifier():
+        return message
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    flag = "--" + argument.replace("_", "-")
+    if flag in subparsers.choices[command]._option_string_actions:
+        return f"{flag}:{rest}"
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Runs one command; every mistake in what was asked (a bad flag value, a path that does not exist, a folder
+    of the wrong kind) prints one line naming it and exits with 2, as argparse does for a bad flag."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except (ValueError, TypeError, FileNotFoundError, KeyError) as error:
-        print(f"trw-ray {args.command}: error: {error}", file=sys.stderr)
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"trw-ray {args.command}: error: {_flag_message(parser, args.command, str(message))}", file=sys.stderr)
         return 2
 
 
