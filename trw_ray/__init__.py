@@ -6,8 +6,6 @@ search), and the rest as they land. Sub-packages load on first use, so a Ray wor
 the reports' plotting libraries.
 """
 
-from __future__ import annotations
-
 from trw_ray.lazy_import import lazy_exports
 
 __version__ = "0.1.0"

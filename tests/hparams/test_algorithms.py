@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import trw_ray as trw
-
 from trw_ray.hparams import ContinuousUniform, RandomSearch, algorithm_names, register_algorithm
 from trw_ray.hparams.algorithms import (
     ALGORITHMS,

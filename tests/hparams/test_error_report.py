@@ -98,3 +98,17 @@ def test_an_experiment_without_tables_gets_a_page_that_says_so(tmp_path):
         trw.hparams.error_report(empty, datasets=[1])
     with pytest.raises(ValueError, match="max_images: expected an integer >= 0; got -1"):
         trw.hparams.error_report(empty, max_images=-1)
+
+
+def test_a_report_of_one_split_replaces_an_earlier_reports_files_and_counts_the_best_it_has(tmp_path):
+    results, _ = _experiment(tmp_path, num_trials=3)
+    folder = results.path / "report" / "errors"
+    folder.mkdir(parents=True)
+    stale = folder / "label_issues-toy-test-softmax.csv"  # an earlier report of every split
+    stale.write_text("sample_uid\n1\n")
+    (folder / "notes.txt").write_text("the user's own file")
+    report = trw.hparams.error_report(results, split="valid", best_k=5)
+    assert not stale.exists() and (folder / "notes.txt").is_file()
+    assert (folder / "label_issues-toy-valid-softmax.csv").is_file()
+    page = Path(report["index"]).read_text()
+    assert "among the 3 best" in page and "among the 5 best" not in page

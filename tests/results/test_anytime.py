@@ -87,3 +87,14 @@ def test_two_experiments_compared_on_one_best_so_far_plot(experiment, tmp_path):
     assert (tmp_path / "compare" / "anytime.png").stat().st_size > 5000
     with pytest.raises(ValueError, match="paths: expected at least 2 experiment folders"):
         compare_experiments([experiment.path], tmp_path / "compare")
+
+
+def test_trials_come_best_first_as_the_cli_prints_them(tmp_path):
+    from trw_ray.results.testing import write_experiment
+
+    path = write_experiment(tmp_path / "order", [{"trial_id": t, "value": v} for t, v in
+                                                  (("a", 0.5), ("b", 0.1), ("c", 0.3))])
+    assert list(load(path).trials()["trial_id"]) == ["b", "c", "a"]
+    maximised = write_experiment(tmp_path / "max", [{"trial_id": t, "value": v} for t, v in
+                                                     (("a", 0.5), ("b", 0.1), ("c", 0.3))], mode="max")
+    assert list(load(maximised).trials()["trial_id"]) == ["a", "c", "b"]

@@ -150,3 +150,11 @@ def test_bad_input_gets_clear_errors(tmp_path, experiment):
         {"trial_id": "x", "value": 1.0, "tables": {("d", "valid", "r", 1): regression}}]))
     with pytest.raises(ValueError, match="ranks classification samples; the outputs \\['r'\\]"):
         se.label_issues(only_regression)
+
+
+def test_an_epoch_no_trial_recorded_names_those_recorded(experiment):
+    results, _ = experiment
+    with pytest.raises(KeyError, match=r"epoch: no per-sample table of epoch 99 for split 'valid'; recorded epochs: "
+                                       r"\[1, 2\]"):
+        results.samples(split="valid", epoch=99)
+    assert set(results.samples(split="valid", epoch=2)["epoch"]) == {2}

@@ -309,3 +309,30 @@ def test_tensorboard_skips_the_histograms_of_non_finite_weights_with_one_line_in
     log = (Path(results["run_dir"]) / "trainer.txt").read_text()
     assert "The histogram is empty" not in log
     assert log.count("no histogram for 1 tensor(s) holding NaN or infinite values: weights/unused") == 2
+
+
+def test_a_log_axis_over_a_narrow_range_reads_as_plain_numbers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from trw_ray.reports.plots import _log_y_axis
+
+    figure, axis = plt.subplots()
+    axis.plot([1, 2, 3], [2.4, 2.31, 2.28])
+    _log_y_axis(axis)
+    figure.canvas.draw()
+    labels = [tick.get_text() for tick in axis.get_yticklabels(minor=True) + axis.get_yticklabels()]
+    plt.close(figure)
+    shown = [label for label in labels if label]
+    assert shown and not any("times" in label or "^" in label for label in shown), shown
+    assert "2.3" in shown or "2.4" in shown, shown
+
+
+def test_public_packages_list_no_import_artifacts():
+    import importlib
+
+    for name in ("trw_ray", "trw_ray.nas", "trw_ray.hparams", "trw_ray.train", "trw_ray.results", "trw_ray.data",
+                 "trw_ray.layers", "trw_ray.datasets", "trw_ray.reports", "trw_ray.train.callbacks"):
+        assert "annotations" not in dir(importlib.import_module(name)), name

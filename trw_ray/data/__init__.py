@@ -5,8 +5,6 @@ live in their own modules and import Ray only when used. The names below load on
 worker that imports ``trw_ray.data.map_worker`` does not load torch.
 """
 
-from __future__ import annotations
-
 from trw_ray.lazy_import import lazy_exports
 
 _EXPORTS = {name: f"{module}:{name}" for module, names in {

@@ -1,7 +1,5 @@
 """Dataset loaders. Each accepts local files, then a bundled copy, then downloads where a network exists."""
 
-from __future__ import annotations
-
 from trw_ray.datasets.fashion_mnist import (
     FashionMnistNotFoundError,
     create_fashion_mnist_dataset,

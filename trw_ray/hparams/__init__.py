@@ -4,8 +4,6 @@ the registry of search algorithms and importance analysis.
 Ray is imported when :func:`search` runs, never by importing this package.
 """
 
-from __future__ import annotations
-
 from trw_ray.hparams.algorithms import (
     ALGORITHMS,
     Algorithm,

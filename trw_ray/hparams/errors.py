@@ -28,6 +28,18 @@ from trw_ray.results import sample_errors as scores
 ERRORS_FOLDER = layout.SEARCH_ERRORS_FOLDER
 
 
+_REPORT_FILES = ("index.html", "label_issues-*", "confusions.*", "best_trial_errors.*", "training_dynamics-*")
+
+
+def _remove_earlier_report(output_dir: Path) -> None:
+    """An earlier error report in the same folder (e.g. of every split, where this one has ``split='valid'``) goes:
+    the folder then holds this report's files only."""
+    for pattern in _REPORT_FILES:
+        for path in output_dir.glob(pattern):
+            if path.is_file():
+                path.unlink()
+
+
 def _write_table(frame, output_dir: Path, name: str) -> list[str]:
     frame.to_csv(output_dir / f"{name}.csv", index=False)
     frame.to_parquet(output_dir / f"{name}.parquet", index=False)
@@ -99,6 +111,7 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
     output_dir = Path(output_dir) if output_dir is not None else \
         results.path / layout.SEARCH_REPORT_FOLDER / ERRORS_FOLDER
     output_dir.mkdir(parents=True, exist_ok=True)
+    _remove_earlier_report(output_dir)
     notes: list[str] = []
     sections: list[dict] = []
     found: dict[str, Any] = {"label_issues": None, "confusions": None, "best_trial_errors": None,
@@ -115,6 +128,7 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
         issues = None
     if issues is not None:
         found["label_issues"] = issues
+        counted_best = len(scores.best_trials(results, best_k))  # a search of 3 trials counts 3, not best_k
         for (dataset, split_name, output), group in issues.groupby(["dataset", "split", "output"], sort=True):
             name = f"label_issues-{dataset}-{split_name}-{output}"
             files, shown = _table_with_images(
@@ -127,7 +141,7 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
                 "title": f"Label-issue candidates: {dataset}/{split_name} ({output})",
                 "text": f"{len(group)} samples seen by up to {int(group['trials'].max())} trials, ranked by {ranking} "
                         f"(likeliest first); {flagged} flagged by confident learning. wrong_share: share of trials "
-                        f"wrong; wrong_share_best: among the {best_k} best; probability_label: the ensemble's "
+                        f"wrong; wrong_share_best: among the {counted_best} best; probability_label: the ensemble's "
                         "probability of the given label; label_quality: cleanlab's score of the ensemble.",
                 "images": shown, "table": group, "files": files})
         found["confusions"] = scores.confusions(results, split=split)

@@ -13,8 +13,6 @@ Example (TRW documentation, section 1.4.2)::
     outputs = compiled_nn(batch)
 """
 
-from __future__ import annotations
-
 from trw_ray.layers.activations import ELU, GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from trw_ray.layers.compiled import CompiledNet, compile_nn, load, load_description
 from trw_ray.layers.convolutions import (

@@ -16,8 +16,6 @@ collapse guard), derived genotypes, their networks and their retraining.
 Importing this package registers the ``darts`` search algorithm; torch loads when a supernet or network is built.
 """
 
-from __future__ import annotations
-
 from trw_ray.lazy_import import lazy_exports
 from trw_ray.nas.cell_space import (
     CanonicalConfig,

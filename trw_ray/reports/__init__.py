@@ -5,8 +5,6 @@ plain data, and the same functions serve the driver's reports of a search. Its s
 (matplotlib and scikit-learn take seconds to import; a Ray worker that only trains should not pay for them).
 """
 
-from __future__ import annotations
-
 import importlib
 import importlib.util
 import sys

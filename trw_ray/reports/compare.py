@@ -13,6 +13,7 @@ import pandas as pd
 from trw_ray import layout
 from trw_ray.io import write_text_atomic
 from trw_ray.reports import plots
+from trw_ray.reports.html import STYLE
 
 
 def _load_result(run_dir: Path) -> dict:
@@ -61,7 +62,7 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], output_dir: str | os.Pat
     wide = table.pivot_table(index=["dataset", "split", "output", "metric"], columns="run", values="value") \
         if len(table) else table
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>trw_ray comparison</title>"
-            "</head><body><h1>Comparison of " + ", ".join(html.escape(label) for label in labels) + "</h1>"
+            f"<style>{STYLE}</style></head><body><h1>Comparison of " + ", ".join(html.escape(label) for label in labels) + "</h1>"
             "<h2>Final metrics</h2>" + (wide.to_html(float_format=lambda v: f"{v:.6g}") if len(table) else "")
             + "<h2>Histories</h2>" + "".join(f'<figure><img src="{name}" alt="{name}"></figure>' for name in figures)
             + "</body></html>\n")
@@ -108,7 +109,7 @@ def compare_experiments(paths: Sequence[str | os.PathLike], output_dir: str | os
     plots.plot_anytime(series, output_dir / "anytime.png", f"best {metric} so far"
                        + (" (trials trained to the end)" if completed_only else ""), axis, f"best {metric}")
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>trw_ray search comparison</title>"
-            "</head><body><h1>Searches compared: " + ", ".join(html.escape(label) for label in labels) + "</h1>"
+            f"<style>{STYLE}</style></head><body><h1>Searches compared: " + ", ".join(html.escape(label) for label in labels) + "</h1>"
             + table.to_html(index=False, float_format=lambda v: f"{v:.6g}")
             + "<h2>Best so far</h2><figure><img src=\"anytime.png\" alt=\"best so far\" style=\"max-width:100%\">"
               "</figure></body></html>\n")

@@ -269,6 +269,21 @@ def plot_metric_against_parameters(panels: Sequence[dict], path, metric: str, ti
                                 "hspace": 0.55})
 
 
+def _log_y_axis(axis) -> None:
+    """A log y axis whose tick labels read as plain numbers (2.28, 0.05), never ``2.28x10^0``: a narrow range has
+    only minor ticks, which matplotlib labels in scientific notation."""
+    axis.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:.3g}")
+    axis.yaxis.set_major_formatter(plain)
+    axis.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+        lambda value, _: f"{value:.3g}" if _few_ticks(axis) else ""))
+
+
+def _few_ticks(axis) -> bool:
+    low, high = axis.get_ylim()
+    return low > 0 and high / low < 20  # within about one decade the minor ticks are the only labels
+
+
 def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path, title: str,
                          ylabel: str, highlight: str | None = None, log_y: bool = False) -> Path:
     """Many learning curves on one axis (no legend beyond the highlighted one)."""
@@ -282,7 +297,7 @@ def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
         axis.plot(list(x), list(y), color="tab:red", linewidth=2, marker="o", markersize=3, label=f"best: {highlight}")
         axis.legend(fontsize=8)
     if log_y:
-        axis.set_yscale("log")
+        _log_y_axis(axis)
     axis.set_title(title)
     axis.set_xlabel("epoch (reported iteration)")
     axis.set_ylabel(ylabel)
@@ -298,7 +313,7 @@ def plot_anytime(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], 
     for label, (x, y) in series.items():
         axis.step(list(x), list(y), where="post", linewidth=1.8, label=label)
     if log_y:
-        axis.set_yscale("log")
+        _log_y_axis(axis)
     axis.set_title(title)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)

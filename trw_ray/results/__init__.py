@@ -9,8 +9,6 @@ Example::
     model, _ = results.load_model()
 """
 
-from __future__ import annotations
-
 from trw_ray.results.experiment import ExperimentResults, load
 
 __all__ = ["ExperimentResults", "load"]

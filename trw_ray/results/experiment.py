@@ -198,7 +198,8 @@ class ExperimentResults:
     # ------------------------------------------------------------------ tables
 
     def trials(self) -> pd.DataFrame:
-        """One row per trial: ``trial_id``, ``status`` (TERMINATED, ERROR, RUNNING, PAUSED...), ``completed``
+        """One row per trial, best first (by ``last/<metric>``; trials without one last, in the order they
+        started): ``trial_id``, ``status`` (TERMINATED, ERROR, RUNNING, PAUSED...), ``completed``
         (its function returned), ``config/<name>``, ``last/<metric>``, ``best/<metric>`` (and ``last/loss``, the
         number the function returned, when the metric is another), ``iterations``, ``epochs``,
         ``failures``, ``error``, ``trial_dir``, ``run_dir``, and ``result/<name>`` for every number, string or boolean
@@ -233,7 +234,11 @@ class ExperimentResults:
             for name, value in _returned_scalars(record.get("trial_dir")).items():
                 row[f"result/{name}"] = value
             rows.append(row)
-        return pd.DataFrame(rows)
+        table = pd.DataFrame(rows)
+        if len(table):  # best first, as `trw-ray results` prints them; trials without a value last, oldest first
+            table = table.sort_values(f"last/{metric}", ascending=self.mode == "min", na_position="last",
+                                      kind="stable").reset_index(drop=True)
+        return table
 
     def architectures(self, metric: str | None = None, completed_only: bool = True) -> pd.DataFrame:
         """One row per distinct architecture of an architecture search (trials that returned ``genotype``): its
@@ -361,7 +366,8 @@ class ExperimentResults:
             dataset: only this dataset; None for every dataset.
 
         Raises:
-            KeyError: an unknown ``trial_id``, or a ``split``/``dataset`` no trial recorded (naming those recorded).
+            KeyError: an unknown ``trial_id``, or a ``split``/``dataset``/``epoch`` no trial recorded (naming those
+                recorded).
         """
         import pandas as pd
         import pyarrow as pa
@@ -372,12 +378,13 @@ class ExperimentResults:
         records = {record["trial_id"]: record for record in self.records()}
         if trial_id is not None and trial_id not in records:
             raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {list(records)}")
-        tables, recorded = [], set()
+        tables, recorded, epochs = [], set(), set()
         for current in ([trial_id] if trial_id is not None else list(records)):
             run_dir = self._trial_of(records[current])["run_dir"]
             files = layout.samples_files(run_dir) if run_dir else []
             recorded.update((d, s) for d, s, _, _, _ in files)
             files = [f for f in files if (split is None or f[1] == split) and (dataset is None or f[0] == dataset)]
+            epochs.update(f[3] for f in files)
             if epoch == "last":
                 last: dict[tuple[str, str], int] = {}
                 for d, s, _, e, _ in files:
@@ -396,6 +403,9 @@ class ExperimentResults:
             if wanted is not None and wanted not in {key[index] for key in recorded}:
                 raise KeyError(f"{name}: no trial recorded per-sample tables of {name} {wanted!r}; recorded: "
                                f"{sorted({key[index] for key in recorded})}")
+        if isinstance(epoch, int) and epochs and epoch not in epochs:
+            raise KeyError(f"epoch: no per-sample table of epoch {epoch}{' for split ' + repr(split) if split else ''}; "
+                           f"recorded epochs: {sorted(epochs)}")
         if not tables:
             return pd.DataFrame(columns=["trial_id", "dataset", "split", "epoch", "sample_uid", "output", "loss"])
         try:

@@ -12,8 +12,6 @@ Example (the tour of TRW's documentation)::
             datasets=datasets, model=model, learning_rate=0.1))
 """
 
-from __future__ import annotations
-
 from trw_ray.lazy_import import lazy_exports
 
 # Names load on first use: ``import trw_ray.train.tune_bridge`` (inside every search trial) or the Output classes

@@ -5,8 +5,6 @@ need every epoch's data (worst samples, model debugging, TensorBoard) are per-ep
 files at the last epoch; the others run once after training.
 """
 
-from __future__ import annotations
-
 from trw_ray.lazy_import import lazy_exports
 from trw_ray.train.callbacks.base import Callback, StopRun, TrainerContext
 
