@@ -1,5 +1,7 @@
 """The metric a user names is what is optimised and recorded; a function with its own loop reports each epoch."""
 
+from pathlib import Path
+
 import pytest
 import search_helpers
 
@@ -89,3 +91,16 @@ def test_a_partial_space_says_once_which_parameters_stay_at_their_defaults(ray_l
                                      num_samples=3, seed=0, storage_path=tmp_path, name="partial", verbose=0)
     assert sum("stay at their defaults" in str(warning.message) for warning in caught) == 1
     assert len(results.trials()) == 3
+
+
+def test_the_mnist_example_searched_for_its_validation_accuracy(ray_local, tmp_path):
+    space = Path(__file__).resolve().parents[2] / "search_spaces" / "mnist_cnn_tiny.yaml"
+    metric = "mnist/valid/softmax/accuracy"
+    results = trw.hparams.search(space=space, metric=metric, mode="max", num_samples=2, max_epochs=2, seed=0,
+                                 storage_path=tmp_path, name="mnist_accuracy", verbose=0)
+    trials, history = results.trials(), results.history()
+    last_epoch = history.sort_values("training_iteration").groupby("trial_id")[metric].last()
+    assert (history.groupby("trial_id")[metric].count() == 2).all()  # every epoch's accuracy kept
+    assert results.best()["trial_id"] == last_epoch.idxmax() == trials["trial_id"].iloc[0]
+    assert results.best()["value"] == pytest.approx(last_epoch.max())
+    assert (trials["last/loss"] > 0).all() and (trials[f"last/{metric}"] <= 1).all()
