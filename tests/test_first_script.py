@@ -63,9 +63,9 @@ print("SAMPLES", sum(len(b['x']) for b in s))
 
 @pytest.mark.parametrize("call", [
     "map(lambda b: b, nb_workers=2)",
-    "map(lambda b: b, nb_workers=2, backend='ray_data')",
-    "async_reservoir(max_reservoir_samples=100, function_to_run=lambda b: b, min_reservoir_samples=100, "
-    "nb_workers=2, max_reservoir_replacement_size=100)",
+    pytest.param("map(lambda b: b, nb_workers=2, backend='ray_data')", marks=pytest.mark.slow),
+    pytest.param("async_reservoir(max_reservoir_samples=100, function_to_run=lambda b: b, min_reservoir_samples=100, "
+                 "nb_workers=2, max_reservoir_replacement_size=100)", marks=pytest.mark.slow),
 ])
 def test_the_readmes_pipeline_runs_in_a_fresh_process(tmp_path, call):
     output = run_first_script(_PIPELINE.format(call=call), tmp_path)

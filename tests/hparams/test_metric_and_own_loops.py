@@ -93,6 +93,7 @@ def test_a_partial_space_says_once_which_parameters_stay_at_their_defaults(ray_l
     assert len(results.trials()) == 3
 
 
+@pytest.mark.slow
 def test_the_mnist_example_searched_for_its_validation_accuracy(ray_local, tmp_path):
     space = Path(__file__).resolve().parents[2] / "search_spaces" / "mnist_cnn_tiny.yaml"
     metric = "mnist/valid/softmax/accuracy"

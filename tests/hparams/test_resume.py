@@ -40,6 +40,7 @@ def test_the_progress_line_of_a_resumed_search_counts_the_trials_on_record_and_i
     assert line.startswith("[0 s]") and "best loss 0.125 (trial t1: x=0.25)" in line, line
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_how_to_resume_the_trw_ray_way_and_raises(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
     code = f"import search_helpers; search_helpers.run_interrupted_driver({str(tmp_path)!r}, 'stopped')"

@@ -231,7 +231,11 @@ def test_compare_command(mnist_run, tmp_path):
     assert "mnist" in completed.stdout
     failed = subprocess.run([sys.executable, "-m", "trw_ray.cli", "report", "compare", str(run_dir), str(tmp_path / "nope")],
                             capture_output=True, text=True, check=False)
-    assert failed.returncode != 0 and "no last.model.result" in failed.stderr
+    assert failed.returncode == 2 and "does not exist" in failed.stderr
+    (tmp_path / "empty").mkdir()
+    failed = subprocess.run([sys.executable, "-m", "trw_ray.cli", "report", "compare", str(run_dir), str(tmp_path / "empty")],
+                            capture_output=True, text=True, check=False)
+    assert failed.returncode == 2 and "no last.model.result" in failed.stderr
 
 
 class Binary(nn.Module):
