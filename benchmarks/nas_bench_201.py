@@ -25,4 +25,4 @@ def nas_objective(hparams):
     if _TABLE is None:
         _TABLE = nas_table()
     ops = [hparams.create(f"Op{i}", DiscreteValue(NAS_OPS[0], NAS_OPS)) for i in range(6)]
-    return _TABLE["".join(str(NAS_OPS.index(op)) for op in ops)]
+    return {"accuracy": _TABLE["".join(str(NAS_OPS.index(op)) for op in ops)]}  # searched as metric='accuracy'

@@ -174,6 +174,8 @@ def test_a_function_that_kills_its_worker_fails_the_epoch_instead_of_retrying_fo
                          str(error.value))
     assert time.monotonic() - started < 120
     assert wait_until_no_actor("MapWorker") == []
+    time.sleep(3)  # an actor that was restarting when the execution failed must not come back and hold its CPU
+    assert actors("MapWorker") == [] and actors("MapWorker", "RESTARTING") == []
 
 
 def test_reservoir_serves_without_waiting_survives_a_killed_worker_and_shuts_down(ray_local):

@@ -8,6 +8,7 @@ Inside a Ray Tune trial the actors take the trial's bundles; in a data-parallel 
 
 from __future__ import annotations
 
+import gc
 import warnings
 
 from trw_ray.data.map_worker import JOB_RETRIES, MapWorker, put_source_arrays
@@ -54,3 +55,22 @@ def job_dataset(source, function, arrays_ref, epochs: range, batches_per_job: in
             dataset = rows.map_batches(MapWorker, **arguments)
     dataset.context.execution_options.preserve_order = preserve_order  # the dataset's own copy of the context
     return dataset
+
+
+def end_failed_execution_actors(error: BaseException) -> None:
+    """Ends the actors of the Ray Data execution that failed with ``error``, now. Ray Data releases its pool's actors
+    by dropping its handles (it kills them only on a forced shutdown), and after a failure the handles sit in the
+    local frames of the error's traceback (and of the errors it chains), in reference cycles: an actor that was
+    restarting when the execution failed comes back and holds its CPU until Python's cycle collector happens to run
+    (a later pipeline or Ray Train worker group then waits for that CPU, seen as a hang). The local tracebacks go
+    (the workers' remote tracebacks stay in the errors' text), the cycles are collected, and Ray ends the actors."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
+    gc.collect()

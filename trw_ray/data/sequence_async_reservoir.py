@@ -40,6 +40,7 @@ from trw_ray.data.map_worker import (
     put_source_arrays,
     stop_worker_actors,
 )
+from trw_ray.data.ray_data_jobs import end_failed_execution_actors
 from trw_ray.data.sequence import Batch, Sequence, positive_int
 from trw_ray.data.worker_pool import check_placed, release_pool, size_pool
 
@@ -316,6 +317,8 @@ class SequenceAsyncReservoir(Sequence):
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        if self._error is not None and self.backend == "ray_data":
+            end_failed_execution_actors(self._error)
         if self._workers:
             stop_worker_actors(self._workers, list(self._in_flight))
         self._workers, self._arrays_ref, self._in_flight = [], None, {}

@@ -46,6 +46,7 @@ from trw_ray.data.map_worker import (
     put_source_arrays,
     stop_worker_actors,
 )
+from trw_ray.data.ray_data_jobs import end_failed_execution_actors
 from trw_ray.data.sequence import Batch, Sequence, positive_int
 from trw_ray.data.worker_pool import PipelinePlacementError, PoolSize, check_placed, release_pool, size_pool
 
@@ -372,6 +373,7 @@ class SequenceMap(Sequence):
             while cause is not None and not isinstance(cause, SequenceMapError):
                 cause = getattr(cause, "cause", None) or cause.__cause__
             message = str(cause) if cause is not None else f"{type(error).__name__}: {error}"
+            end_failed_execution_actors(error)
             raise SequenceMapError(f"SequenceMap worker failed: {message}") from error
 
     def _close_stream(self) -> None:
