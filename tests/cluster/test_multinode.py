@@ -371,7 +371,8 @@ def test_a_node_that_does_not_see_the_storage_is_refused(cluster):
     cluster.submit("unshared", "unshared")
     assert cluster.wait_job("unshared") == "FAILED"
     logs = cluster.logs("unshared")
-    assert "storage_path:" in logs and "1 of 3 nodes do not" in logs and "cannot read" in logs, logs[-3000:]
+    # the CLI names its flag where the Python API names the argument (storage_path)
+    assert "--storage-path:" in logs and "1 of 3 nodes do not" in logs and "cannot read" in logs, logs[-3000:]
     assert not (cluster.storage / "unshared").exists()  # refused before anything was written
 
     cluster.submit("relative", "relative", "--storage-path", "searches")
