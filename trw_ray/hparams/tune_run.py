@@ -250,6 +250,9 @@ def with_run_callbacks(tuner, callbacks: list, stop) -> None:
     """Gives a restored ``tuner`` this run's ``callbacks`` and ``stop`` (``Tuner.restore`` brings back those pickled
     when the experiment was created, with the state they had then: a progress clock started at the creation, no
     record of the trials finished since)."""
-    run_config = tuner._local_tuner.get_run_config()  # Ray 2.60: the restored RunConfig the fit will use
+    local = getattr(tuner, "_local_tuner", None)  # Ray 2.60: the restored run; None through Ray Client
+    if local is None or not hasattr(local, "get_run_config"):
+        return  # the pickled callbacks run: a search that still works, with the older progress line
+    run_config = local.get_run_config()
     run_config.callbacks = list(callbacks)
     run_config.stop = stop
