@@ -121,7 +121,8 @@ class FinalResultStopper(Stopper):
         return bool(result.get(FINAL_KEY))
 
     def stop_all(self) -> bool:
-        return self.recorder is not None and self.recorder.search_error is not None
+        recorder = getattr(self, "recorder", None)  # one pickled by an earlier version has none
+        return recorder is not None and getattr(recorder, "search_error", None) is not None
 
 
 class QuietTrialProgress(TrialProgressCallback):
