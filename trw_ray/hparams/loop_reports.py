@@ -84,7 +84,7 @@ def report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None = None) -
 
     if not isinstance(metrics, Mapping) or not metrics:
         raise ValueError(f"metrics: expected a non-empty dict {{name: number}}; got {metrics!r:.100}")
-    values = parse_returned(dict(metrics)).values
+    values = parse_returned(dict(metrics), "metrics").values
     if state is not None and not isinstance(state, Mapping):
         raise ValueError(f"state: expected None or a dict (weights, optimizer state, epoch...); got "
                          f"{type(state).__name__}")

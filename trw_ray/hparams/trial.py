@@ -47,7 +47,7 @@ def _number(value: Any) -> Any:
     return value
 
 
-def parse_returned(returned: Any) -> Returned:
+def parse_returned(returned: Any, argument: str = "evaluate_fn") -> Returned:
     """``loss``, ``{name: value}``, or either followed by infos (``(loss, infos)``) -> :class:`Returned`.
 
     Raises:
@@ -63,9 +63,9 @@ def parse_returned(returned: Any) -> Returned:
         for name, item in value.items():
             item = _number(item)
             if not isinstance(name, str) or not isinstance(item, (int, float)) or isinstance(item, bool):
-                raise ValueError(f"evaluate_fn: a returned dict must map names to numbers; got {name!r}: {item!r:.100}")
+                raise ValueError(f"{argument}: a dict of metrics must map names to numbers; got {name!r}: {item!r:.100}")
             if not math.isfinite(item):
-                raise ValueError(f"evaluate_fn: returned a non-finite {name!r} ({item}); the trial counts as failed")
+                raise ValueError(f"{argument}: a non-finite {name!r} ({item}); the trial counts as failed")
             values[name] = float(item)
         if not values:
             raise ValueError("evaluate_fn: returned an empty dict; return {'name': value, ...} or a number (the loss)")
