@@ -46,11 +46,13 @@ def job_dataset(source, function, arrays_ref, epochs: range, batches_per_job: in
                                            "seed": source.seed},
                  "batch_size": 1, "batch_format": "numpy", "compute": compute, "num_cpus": num_cpus}
     # Ray Data's actors restart (max_restarts=-1) and retry their tasks forever unless told otherwise; Ray 2.60
-    # deprecates the free-form remote arguments and names no parameter for it
+    # deprecates the free-form remote arguments and names no parameter for it. An actor that died JOB_RETRIES + 1
+    # times stays dead: its job fails the execution, and no actor comes back after it to hold a CPU
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
         try:
-            dataset = rows.map_batches(MapWorker, **arguments, max_task_retries=JOB_RETRIES)
+            dataset = rows.map_batches(MapWorker, **arguments, max_task_retries=JOB_RETRIES,
+                                       max_restarts=JOB_RETRIES)
         except TypeError:  # a Ray Data without free-form remote arguments: its own retry policy
             dataset = rows.map_batches(MapWorker, **arguments)
     dataset.context.execution_options.preserve_order = preserve_order  # the dataset's own copy of the context
