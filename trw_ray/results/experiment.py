@@ -338,6 +338,10 @@ class ExperimentResults:
                 return self._trial_of(record)
         raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
 
+    def run_dirs(self) -> dict[str, str | None]:
+        """``{trial_id: its newest Trainer run folder}`` (None for a trial that has none yet), oldest trial first."""
+        return {record["trial_id"]: self._trial_of(record)["run_dir"] for record in self.records()}
+
     @staticmethod
     def _trial_of(record: dict[str, Any]) -> dict[str, Any]:
         trial = dict(record)
@@ -373,39 +377,21 @@ class ExperimentResults:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not (epoch in ("last", "all") or (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 1)):
-            raise ValueError(f"epoch: expected 'last', 'all' or an integer >= 1; got {epoch!r}")
-        records = {record["trial_id"]: record for record in self.records()}
-        if trial_id is not None and trial_id not in records:
-            raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {list(records)}")
-        tables, recorded, epochs = [], set(), set()
-        for current in ([trial_id] if trial_id is not None else list(records)):
-            run_dir = self._trial_of(records[current])["run_dir"]
-            files = layout.samples_files(run_dir) if run_dir else []
-            recorded.update((d, s) for d, s, _, _, _ in files)
-            files = [f for f in files if (split is None or f[1] == split) and (dataset is None or f[0] == dataset)]
-            epochs.update(f[3] for f in files)
-            if epoch == "last":
-                last: dict[tuple[str, str], int] = {}
-                for d, s, _, e, _ in files:
-                    last[(d, s)] = max(last.get((d, s), 0), e)
-                files = [f for f in files if f[3] == last[(f[0], f[1])]]
-            elif epoch != "all":
-                files = [f for f in files if f[3] == epoch]
-            for d, s, _, _, path in files:
-                table = pq.read_table(path)
-                count = table.num_rows
-                table = table.append_column("trial_id", pa.array([current] * count, pa.string()))
-                table = table.append_column("dataset", pa.array([d] * count, pa.string()))
-                table = table.append_column("split", pa.array([s] * count, pa.string()))
-                tables.append(table)
-        for name, wanted, index in (("split", split, 1), ("dataset", dataset, 0)):
-            if wanted is not None and wanted not in {key[index] for key in recorded}:
-                raise KeyError(f"{name}: no trial recorded per-sample tables of {name} {wanted!r}; recorded: "
-                               f"{sorted({key[index] for key in recorded})}")
-        if isinstance(epoch, int) and epochs and epoch not in epochs:
-            raise KeyError(f"epoch: no per-sample table of epoch {epoch}{' for split ' + repr(split) if split else ''}; "
-                           f"recorded epochs: {sorted(epochs)}")
+        from trw_ray.results import sample_tables
+
+        sample_tables.check_epoch(epoch)
+        if trial_id is not None and trial_id not in self.trial_ids():
+            raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
+        files = sample_tables.table_files(self, [trial_id] if trial_id is not None else None)
+        sample_tables.check_recorded(files, split=split, dataset=dataset)
+        tables = []
+        for file in sample_tables.choose(files, split=split, dataset=dataset, epoch=epoch):
+            table = pq.read_table(file.path)
+            count = table.num_rows
+            table = table.append_column("trial_id", pa.array([file.trial_id] * count, pa.string()))
+            table = table.append_column("dataset", pa.array([file.dataset] * count, pa.string()))
+            table = table.append_column("split", pa.array([file.split] * count, pa.string()))
+            tables.append(table)
         if not tables:
             return pd.DataFrame(columns=["trial_id", "dataset", "split", "epoch", "sample_uid", "output", "loss"])
         try:

@@ -33,13 +33,13 @@ low confidence over the epochs finds it where the final loss (memorised by then)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trw_ray import layout
+from trw_ray.results.sample_tables import TableFile, check_recorded, choose, has_probabilities, table_files
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,42 +52,10 @@ DEFAULT_RANKING = "mean_loss"
 _COLUMNS = ["sample_uid", "loss", "prediction", "truth", "probability_truth"]
 
 
-@dataclass(frozen=True)
-class TableFile:
-    trial_id: str
-    dataset: str
-    split: str
-    output: str
-    epoch: int
-    path: Path
-
-
-def table_files(results: ExperimentResults) -> list[TableFile]:
-    """Every per-sample table of every trial (its last run folder)."""
-    found = []
-    for record in results.records():
-        run_dir = results._trial_of(record)["run_dir"]
-        for dataset, split, output, epoch, path in layout.samples_files(run_dir) if run_dir else []:
-            found.append(TableFile(record["trial_id"], dataset, split, output, epoch, path))
-    return found
-
-
-def _classification(files: list[TableFile]) -> list[TableFile]:
-    import pyarrow.parquet as pq
-
-    kept, seen = [], {}
-    for file in files:
-        key = (file.dataset, file.output)
-        if key not in seen:
-            seen[key] = "probability_truth" in pq.read_schema(file.path).names
-        if seen[key]:
-            kept.append(file)
-    return kept
-
-
 def select(results: ExperimentResults, split: str | None, dataset: str | None, output: str | None,
            last_epoch: bool = True, exclude_train: bool = False) -> dict[tuple[str, str, str], list[TableFile]]:
-    """The classification tables grouped by ``(dataset, split, output)``: each trial's last epoch (or every epoch).
+    """The classification tables grouped by ``(dataset, split, output)``: each trial's last epoch (or every epoch),
+    read through :mod:`trw_ray.results.sample_tables`.
 
     Raises:
         FileNotFoundError: no trial left per-sample tables.
@@ -99,29 +67,21 @@ def select(results: ExperimentResults, split: str | None, dataset: str | None, o
         raise FileNotFoundError(f"path: no trial of {results.path} left per-sample tables "
                                 f"({layout.SAMPLES_FOLDER}/ in its run folder); they are written by the Trainer's "
                                 "CallbackSampleTables, which every search trial runs")
-    classification = _classification(files)
+    kinds: dict[tuple[str, str], bool] = {}
+    for file in files:
+        if (file.dataset, file.output) not in kinds:
+            kinds[(file.dataset, file.output)] = has_probabilities(file.path)
+    classification = [f for f in files if kinds[(f.dataset, f.output)]]
     if not classification:
-        kinds = sorted({f.output for f in files})
-        raise ValueError(f"the error report ranks classification samples; the outputs {kinds} of {results.path} "
-                         "have no class probabilities (regression or segmentation only)")
-    for name, wanted in (("split", split), ("dataset", dataset), ("output", output)):
-        recorded = sorted({getattr(f, name) for f in classification})
-        if wanted is not None and wanted not in recorded:
-            raise KeyError(f"{name}: no per-sample table of {name} {wanted!r}; recorded: {recorded}")
-    chosen = [f for f in classification if (split is None or f.split == split) and (dataset is None or
-              f.dataset == dataset) and (output is None or f.output == output)]
+        raise ValueError(f"the error report ranks classification samples; the outputs {sorted({f.output for f in files})} "
+                         f"of {results.path} have no class probabilities (regression or segmentation only)")
+    check_recorded(classification, split=split, dataset=dataset, output=output)
+    chosen = choose(classification, split, dataset, output, epoch="last" if last_epoch else "all")
     if exclude_train and split is None:
         chosen = [f for f in chosen if f.split != TRAIN_SPLIT]
     groups: dict[tuple[str, str, str], list[TableFile]] = {}
-    for file in chosen:
+    for file in sorted(chosen, key=lambda f: (f.trial_id, f.epoch)):
         groups.setdefault((file.dataset, file.split, file.output), []).append(file)
-    if last_epoch:
-        for key, group in groups.items():
-            last = {}
-            for file in group:
-                if file.epoch >= last.get(file.trial_id, file).epoch:
-                    last[file.trial_id] = file
-            groups[key] = sorted(last.values(), key=lambda f: f.trial_id)
     return groups
 
 
