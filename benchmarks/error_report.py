@@ -31,6 +31,7 @@ import trw_ray as trw
 from trw_ray.examples.mnist_search import evaluate_hparams
 from trw_ray.results import sample_errors
 from trw_ray.results.testing import classification_table, write_experiment
+from trw_ray.results.training_dynamics import training_dynamics
 
 
 def flipped_uids(split: str, fraction: float, kwargs: dict) -> set[int]:
@@ -94,7 +95,7 @@ def part_a(storage: Path, args) -> tuple[trw.results.ExperimentResults, list[str
 def part_b(storage: Path, args) -> list[str]:
     results, flipped, header = noisy_search(storage, "train", args)
     lines = [f"(b) {header}"]
-    dynamics = sample_errors.training_dynamics(results)
+    dynamics = training_dynamics(results)
     precision, recall = precision_recall(dynamics["sample_uid"], flipped)
     lines.append(f"    training dynamics (lowest confidence over the epochs, all trials): {precision:.3f} / {recall:.3f}")
     best = best_trial_table(results, "train")

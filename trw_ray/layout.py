@@ -30,6 +30,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+# the split names the Trainer, the reports and the error report share: the split that trains, the one that picks
+# the best epoch and the held-out one (the seed's datasets use these three)
+TRAIN_SPLIT = "train"
+VALID_SPLIT = "valid"
+TEST_SPLIT = "test"
+
 # ---------------------------------------------------------------------------------------------- run folder
 TRAINER_LOG = "trainer.txt"
 MODEL_FILE = "last.model"

@@ -66,6 +66,49 @@ def test_label_issue_scores_equal_their_definitions(experiment):
     assert se.label_issues(results, ranking="wrong_share")["sample_uid"].iloc[0] == 12
 
 
+def test_the_trial_aware_scores_equal_their_definitions(experiment):
+    """cleanlab's ensemble score with members weighted by their accuracy on the split, the mean loss of the best
+    trials, and the counts the page shows: each from its definition, on tables in different orders."""
+    from cleanlab.rank import get_label_quality_ensemble_scores
+
+    results, wrong = experiment
+    table = se.label_issues(results, split="valid", best_k=2).set_index("sample_uid").loc[UIDS]
+    members = [probabilities(seed + 2, wrong[t]) for seed, t in enumerate("abc")]  # the last epoch of each trial
+    accuracies = [1 - len(wrong[t]) / len(UIDS) for t in "abc"]  # a: 4/6, b: 5/6, c: 4/6
+    expected = get_label_quality_ensemble_scores(LABELS, members, weight_ensemble_members_by="accuracy", verbose=False)
+    np.testing.assert_allclose(table["ensemble_quality"], expected, rtol=1e-5)
+    weighted = sum(w * p[np.arange(len(UIDS)), LABELS] for w, p in zip(accuracies, members, strict=True))
+    np.testing.assert_allclose(table["ensemble_quality"], weighted / sum(accuracies), rtol=1e-5)
+    best_losses = np.mean([-np.log(members[i][np.arange(len(UIDS)), LABELS]) for i in (1, 2)], axis=0)  # b, c
+    np.testing.assert_allclose(table["mean_loss_best"], best_losses, rtol=1e-5)
+    assert table["wrong_trials"].tolist() == [sum(i in wrong[t] for t in "abc") for i in range(len(UIDS))]
+    assert table["wrong_best_trials"].tolist() == [sum(i in wrong[t] for t in "bc") for i in range(len(UIDS))]
+    assert set(table["best_trials"]) == {2} and set(table["trials"]) == {3}
+    for ranking, column, ascending in (("ensemble_quality", "ensemble_quality", True),
+                                       ("mean_loss_best", "mean_loss_best", False)):
+        ranked = se.label_issues(results, split="valid", best_k=2, ranking=ranking)
+        assert ranked[column].is_monotonic_increasing if ascending else ranked[column].is_monotonic_decreasing
+        assert ranked["rank"].tolist() == list(range(1, 7))
+
+
+def test_a_weak_trial_weighs_less_in_the_default_ranking(tmp_path):
+    """Two good trials agree that sample 12 is mislabelled; a barely trained one (right on a third of the split) is
+    most unsure of sample 10. The mean loss over all trials follows the weak trial; the default does not."""
+    good = probabilities(0, wrong_on=(2,))
+    weak = np.full((len(UIDS), 3), 1 / 3)
+    weak[np.arange(len(UIDS)), (LABELS + 1) % 3] = 0.34  # the wrong class, barely
+    weak[[1, 4], LABELS[[1, 4]]] = 0.5  # right on two samples
+    weak[0] = [1e-6, 0.5, 0.5 - 1e-6]  # sure that sample 10 is not its label
+    weak /= weak.sum(axis=1, keepdims=True)
+    trials = [{"trial_id": t, "value": v, "tables": {("d", "valid", "softmax", 1): classification_table(UIDS, LABELS, p, 1)}}
+              for t, v, p in (("good1", 0.1, good), ("good2", 0.2, probabilities(1, wrong_on=(2,))), ("weak", 2.0, weak))]
+    results = load(write_experiment(tmp_path / "exp", trials))
+    assert se.label_issues(results, ranking="mean_loss")["sample_uid"].iloc[0] == 10
+    assert se.DEFAULT_RANKING == "ensemble_quality"
+    assert se.label_issues(results)["sample_uid"].iloc[0] == 12
+    assert se.label_issues(results, ranking="mean_loss_best", best_k=2)["sample_uid"].iloc[0] == 12
+
+
 def test_sample_errors_of_the_results_api(experiment):
     results, _ = experiment
     table = results.sample_errors(split="valid")

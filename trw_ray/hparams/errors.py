@@ -24,6 +24,7 @@ import numpy as np
 from trw_ray import layout
 from trw_ray.checks import positive_int
 from trw_ray.results import sample_errors as scores
+from trw_ray.results.training_dynamics import training_dynamics
 
 ERRORS_FOLDER = layout.SEARCH_ERRORS_FOLDER
 
@@ -89,7 +90,8 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
         split: only this evaluated split (default: every split that does not train).
         datasets: ``{dataset: {split: sequence}}`` as the trainable's ``inputs_fn`` returns them; sequences that
             look samples up by uid (``SequenceArray``) let the page show the candidates as images.
-        best_k: how many of the best trials ``wrong_share_best`` counts.
+        best_k: how many of the best trials (by the search's metric) the candidates' ``wrong_best_trials`` and
+            ``mean_loss_best`` count.
         max_images: candidates shown as images per split.
         ranking: see :data:`trw_ray.results.sample_errors.RANKINGS`.
 
@@ -133,16 +135,18 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
             name = f"label_issues-{dataset}-{split_name}-{output}"
             files, shown = _table_with_images(
                 group, name, output_dir, datasets, max_images,
-                lambda r: f"uid {r.sample_uid}: label {r.label}\nensemble {r.ensemble_label} p={r.probability_label:.2f}"
-                          f"\nwrong {r.wrong_share:.0%} q={r.label_quality:.2f}",
+                lambda r: f"uid {r.sample_uid}: label {r.label}, ensemble {r.ensemble_label}"
+                          f"\nwrong: {r.wrong_best_trials}/{r.best_trials} best, {r.wrong_trials}/{r.trials} all",
                 f"{output} {dataset}/{split_name}: likeliest label issues")
             flagged = int(group["is_label_issue"].sum())
             sections.append({
                 "title": f"Label-issue candidates: {dataset}/{split_name} ({output})",
                 "text": f"{len(group)} samples seen by up to {int(group['trials'].max())} trials, ranked by {ranking} "
-                        f"(likeliest first); {flagged} flagged by confident learning. wrong_share: share of trials "
-                        f"wrong; wrong_share_best: among the {counted_best} best; probability_label: the ensemble's "
-                        "probability of the given label; label_quality: cleanlab's score of the ensemble.",
+                        f"(likeliest first); {flagged} flagged by confident learning. Under each image: its label, the "
+                        f"class the ensemble gives it, and how many trials disagree with the label among the "
+                        f"{counted_best} best and among all. ensemble_quality: the trials' probability of the label "
+                        "weighted by their accuracy (cleanlab's ensemble score); mean_loss_best: the mean loss of the "
+                        "best trials; label_quality: cleanlab's score of the ensemble's mean probabilities.",
                 "images": shown, "table": group, "files": files})
         found["confusions"] = scores.confusions(results, split=split)
         files = _write_table(found["confusions"], output_dir, "confusions")
@@ -155,7 +159,7 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
             sections.append({"title": f"Errors of the best trial ({best[0]})", "table": found["best_trial_errors"],
                              "files": files, "text": "most confident errors first."})
     try:
-        dynamics = scores.training_dynamics(results)
+        dynamics = training_dynamics(results)
     except (FileNotFoundError, ValueError, KeyError) as error:
         notes.append(f"no training dynamics: {error.args[0] if isinstance(error, KeyError) else error}")
         dynamics = None

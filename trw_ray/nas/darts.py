@@ -30,10 +30,10 @@ from trw_ray import checks
 from trw_ray.hparams.algorithms import AlgorithmRequest, register_algorithm
 from trw_ray.hparams.params import DiscreteInteger, DiscreteValue, Param
 from trw_ray.hparams.searchers import SearchLogic
+from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.nas.genotypes import get_space, parse_genotype
 from trw_ray.nas.inputs import dataset_shape, resolve_inputs, split_accuracy
 
-TRAIN_SPLIT = "train"
 ARCH_SPLIT = "arch"  # the half of the training samples the architecture trains on (bilevel_split)
 ORDERS = ("first", "second")
 MAX_SEED = 2**31 - 1

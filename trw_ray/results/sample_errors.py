@@ -5,9 +5,14 @@ memory grows with the samples, not with the trials.
 Label-issue candidates of a split (:func:`label_issues`), one row per sample of a classification output:
 
 =========================  =======================================================================================
-``wrong_share``            share of the trials whose prediction is not the given label (last epoch of each trial)
-``wrong_share_best``       the same among the ``best_k`` trials by the search's metric
-``mean_loss``              the sample's loss averaged over the trials
+``wrong_trials``           how many trials predict another class than the given label (last epoch of each trial)
+``wrong_best_trials``      the same among the ``best_k`` trials by the search's metric (``best_trials``: how many)
+``wrong_share``            ``wrong_trials`` / ``trials``; ``wrong_share_best``: the same among the best
+``ensemble_quality``       cleanlab's ensemble label-quality score (``get_label_quality_ensemble_scores``,
+                           self-confidence, members weighted by their accuracy on the split): the trials' probability
+                           of the given label, averaged with weights = each trial's accuracy on the split
+``mean_loss_best``         the sample's loss averaged over the ``best_k`` best trials
+``mean_loss``              the sample's loss averaged over all the trials
 ``probability_label``      the ensemble's probability of the given label (mean over trials)
 ``ensemble_label``         the class the ensemble favours (mean probabilities; votes where no vector was stored)
 ``label_quality``          cleanlab's label-quality score (normalized margin) of the ensemble's mean probabilities
@@ -15,19 +20,11 @@ Label-issue candidates of a split (:func:`label_issues`), one row per sample of 
 =========================  =======================================================================================
 
 For splits that do not train (valid, test) the ensemble's probabilities are out of sample, which is what confident
-learning asks for. The default ranking (``rank`` column) is ``mean_loss``, highest first (ties: the lowest
-``probability_label``), chosen by measurement: on MNIST with 2% of the valid split's labels flipped and 8 trials
-of a random search, it found 88% / 94% of the flipped samples (small / larger training sets) against 88% / 91%
-for the ensemble's probability of the label, 83% / 92% for cleanlab's label quality of the ensemble, 78% / 86% for
-the share of trials wrong, 83% / 92% for the best trial's own highest losses and 72% / 90% for cleanlab on the best
-trial alone (``benchmarks/error_report.py``, figures in ``benchmarks/README.md``).
+learning asks for. Each of ``RANKINGS`` orders the candidates (``rank`` 1: the likeliest label error); the default
+is ``DEFAULT_RANKING``, chosen by measurement (``benchmarks/error_report.py``, figures in
+``benchmarks/README.md``): RANKING_CHOICE
 
-Training dynamics of the train split (:func:`training_dynamics`, dataset cartography, Swayamdipta et al. 2020;
-forgetting events, Toneva et al. 2019), per trial over its epochs, then averaged over trials: ``confidence`` (mean
-probability of the label), ``variability`` (its standard deviation), ``correctness`` (share of epochs right),
-``forgetting`` (right at an epoch, wrong at the next), ``never_learned`` (share of trials never right) and
-``hard_to_learn`` (confidence and correctness both below 0.5). A flipped training label is learned late, if at all:
-low confidence over the epochs finds it where the final loss (memorised by then) does not.
+Training dynamics of the train split: :mod:`trw_ray.results.training_dynamics`.
 """
 
 from __future__ import annotations
@@ -39,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trw_ray import layout
+from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.results.sample_tables import TableFile, check_recorded, choose, has_probabilities, table_files
 
 if TYPE_CHECKING:
@@ -46,9 +44,8 @@ if TYPE_CHECKING:
 
     from trw_ray.results.experiment import ExperimentResults
 
-TRAIN_SPLIT = "train"
-RANKINGS = ("label_quality", "wrong_share", "probability_label", "mean_loss")
-DEFAULT_RANKING = "mean_loss"
+RANKINGS = ("ensemble_quality", "mean_loss_best", "mean_loss", "label_quality", "wrong_share", "probability_label")
+DEFAULT_RANKING = "ensemble_quality"
 _COLUMNS = ["sample_uid", "loss", "prediction", "truth", "probability_truth"]
 
 
@@ -85,7 +82,7 @@ def select(results: ExperimentResults, split: str | None, dataset: str | None, o
     return groups
 
 
-def _read(path: Path, probabilities: bool) -> dict[str, np.ndarray]:
+def read_table(path: Path, probabilities: bool) -> dict[str, np.ndarray]:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path).names
@@ -98,7 +95,7 @@ def _read(path: Path, probabilities: bool) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _sample_index(files: Sequence[TableFile]) -> np.ndarray:
+def sample_index(files: Sequence[TableFile]) -> np.ndarray:
     import pyarrow.parquet as pq
 
     uids = [pq.read_table(f.path, columns=["sample_uid"]).column(0).to_numpy() for f in files]
@@ -137,9 +134,27 @@ def label_issues(results: ExperimentResults, split: str | None = None, dataset: 
                  output: str | None = None, best_k: int = 5, ranking: str = DEFAULT_RANKING) -> pd.DataFrame:
     """Label-issue candidates (see the module doc), ranked; every split that does not train when ``split`` is None.
 
-    Columns: ``dataset``, ``split``, ``output``, ``sample_uid``, ``label``, ``trials``, ``wrong_share``,
-    ``wrong_share_best``, ``mean_loss``, ``probability_label``, ``ensemble_label``, ``ensemble_probability``,
-    ``label_quality``, ``is_label_issue``, ``rank`` (1: the likeliest issue by ``ranking``).
+    Args:
+        split, dataset, output: only these (None: every one recorded; ``split`` None leaves the train split out).
+        best_k: how many of the best trials by the search's metric ``wrong_best_trials``, ``wrong_share_best`` and
+            ``mean_loss_best`` count (fewer when the search has fewer trials with a value).
+        ranking: one of :data:`RANKINGS` (default :data:`DEFAULT_RANKING`).
+
+    Returns:
+        Columns ``dataset``, ``split``, ``output``, ``sample_uid``, ``label``, ``trials``, ``best_trials``,
+        ``wrong_trials``, ``wrong_best_trials``, ``wrong_share``, ``wrong_share_best``, ``ensemble_quality``,
+        ``mean_loss_best``, ``mean_loss``, ``probability_label``, ``ensemble_label``, ``ensemble_probability``,
+        ``label_quality``, ``is_label_issue``, ``rank`` (1: the likeliest issue by ``ranking``).
+
+    Raises:
+        ValueError: an unknown ``ranking`` or a ``best_k`` below 1; a search without classification tables.
+        KeyError: a ``split``/``dataset``/``output`` nothing recorded.
+        FileNotFoundError: no trial left per-sample tables.
+
+    Example::
+
+        candidates = trw_ray.results.load(path).sample_errors(split='valid')
+        candidates.head(20)[['sample_uid', 'label', 'ensemble_label', 'wrong_best_trials', 'wrong_trials']]
     """
     import pandas as pd
 
@@ -159,12 +174,14 @@ def label_issues(results: ExperimentResults, split: str | None = None, dataset: 
     if not frames:
         raise KeyError(f"split: every recorded split trains; name one with split= (e.g. split={TRAIN_SPLIT!r})")
     table = pd.concat(frames, ignore_index=True)
-    return rank(table, ranking)
+    return order_by_ranking(table, ranking)
 
 
-def rank(table: pd.DataFrame, ranking: str = DEFAULT_RANKING) -> pd.DataFrame:
+def order_by_ranking(table: pd.DataFrame, ranking: str = DEFAULT_RANKING) -> pd.DataFrame:
     """Sorts candidates by ``ranking`` (likeliest label issue first) within each split and sets ``rank``."""
-    keys = {"label_quality": (["label_quality", "probability_label"], [True, True]),
+    keys = {"ensemble_quality": (["ensemble_quality", "mean_loss"], [True, False]),
+            "mean_loss_best": (["mean_loss_best", "mean_loss"], [False, False]),
+            "label_quality": (["label_quality", "probability_label"], [True, True]),
             "wrong_share": (["wrong_share", "mean_loss"], [False, False]),
             "probability_label": (["probability_label"], [True]),
             "mean_loss": (["mean_loss", "probability_label"], [False, True])}[ranking]
@@ -174,23 +191,41 @@ def rank(table: pd.DataFrame, ranking: str = DEFAULT_RANKING) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+rank = order_by_ranking  # the earlier name
+
+
+def _self_confidence(labels: np.ndarray, probabilities: np.ndarray | None, probability_truth: np.ndarray) -> np.ndarray:
+    """cleanlab's per-member score of ``get_label_quality_ensemble_scores`` (method ``self_confidence``): the
+    probability of the given label; from the table's own column where no vector was stored (the same number)."""
+    if probabilities is None:
+        return probability_truth
+    try:
+        from cleanlab.rank import get_label_quality_scores
+    except ImportError:
+        return probability_truth
+    return get_label_quality_scores(labels, probabilities, method="self_confidence")
+
+
 def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
     import pandas as pd
 
-    uids = _sample_index(files)
+    uids = sample_index(files)
     n = len(uids)
     count = np.zeros(n)
     wrong = np.zeros(n)
     count_best = np.zeros(n)
     wrong_best = np.zeros(n)
     loss = np.zeros(n)
+    loss_best = np.zeros(n)
+    quality_weighted = np.zeros(n)
+    weights = np.zeros(n)
     probability_label = np.zeros(n)
     labels = np.full(n, -1, dtype=np.int64)
     probability_sum: np.ndarray | None = None
     votes: np.ndarray | None = None
     with_vectors = True
     for file in files:
-        arrays = _read(file.path, probabilities=with_vectors)
+        arrays = read_table(file.path, probabilities=with_vectors)
         index = np.searchsorted(uids, arrays["sample_uid"])
         labels[index] = arrays["truth"]
         is_wrong = (arrays["prediction"] != arrays["truth"]).astype(np.float64)
@@ -201,6 +236,11 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
         if file.trial_id in best:
             count_best += np.bincount(index, minlength=n)
             wrong_best += np.bincount(index, weights=is_wrong, minlength=n)
+            loss_best += np.bincount(index, weights=arrays["loss"], minlength=n)
+        accuracy = 1.0 - float(is_wrong.mean()) if len(is_wrong) else 0.0  # the member's weight
+        member_quality = _self_confidence(arrays["truth"], arrays.get("probabilities"), arrays["probability_truth"])
+        quality_weighted += np.bincount(index, weights=accuracy * np.asarray(member_quality, np.float64), minlength=n)
+        weights += np.bincount(index, weights=np.full(len(index), accuracy), minlength=n)
         classes = int(max(arrays["truth"].max(initial=0), arrays["prediction"].max(initial=0))) + 1
         if "probabilities" in arrays:
             classes = max(classes, arrays["probabilities"].shape[1])
@@ -226,9 +266,16 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
         quality, issues, _ = _cleanlab_scores(labels, ensemble)
     else:  # no probability vectors stored (many classes): the votes stand in for them
         quality, issues, _ = _cleanlab_scores(labels, (votes + 1e-3) / (seen[:, None] + 1e-3 * votes.shape[1]))
+    with np.errstate(invalid="ignore", divide="ignore"):  # no member right on the split: the unweighted mean
+        ensemble_quality = np.where(weights > 0, quality_weighted / weights, probability_label / seen)
+        best_seen = np.maximum(count_best, 1)
     return pd.DataFrame({
-        "sample_uid": uids, "label": labels, "trials": count.astype(np.int64), "wrong_share": wrong / seen,
-        "wrong_share_best": np.where(count_best > 0, wrong_best / np.maximum(count_best, 1), np.nan),
+        "sample_uid": uids, "label": labels, "trials": count.astype(np.int64),
+        "best_trials": count_best.astype(np.int64), "wrong_trials": wrong.astype(np.int64),
+        "wrong_best_trials": wrong_best.astype(np.int64), "wrong_share": wrong / seen,
+        "wrong_share_best": np.where(count_best > 0, wrong_best / best_seen, np.nan),
+        "ensemble_quality": ensemble_quality,
+        "mean_loss_best": np.where(count_best > 0, loss_best / best_seen, np.nan),
         "mean_loss": loss / seen, "probability_label": probability_label / seen, "ensemble_label": ensemble_label,
         "ensemble_probability": ensemble[np.arange(n), ensemble_label], "label_quality": quality,
         "is_label_issue": issues})
@@ -245,7 +292,7 @@ def confusions(results: ExperimentResults, split: str | None = None, dataset: st
                                                                  exclude_train=True).items():
         totals: dict[tuple[int, int], list[int]] = {}
         for file in files:
-            arrays = _read(file.path, probabilities=False)
+            arrays = read_table(file.path, probabilities=False)
             wrong = arrays["prediction"] != arrays["truth"]
             pairs, counts = np.unique(np.stack([arrays["truth"][wrong], arrays["prediction"][wrong]], axis=1),
                                       axis=0, return_counts=True)
@@ -330,71 +377,7 @@ def compare(results: ExperimentResults, trial_a: str, trial_b: str, split: str |
 
 def training_dynamics(results: ExperimentResults, dataset: str | None = None, output: str | None = None,
                       split: str = TRAIN_SPLIT) -> pd.DataFrame:
-    """Training dynamics of the train split (see the module doc), hardest first (lowest confidence).
+    """:func:`trw_ray.results.training_dynamics.training_dynamics` (its earlier home)."""
+    from trw_ray.results import training_dynamics as module
 
-    Columns: ``dataset``, ``split``, ``output``, ``sample_uid``, ``label``, ``trials``, ``epochs`` (per trial, on
-    average), ``confidence``, ``variability``, ``correctness``, ``forgetting``, ``never_learned``,
-    ``hard_to_learn``, ``final_loss`` (mean over trials of the last epoch's loss), ``rank``.
-    """
-    import pandas as pd
-
-    frames = []
-    for (dataset_name, split_name, output_name), files in select(results, split, dataset, output,
-                                                                 last_epoch=False).items():
-        frame = _dynamics_of(files)
-        frame.insert(0, "output", output_name)
-        frame.insert(0, "split", split_name)
-        frame.insert(0, "dataset", dataset_name)
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
-    table = table.sort_values(["dataset", "split", "output", "confidence"], kind="stable")
-    table["rank"] = table.groupby(["dataset", "split", "output"]).cumcount() + 1
-    return table.reset_index(drop=True)
-
-
-def _dynamics_of(files: list[TableFile]) -> pd.DataFrame:
-    import pandas as pd
-
-    uids = _sample_index(files)
-    n = len(uids)
-    sums = {name: np.zeros(n) for name in ("confidence", "variability", "correctness", "forgetting", "never",
-                                           "final_loss", "trials", "epochs")}
-    labels = np.full(n, -1, dtype=np.int64)
-    by_trial: dict[str, list[TableFile]] = {}
-    for file in files:
-        by_trial.setdefault(file.trial_id, []).append(file)
-    for trial_files in by_trial.values():
-        trial_files = sorted(trial_files, key=lambda f: f.epoch)
-        confidence = np.full((len(trial_files), n), np.nan)
-        correct = np.full((len(trial_files), n), np.nan)
-        last_loss = np.full(n, np.nan)
-        for row, file in enumerate(trial_files):
-            arrays = _read(file.path, probabilities=False)
-            index = np.searchsorted(uids, arrays["sample_uid"])
-            labels[index] = arrays["truth"]
-            confidence[row, index] = arrays["probability_truth"]
-            correct[row, index] = arrays["prediction"] == arrays["truth"]
-            last_loss[index] = arrays["loss"]
-        seen = ~np.isnan(confidence)
-        epochs = seen.sum(axis=0)
-        present = epochs > 0
-        with np.errstate(invalid="ignore"):
-            mean_confidence = np.nansum(confidence, axis=0) / np.maximum(epochs, 1)
-            variance = np.nansum((confidence - mean_confidence) ** 2, axis=0) / np.maximum(epochs, 1)
-        correct_filled = np.nan_to_num(correct, nan=0.0)
-        forgetting = np.sum((correct_filled[:-1] == 1) & (correct_filled[1:] == 0) & seen[1:] & seen[:-1], axis=0)
-        sums["confidence"] += np.where(present, mean_confidence, 0)
-        sums["variability"] += np.where(present, np.sqrt(variance), 0)
-        sums["correctness"] += np.nansum(correct, axis=0) / np.maximum(epochs, 1)
-        sums["forgetting"] += forgetting
-        sums["never"] += present & (np.nansum(correct, axis=0) == 0)
-        sums["final_loss"] += np.nan_to_num(last_loss)
-        sums["trials"] += present
-        sums["epochs"] += epochs
-    trials = np.maximum(sums["trials"], 1)
-    confidence, correctness = sums["confidence"] / trials, sums["correctness"] / trials
-    return pd.DataFrame({
-        "sample_uid": uids, "label": labels, "trials": sums["trials"].astype(np.int64),
-        "epochs": sums["epochs"] / trials, "confidence": confidence, "variability": sums["variability"] / trials,
-        "correctness": correctness, "forgetting": sums["forgetting"] / trials, "never_learned": sums["never"] / trials,
-        "hard_to_learn": (confidence < 0.5) & (correctness < 0.5), "final_loss": sums["final_loss"] / trials})
+    return module.training_dynamics(results, dataset=dataset, output=output, split=split)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from trw_ray import layout
 from trw_ray.checks import positive_int
 from trw_ray.io import write_json_atomic
+from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.outputs import Output
 from trw_ray.train import callbacks as callbacks_module
 from trw_ray.train import distributed, tune_bridge
@@ -36,7 +37,6 @@ from trw_ray.train.step import (
     TrainingStep,
 )
 
-TRAIN_SPLIT = "train"
 EXAMPLE_BATCH_SIZE = 8
 SPLIT_SAMPLES = 16
 MODEL_FILENAME = layout.MODEL_FILE

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import layout
+from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.search_context import FINAL_KEY, DiscoveryComplete, SearchContext, activate, current
 from trw_ray.train.callbacks.base import Callback, StopRun, TrainerContext
 
 CHECKPOINT_FILENAME = layout.CHECKPOINT_STATE_FILE
-TRAIN_SPLIT = "train"
 DEFAULT_METRIC = "loss"  # what a number the function returns is reported as; the one metric with a stand-in
 _BOOKKEEPING_KEYS = {"epoch", FINAL_KEY, "run_dir"}
 
