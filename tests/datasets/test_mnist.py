@@ -117,3 +117,21 @@ def test_download_checks_md5_and_loads(official, tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "GZ_MD5", {name: "0" * 32 for name in sums})
     with pytest.raises(MnistNotFoundError, match="differs from the official"):
         load_mnist_arrays(root=tmp_path / "elsewhere", download=True)
+
+
+def test_label_noise_relabels_the_samples_named_by_uid_and_nothing_else():
+    kwargs = {"max_train_samples": 300, "max_eval_samples": 200}
+    clean = trw.datasets.create_mnist_dataset(**kwargs)["mnist"]
+    valid_uids = clean["valid"].split["sample_uid"]
+    wanted = {int(valid_uids[3]): (int(clean["valid"].split["targets"][3]) + 1) % 10, int(valid_uids[150]): 0}
+    train_uid = int(clean["train"].split["sample_uid"][7])
+    noisy = trw.datasets.create_mnist_dataset(label_noise={"valid": wanted, "train": {train_uid: 9}}, **kwargs)["mnist"]
+    for split, expected in (("valid", wanted), ("train", {train_uid: 9})):
+        before, after = clean[split].split["targets"], noisy[split].split["targets"]
+        changed = {int(u): int(t) for u, t in zip(noisy[split].split["sample_uid"][before != after], after[before != after],
+                                                  strict=True)}
+        assert changed == {u: c for u, c in expected.items() if c != before[list(clean[split].split["sample_uid"]).index(u)]}
+    with pytest.raises(ValueError, match=r"label_noise: sample_uid \[5\] not in the split"):
+        trw.datasets.create_mnist_dataset(label_noise={"valid": {5: 1}}, **kwargs)
+    with pytest.raises(ValueError, match=r"label_noise: expected classes in 0\.\.9; got \[10\]"):
+        trw.datasets.create_mnist_dataset(label_noise={"valid": {int(valid_uids[0]): 10}}, **kwargs)

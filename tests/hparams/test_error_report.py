@@ -56,6 +56,10 @@ def test_the_report_ranks_the_flipped_labels_first_and_writes_its_files(tmp_path
     assert report["best_trial_errors"]["sample_uid"].isin([7, 23]).all()  # t3, the best, errs on the flipped only
     page = (folder / "index.html").read_text()
     assert "label_issues-toy-valid-softmax.png" in page and "Confusions most trials make" in page
+    top = issues.iloc[0]  # each candidate with its label, the ensemble's and how many trials disagree
+    assert "<th>disagree (best)</th>" in page and "<th>ensemble_label</th>" in page
+    assert f"<td>{top['wrong_best_trials']}/{top['best_trials']}</td>" in page
+    assert f"<td>{top['wrong_trials']}/{top['trials']}</td>" in page
 
 
 def test_the_page_renders_in_headless_chromium_and_its_images_load(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,16 +77,22 @@ def test_the_trial_aware_scores_equal_their_definitions(experiment):
     table = se.label_issues(results, split="valid", best_k=2).set_index("sample_uid").loc[UIDS]
     members = [probabilities(seed + 2, wrong[t]) for seed, t in enumerate("abc")]  # the last epoch of each trial
     accuracies = [1 - len(wrong[t]) / len(UIDS) for t in "abc"]  # a: 4/6, b: 5/6, c: 4/6
-    expected = get_label_quality_ensemble_scores(LABELS, members, weight_ensemble_members_by="accuracy", verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # cleanlab's call of scikit-learn's log_loss
+        expected = get_label_quality_ensemble_scores(LABELS, members, method="normalized_margin", adjust_pred_probs=True,
+                                                     weight_ensemble_members_by="log_loss_search", verbose=False)
     np.testing.assert_allclose(table["ensemble_quality"], expected, rtol=1e-5)
+    expected = get_label_quality_ensemble_scores(LABELS, members, weight_ensemble_members_by="accuracy", verbose=False)
+    np.testing.assert_allclose(table["accuracy_weighted_quality"], expected, rtol=1e-5)
     weighted = sum(w * p[np.arange(len(UIDS)), LABELS] for w, p in zip(accuracies, members, strict=True))
-    np.testing.assert_allclose(table["ensemble_quality"], weighted / sum(accuracies), rtol=1e-5)
+    np.testing.assert_allclose(table["accuracy_weighted_quality"], weighted / sum(accuracies), rtol=1e-5)
     best_losses = np.mean([-np.log(members[i][np.arange(len(UIDS)), LABELS]) for i in (1, 2)], axis=0)  # b, c
     np.testing.assert_allclose(table["mean_loss_best"], best_losses, rtol=1e-5)
     assert table["wrong_trials"].tolist() == [sum(i in wrong[t] for t in "abc") for i in range(len(UIDS))]
     assert table["wrong_best_trials"].tolist() == [sum(i in wrong[t] for t in "bc") for i in range(len(UIDS))]
     assert set(table["best_trials"]) == {2} and set(table["trials"]) == {3}
     for ranking, column, ascending in (("ensemble_quality", "ensemble_quality", True),
+                                       ("accuracy_weighted_quality", "accuracy_weighted_quality", True),
                                        ("mean_loss_best", "mean_loss_best", False)):
         ranked = se.label_issues(results, split="valid", best_k=2, ranking=ranking)
         assert ranked[column].is_monotonic_increasing if ascending else ranked[column].is_monotonic_decreasing

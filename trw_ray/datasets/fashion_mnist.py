@@ -79,7 +79,7 @@ def create_fashion_mnist_dataset(
     seed: int = 0,
     download: bool = True,
     max_eval_samples: int | None = None,
-    label_noise: Mapping[str, float] | None = None,
+    label_noise: Mapping[str, float | Mapping[int, int]] | None = None,
 ) -> dict[str, dict[str, SequenceArray]]:
     """Fashion-MNIST as ``{'fashion_mnist': {'train', 'valid', 'test'}}``, with the arguments and batches of
     :func:`~trw_ray.datasets.mnist.create_mnist_dataset` (``images``, ``targets``, ``sample_uid``)."""

@@ -121,7 +121,7 @@ def create_mnist_dataset(
     seed: int = 0,
     download: bool = True,
     max_eval_samples: int | None = None,
-    label_noise: Mapping[str, float] | None = None,
+    label_noise: Mapping[str, float | Mapping[int, int]] | None = None,
 ) -> dict[str, dict[str, SequenceArray]]:
     """MNIST as ``{'mnist': {'train', 'valid', 'test'}}`` sequences of dict batches.
 
@@ -139,7 +139,8 @@ def create_mnist_dataset(
         max_eval_samples: keep only the first samples of valid and test (quick searches and tests).
         label_noise: ``{split: fraction}``: give that fraction of the split's samples another label (drawn from
             ``seed``), to measure what finds label errors (``benchmarks/error_report.py``). The same arguments give
-            the same flips: compare with the clean dataset to know them.
+            the same flips: compare with the clean dataset to know them. ``{split: {sample_uid: class}}`` gives
+            those samples those labels instead (see :func:`relabel`).
     """
     arrays, _ = load_mnist_arrays(root, download=download)
     return mnist_like_splits(arrays, "mnist", CLASS_NAMES, batch_size, normalize_0_1, max_train_samples, seed,
@@ -148,7 +149,7 @@ def create_mnist_dataset(
 
 def mnist_like_splits(arrays: Mapping[str, np.ndarray], dataset: str, class_names: list[str], batch_size: int = 1000,
                       normalize_0_1: bool = False, max_train_samples: int | None = None, seed: int = 0,
-                      max_eval_samples: int | None = None, label_noise: Mapping[str, float] | None = None,
+                      max_eval_samples: int | None = None, label_noise: Mapping[str, float | Mapping[int, int]] | None = None,
                       ) -> dict[str, dict[str, SequenceArray]]:
     """``{dataset: {'train', 'valid', 'test'}}`` of 60,000 + 10,000 28x28 images (MNIST's layout, also
     Fashion-MNIST's): the last 5,000 training images are the validation split. See :func:`create_mnist_dataset`."""
@@ -173,10 +174,13 @@ def mnist_like_splits(arrays: Mapping[str, np.ndarray], dataset: str, class_name
         valid = {name: values[:max_eval_samples] for name, values in valid.items()}
         test = {name: values[:max_eval_samples] for name, values in test.items()}
     splits = {"train": train, "valid": valid, "test": test}
-    for split, fraction in (label_noise or {}).items():
+    for split, noise in (label_noise or {}).items():
         if split not in splits:
             raise ValueError(f"label_noise: unknown split {split!r}; expected some of {list(splits)}")
-        plant_label_noise(splits[split], fraction, seed)
+        if isinstance(noise, Mapping):
+            relabel(splits[split], noise, num_classes=len(class_names))
+        else:
+            plant_label_noise(splits[split], noise, seed)
     names = {"targets": list(class_names)}
     return {
         dataset: {
@@ -185,6 +189,28 @@ def mnist_like_splits(arrays: Mapping[str, np.ndarray], dataset: str, class_name
             "test": SequenceArray(test, batch_size=batch_size, shuffle=False, class_names=names),
         }
     }
+
+
+def relabel(features: dict[str, np.ndarray], labels: Mapping[int, int], feature: str = "targets",
+            num_classes: int = 10) -> np.ndarray:
+    """Gives the samples named by uid the labels of ``labels`` (``{sample_uid: class}``), in place: planted label
+    errors chosen elsewhere (e.g. the class a reference model ranks second, as ``benchmarks/error_report.py``
+    plants them). Returns the rows changed.
+
+    Raises:
+        ValueError: a uid the split does not hold, or a class outside ``0 .. num_classes - 1``.
+    """
+    uids = np.asarray(list(labels.keys()), dtype=np.int64)
+    classes = np.asarray(list(labels.values()), dtype=np.int64)
+    missing = uids[~np.isin(uids, features["sample_uid"])]
+    if len(missing):
+        raise ValueError(f"label_noise: sample_uid {missing[:5].tolist()} not in the split (it holds "
+                         f"{len(features['sample_uid'])} samples)")
+    rows = np.searchsorted(features["sample_uid"], uids)  # the uids of a split are sorted
+    if len(classes) and (classes.min() < 0 or classes.max() >= num_classes):
+        raise ValueError(f"label_noise: expected classes in 0..{num_classes - 1}; got {sorted(set(classes.tolist()))}")
+    features[feature][rows] = classes
+    return rows
 
 
 def plant_label_noise(features: dict[str, np.ndarray], fraction: float, seed: int, feature: str = "targets",

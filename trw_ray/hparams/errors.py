@@ -79,6 +79,17 @@ def _table_with_images(group, name: str, output_dir: Path, datasets: Mapping | N
     return files, [f"{name}.png"]
 
 
+def candidates_at_a_glance(group):
+    """The candidates as the page shows them: rank, uid, the given label, the ensemble's, how many of the best and of
+    all the trials disagree with the label ("3/5"), then the scores (the CSV beside the page has every column)."""
+    shown = group[["rank", "sample_uid", "label", "ensemble_label"]].copy()
+    shown["disagree (best)"] = [f"{w}/{n}" for w, n in zip(group["wrong_best_trials"], group["best_trials"], strict=True)]
+    shown["disagree (all)"] = [f"{w}/{n}" for w, n in zip(group["wrong_trials"], group["trials"], strict=True)]
+    for column in ("ensemble_quality", "mean_loss", "label_quality", "is_label_issue"):
+        shown[column] = group[column]
+    return shown
+
+
 def error_report(path_or_results, output_dir: str | os.PathLike | None = None, split: str | None = None,
                  datasets: Mapping | None = None, best_k: int = 5, max_images: int = 24,
                  ranking: str = scores.DEFAULT_RANKING) -> dict[str, Any]:
@@ -139,6 +150,7 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
                           f"\nwrong: {r.wrong_best_trials}/{r.best_trials} best, {r.wrong_trials}/{r.trials} all",
                 f"{output} {dataset}/{split_name}: likeliest label issues")
             flagged = int(group["is_label_issue"].sum())
+            shown_table = candidates_at_a_glance(group)
             sections.append({
                 "title": f"Label-issue candidates: {dataset}/{split_name} ({output})",
                 "text": f"{len(group)} samples seen by up to {int(group['trials'].max())} trials, ranked by {ranking} "
@@ -147,7 +159,7 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
                         f"{counted_best} best and among all. ensemble_quality: the trials' probability of the label "
                         "weighted by their accuracy (cleanlab's ensemble score); mean_loss_best: the mean loss of the "
                         "best trials; label_quality: cleanlab's score of the ensemble's mean probabilities.",
-                "images": shown, "table": group, "files": files})
+                "images": shown, "table": shown_table, "files": files})
         found["confusions"] = scores.confusions(results, split=split)
         files = _write_table(found["confusions"], output_dir, "confusions")
         sections.append({"title": "Confusions most trials make", "table": found["confusions"], "files": files,

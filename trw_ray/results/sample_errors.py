@@ -4,20 +4,23 @@ memory grows with the samples, not with the trials.
 
 Label-issue candidates of a split (:func:`label_issues`), one row per sample of a classification output:
 
-=========================  =======================================================================================
-``wrong_trials``           how many trials predict another class than the given label (last epoch of each trial)
-``wrong_best_trials``      the same among the ``best_k`` trials by the search's metric (``best_trials``: how many)
-``wrong_share``            ``wrong_trials`` / ``trials``; ``wrong_share_best``: the same among the best
-``ensemble_quality``       cleanlab's ensemble label-quality score (``get_label_quality_ensemble_scores``,
-                           self-confidence, members weighted by their accuracy on the split): the trials' probability
-                           of the given label, averaged with weights = each trial's accuracy on the split
-``mean_loss_best``         the sample's loss averaged over the ``best_k`` best trials
-``mean_loss``              the sample's loss averaged over all the trials
-``probability_label``      the ensemble's probability of the given label (mean over trials)
-``ensemble_label``         the class the ensemble favours (mean probabilities; votes where no vector was stored)
-``label_quality``          cleanlab's label-quality score (normalized margin) of the ensemble's mean probabilities
-``is_label_issue``         cleanlab's confident-learning verdict (prune by noise rate) on the same probabilities
-=========================  =======================================================================================
+===============================  ======================================================================================
+``wrong_trials``                 how many trials predict another class than the given label (last epoch of each trial)
+``wrong_best_trials``            the same among the ``best_k`` trials by the search's metric (``best_trials``: how many)
+``wrong_share``                  ``wrong_trials`` / ``trials``; ``wrong_share_best``: the same among the best
+``ensemble_quality``             cleanlab's ensemble label-quality score (``get_label_quality_ensemble_scores``): each
+                                 trial's normalized margin (``adjust_pred_probs``), weighted by ``exp(-t * its log loss on
+                                 the split)`` with cleanlab's log-loss search of ``t``
+                                 (:mod:`trw_ray.results.ensemble_quality`); lower: likelier a label error
+``accuracy_weighted_quality``    the same score with members weighted by their accuracy on the split, each member's score
+                                 its probability of the label (cleanlab's ``self_confidence``)
+``mean_loss_best``               the sample's loss averaged over the ``best_k`` best trials
+``mean_loss``                    the sample's loss averaged over all the trials
+``probability_label``            the ensemble's probability of the given label (mean over trials)
+``ensemble_label``               the class the ensemble favours (mean probabilities; votes where no vector was stored)
+``label_quality``                cleanlab's label-quality score (normalized margin) of the ensemble's mean probabilities
+``is_label_issue``               cleanlab's confident-learning verdict (prune by noise rate) on the same probabilities
+===============================  ======================================================================================
 
 For splits that do not train (valid, test) the ensemble's probabilities are out of sample, which is what confident
 learning asks for. Each of ``RANKINGS`` orders the candidates (``rank`` 1: the likeliest label error); the default
@@ -37,6 +40,7 @@ import numpy as np
 
 from trw_ray import layout
 from trw_ray.layout import TRAIN_SPLIT
+from trw_ray.results.ensemble_quality import AccuracyWeightedEnsemble, LogLossSearchEnsemble
 from trw_ray.results.sample_tables import TableFile, check_recorded, choose, has_probabilities, table_files
 
 if TYPE_CHECKING:
@@ -44,7 +48,8 @@ if TYPE_CHECKING:
 
     from trw_ray.results.experiment import ExperimentResults
 
-RANKINGS = ("ensemble_quality", "mean_loss_best", "mean_loss", "label_quality", "wrong_share", "probability_label")
+RANKINGS = ("ensemble_quality", "accuracy_weighted_quality", "mean_loss_best", "mean_loss", "label_quality",
+            "wrong_share", "probability_label")
 DEFAULT_RANKING = "ensemble_quality"
 _COLUMNS = ["sample_uid", "loss", "prediction", "truth", "probability_truth"]
 
@@ -143,7 +148,7 @@ def label_issues(results: ExperimentResults, split: str | None = None, dataset: 
     Returns:
         Columns ``dataset``, ``split``, ``output``, ``sample_uid``, ``label``, ``trials``, ``best_trials``,
         ``wrong_trials``, ``wrong_best_trials``, ``wrong_share``, ``wrong_share_best``, ``ensemble_quality``,
-        ``mean_loss_best``, ``mean_loss``, ``probability_label``, ``ensemble_label``, ``ensemble_probability``,
+        ``accuracy_weighted_quality``, ``mean_loss_best``, ``mean_loss``, ``probability_label``, ``ensemble_label``, ``ensemble_probability``,
         ``label_quality``, ``is_label_issue``, ``rank`` (1: the likeliest issue by ``ranking``).
 
     Raises:
@@ -180,6 +185,7 @@ def label_issues(results: ExperimentResults, split: str | None = None, dataset: 
 def order_by_ranking(table: pd.DataFrame, ranking: str = DEFAULT_RANKING) -> pd.DataFrame:
     """Sorts candidates by ``ranking`` (likeliest label issue first) within each split and sets ``rank``."""
     keys = {"ensemble_quality": (["ensemble_quality", "mean_loss"], [True, False]),
+            "accuracy_weighted_quality": (["accuracy_weighted_quality", "mean_loss"], [True, False]),
             "mean_loss_best": (["mean_loss_best", "mean_loss"], [False, False]),
             "label_quality": (["label_quality", "probability_label"], [True, True]),
             "wrong_share": (["wrong_share", "mean_loss"], [False, False]),
@@ -194,18 +200,6 @@ def order_by_ranking(table: pd.DataFrame, ranking: str = DEFAULT_RANKING) -> pd.
 rank = order_by_ranking  # the earlier name
 
 
-def _self_confidence(labels: np.ndarray, probabilities: np.ndarray | None, probability_truth: np.ndarray) -> np.ndarray:
-    """cleanlab's per-member score of ``get_label_quality_ensemble_scores`` (method ``self_confidence``): the
-    probability of the given label; from the table's own column where no vector was stored (the same number)."""
-    if probabilities is None:
-        return probability_truth
-    try:
-        from cleanlab.rank import get_label_quality_scores
-    except ImportError:
-        return probability_truth
-    return get_label_quality_scores(labels, probabilities, method="self_confidence")
-
-
 def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
     import pandas as pd
 
@@ -217,8 +211,8 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
     wrong_best = np.zeros(n)
     loss = np.zeros(n)
     loss_best = np.zeros(n)
-    quality_weighted = np.zeros(n)
-    weights = np.zeros(n)
+    by_accuracy = AccuracyWeightedEnsemble(n)
+    by_log_loss: LogLossSearchEnsemble | None = None
     probability_label = np.zeros(n)
     labels = np.full(n, -1, dtype=np.int64)
     probability_sum: np.ndarray | None = None
@@ -237,10 +231,12 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
             count_best += np.bincount(index, minlength=n)
             wrong_best += np.bincount(index, weights=is_wrong, minlength=n)
             loss_best += np.bincount(index, weights=arrays["loss"], minlength=n)
-        accuracy = 1.0 - float(is_wrong.mean()) if len(is_wrong) else 0.0  # the member's weight
-        member_quality = _self_confidence(arrays["truth"], arrays.get("probabilities"), arrays["probability_truth"])
-        quality_weighted += np.bincount(index, weights=accuracy * np.asarray(member_quality, np.float64), minlength=n)
-        weights += np.bincount(index, weights=np.full(len(index), accuracy), minlength=n)
+        by_accuracy.add(index, arrays["truth"], arrays.get("probabilities"), arrays["prediction"],
+                        arrays["probability_truth"])
+        if "probabilities" in arrays:
+            if by_log_loss is None:
+                by_log_loss = LogLossSearchEnsemble(n, arrays["probabilities"].shape[1])
+            by_log_loss.add(index, arrays["truth"], arrays["probabilities"])
         classes = int(max(arrays["truth"].max(initial=0), arrays["prediction"].max(initial=0))) + 1
         if "probabilities" in arrays:
             classes = max(classes, arrays["probabilities"].shape[1])
@@ -258,7 +254,7 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
             else:
                 probability_sum[index] += arrays["probabilities"]
         else:
-            with_vectors, probability_sum = False, None
+            with_vectors, probability_sum, by_log_loss = False, None, None
     seen = np.maximum(count, 1)
     ensemble = probability_sum / seen[:, None] if probability_sum is not None else votes / seen[:, None]
     ensemble_label = ensemble.argmax(axis=1)
@@ -266,15 +262,17 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
         quality, issues, _ = _cleanlab_scores(labels, ensemble)
     else:  # no probability vectors stored (many classes): the votes stand in for them
         quality, issues, _ = _cleanlab_scores(labels, (votes + 1e-3) / (seen[:, None] + 1e-3 * votes.shape[1]))
-    with np.errstate(invalid="ignore", divide="ignore"):  # no member right on the split: the unweighted mean
-        ensemble_quality = np.where(weights > 0, quality_weighted / weights, probability_label / seen)
-        best_seen = np.maximum(count_best, 1)
+    accuracy_quality = by_accuracy.scores()
+    accuracy_quality = np.where(np.isnan(accuracy_quality), probability_label / seen, accuracy_quality)
+    # without probability vectors (many classes) the accuracy-weighted score stands in for the log-loss-weighted one
+    ensemble_quality = by_log_loss.scores() if by_log_loss is not None else accuracy_quality
+    best_seen = np.maximum(count_best, 1)
     return pd.DataFrame({
         "sample_uid": uids, "label": labels, "trials": count.astype(np.int64),
         "best_trials": count_best.astype(np.int64), "wrong_trials": wrong.astype(np.int64),
         "wrong_best_trials": wrong_best.astype(np.int64), "wrong_share": wrong / seen,
         "wrong_share_best": np.where(count_best > 0, wrong_best / best_seen, np.nan),
-        "ensemble_quality": ensemble_quality,
+        "ensemble_quality": ensemble_quality, "accuracy_weighted_quality": accuracy_quality,
         "mean_loss_best": np.where(count_best > 0, loss_best / best_seen, np.nan),
         "mean_loss": loss / seen, "probability_label": probability_label / seen, "ensemble_label": ensemble_label,
         "ensemble_probability": ensemble[np.arange(n), ensemble_label], "label_quality": quality,
