@@ -15,7 +15,7 @@ best trial's final-epoch losses. (c) Time to build the report of a search of (a)
 70,000 samples (10 classes), with the peak memory the build added.
 
     python benchmarks/error_report.py [--seeds 0,1,2] [--noise plausible,uniform] [--trials 8] [--parts abc]
-                                      [--space mixed|tiny] [--keep FOLDER]
+                                      [--space mixed|tiny] [--dataset mnist|fashion_mnist] [--keep FOLDER]
 """
 
 from __future__ import annotations
@@ -57,6 +57,13 @@ def mixed_quality_trial(hparams, **kwargs):
     return evaluate_hparams(hparams, num_epochs=epochs, **kwargs)
 
 
+def split_features(dataset: str, split: str, **kwargs) -> dict[str, np.ndarray]:
+    """The arrays of one split of MNIST or Fashion-MNIST (``dataset``: ``'mnist'`` or ``'fashion_mnist'``)."""
+    create = {"mnist": trw.datasets.create_mnist_dataset,
+              "fashion_mnist": trw.datasets.create_fashion_mnist_dataset}[dataset]
+    return create(**kwargs)[dataset][split].split
+
+
 def reference_probabilities(split: str, data_kwargs: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(uids, clean labels, probabilities) of ``split`` of the search's data, by a small CNN trained on 10,000
     other clean training samples, 3 epochs."""
@@ -64,9 +71,9 @@ def reference_probabilities(split: str, data_kwargs: dict) -> tuple[np.ndarray, 
     from torch import nn
 
     torch.manual_seed(0)
-    train = trw.datasets.create_mnist_dataset(normalize_0_1=True, max_train_samples=10000,
-                                              seed=REFERENCE_SUBSET_SEED)["mnist"]["train"].split
-    target = trw.datasets.create_mnist_dataset(normalize_0_1=True, **data_kwargs)["mnist"][split].split
+    train = split_features(data_kwargs["dataset"], "train", normalize_0_1=True, max_train_samples=10000,
+                           seed=REFERENCE_SUBSET_SEED)
+    target = split_features(split=split, normalize_0_1=True, **data_kwargs)
     model = nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -98,7 +105,7 @@ def uniform_flips(split: str, data_kwargs: dict, seed: int) -> dict[int, int]:
     """``{sample_uid: class}`` for 2% of ``split`` (drawn from ``seed``): another class drawn uniformly."""
     from trw_ray.datasets.mnist import plant_label_noise
 
-    features = dict(trw.datasets.create_mnist_dataset(**data_kwargs)["mnist"][split].split)
+    features = dict(split_features(split=split, **data_kwargs))
     features["targets"] = features["targets"].copy()
     rows = plant_label_noise(features, FRACTION, seed)
     return {int(u): int(c) for u, c in zip(features["sample_uid"][rows], features["targets"][rows], strict=True)}
@@ -111,8 +118,8 @@ def precision_recall(ranked_uids, flipped) -> tuple[float, float]:
 
 
 def run_search(storage: Path, name: str, flips: dict[int, int], split: str, seed: int, args):
-    data_kwargs = {"max_train_samples": args.train_samples, "max_eval_samples": args.eval_samples}
-    kwargs = {**data_kwargs, "batch_size": 100, "label_noise": {split: flips}}
+    kwargs = {"max_train_samples": args.train_samples, "max_eval_samples": args.eval_samples, "batch_size": 100,
+              "label_noise": {split: flips}, "dataset": args.dataset}
     if args.space == "mixed":
         trial, space = functools.partial(mixed_quality_trial, **kwargs), mixed_quality_space()
     else:  # the earlier benchmark's setting: the tiny space (learning rate 1e-3 to 1), every trial 5 epochs
@@ -130,12 +137,13 @@ def best_trial_table(results, split: str) -> pd.DataFrame:
 
 def noisy_search(storage: Path, split: str, noise: str, seed: int, args):
     """A search with 2% of ``split``'s labels flipped: its results, the flips and a header line."""
-    data_kwargs = {"max_train_samples": args.train_samples, "max_eval_samples": args.eval_samples}
+    data_kwargs = {"dataset": args.dataset, "max_train_samples": args.train_samples,
+                   "max_eval_samples": args.eval_samples}
     flips = (plausible_flips if noise == "plausible" else uniform_flips)(split, data_kwargs, seed)
     started = time.perf_counter()
-    results = run_search(storage, f"{split}_{noise}_{seed}_{args.space}", flips, split, seed, args)
+    results = run_search(storage, f"{split}_{noise}_{seed}_{args.space}_{args.dataset}", flips, split, seed, args)
     value = results.trials()["last/loss"]
-    return results, flips, (f"{noise} noise on {split}, seed {seed}: {len(flips)} labels flipped; {args.trials} trials "
+    return results, flips, (f"{args.dataset}, {noise} noise on {split}, seed {seed}: {len(flips)} labels flipped; {args.trials} trials "
                             f"in {time.perf_counter() - started:.0f} s (test loss of the trials "
                             f"{value.min():.2f} to {value.max():.2f})")
 
@@ -232,6 +240,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds of the flips and the searches")
     parser.add_argument("--noise", default="plausible,uniform")
     parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="mnist")
     parser.add_argument("--space", choices=["mixed", "tiny"], default="mixed",
                         help="mixed: trials of mixed quality (default); tiny: the earlier setting, 5 epochs each")
     parser.add_argument("--train-samples", type=int, default=10000)

@@ -30,7 +30,7 @@ def members(seed: int, n: int = 400, classes: int = 5):
 def test_log_loss_search_weights_stream_to_cleanlabs_scores(seed):
     labels, probabilities = members(seed)
     order = np.random.default_rng(seed + 10).permutation(len(labels))  # each member's rows in its own order
-    ensemble = LogLossSearchEnsemble(len(labels), 5)
+    ensemble = LogLossSearchEnsemble(len(labels))
     for p in probabilities:
         ensemble.add(order, labels[order], p[order])
     with warnings.catch_warnings():
@@ -53,3 +53,23 @@ def test_accuracy_weights_stream_to_cleanlabs_scores_with_or_without_vectors():
                                                  verbose=False)
     np.testing.assert_allclose(with_vectors.scores(), expected, rtol=1e-9)
     np.testing.assert_allclose(without.scores(), expected, rtol=1e-9)
+
+
+def test_without_cleanlabs_internal_scorer_the_public_checked_one_gives_the_same_scores(monkeypatch):
+    import cleanlab.rank
+
+    from trw_ray.results import ensemble_quality
+
+    assert hasattr(cleanlab.rank, ensemble_quality.CLEANLAB_INTERNAL_SCORER)  # the fast path is the one taken here
+    labels, probabilities = members(4)
+    index = np.arange(len(labels))
+
+    def streamed():
+        ensemble = LogLossSearchEnsemble(len(labels))
+        for p in probabilities:
+            ensemble.add(index, labels, p)
+        return ensemble.scores()
+
+    fast = streamed()
+    monkeypatch.setattr(ensemble_quality, "CLEANLAB_INTERNAL_SCORER", "_a_name_a_later_cleanlab_removed")
+    np.testing.assert_allclose(streamed(), fast, rtol=1e-12)

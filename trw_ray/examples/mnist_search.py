@@ -25,14 +25,18 @@ def create_net(hparams):
 
 def evaluate_hparams(hparams, num_epochs: int = 5, max_train_samples: int | None = None,
                      max_eval_samples: int | None = None, batch_size: int = 1000, label_noise: dict | None = None,
-                     callbacks_per_epoch_fn=None):
+                     callbacks_per_epoch_fn=None, dataset: str = "mnist"):
     """Trains the network with the trial's learning rate; returns the test loss and the history (as the seed).
 
     Only the epoch summary runs each epoch (and, as in every trial, the per-sample tables): a search does not need
     thousands of report files. ``label_noise`` (``{split: fraction}``) plants wrong labels (see
     :func:`trw_ray.datasets.mnist.create_mnist_dataset`). ``callbacks_per_epoch_fn`` adds per-epoch callbacks (a
     function returning a list; ``benchmarks/search_efficiency.py`` reports to Optuna's pruner with one).
+    ``dataset``: ``'mnist'`` or ``'fashion_mnist'`` (the same network on Fashion-MNIST's 28x28 images).
     """
+    datasets = {"mnist": trw.datasets.create_mnist_datasset, "fashion_mnist": trw.datasets.create_fashion_mnist_dataset}
+    if dataset not in datasets:
+        raise ValueError(f"dataset: expected one of {list(datasets)}; got {dataset!r}")
     learning_rate = hparams.create("learning_rate", trw.hparams.ContinuousUniform(0.1, 1e-5, 1.0))
     trainer = trw.train.Trainer(
         callbacks_per_epoch_fn=lambda: [trw.train.callback_epoch_summary.CallbackEpochSummary(),
@@ -42,13 +46,13 @@ def evaluate_hparams(hparams, num_epochs: int = 5, max_train_samples: int | None
     options["workflow_options"]["console_log"] = False
     model, results = trainer.fit(
         options,
-        inputs_fn=lambda: trw.datasets.create_mnist_datasset(
+        inputs_fn=lambda: datasets[dataset](
             normalize_0_1=True, batch_size=batch_size, max_train_samples=max_train_samples,
             max_eval_samples=max_eval_samples, label_noise=label_noise),
         model_fn=lambda options: create_net(hparams),
         optimizers_fn=lambda datasets, model: trw.train.create_sgd_optimizers_fn(
             datasets=datasets, model=model, learning_rate=learning_rate),
         run_prefix="mnist_cnn")
-    hparam_loss = trw.train.to_value(results["outputs"]["mnist"]["test"]["overall_loss"]["loss"])
+    hparam_loss = trw.train.to_value(results["outputs"][dataset]["test"]["overall_loss"]["loss"])
     hparam_infos = results["history"]
     return hparam_loss, hparam_infos

@@ -20,15 +20,23 @@ import numpy as np
 
 # cleanlab's defaults for the log-loss search (get_label_quality_ensemble_scores' log_loss_search_T_values)
 LOG_LOSS_SEARCH_T = (1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 2e2)
-CLIPPING_LOWER_BOUND = 1e-6  # cleanlab clips the members' probabilities so before their log loss
+CLIPPING_LOWER_BOUND = 1e-6
+CLEANLAB_INTERNAL_SCORER = "_compute_label_quality_scores"  # cleanlab.rank's scorer behind its checked public one  # cleanlab clips the members' probabilities so before their log loss
 
 
 def member_scores(labels: np.ndarray, probabilities: np.ndarray, method: str, adjust_pred_probs: bool) -> np.ndarray:
     """cleanlab's label-quality score of one member's probabilities (rows renormalized)."""
-    from cleanlab.rank import get_label_quality_scores
+    import cleanlab.rank
 
     probabilities = probabilities / np.clip(probabilities.sum(axis=1, keepdims=True), 1e-12, None)
-    return get_label_quality_scores(labels, probabilities, method=method, adjust_pred_probs=adjust_pred_probs)
+    # cleanlab's scores without the public function's input checks (a Python loop over every label: about 50 ms a
+    # member of 70,000 samples, most of a report's time); our tables' labels are class indices already. A cleanlab
+    # without the internal name takes the public, checked path.
+    compute = getattr(cleanlab.rank, CLEANLAB_INTERNAL_SCORER, None)
+    if compute is None:
+        return cleanlab.rank.get_label_quality_scores(labels, probabilities, method=method,
+                                                      adjust_pred_probs=adjust_pred_probs)
+    return compute(labels=labels, pred_probs=probabilities, method=method, adjust_pred_probs=adjust_pred_probs)
 
 
 def member_log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
@@ -38,58 +46,49 @@ def member_log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(-np.mean(np.log(clipped[np.arange(len(labels)), labels])))
 
 
-def _log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    eps = np.finfo(probabilities.dtype).eps  # as scikit-learn's log_loss clips
-    picked = np.clip(probabilities[np.arange(len(labels)), labels], eps, 1 - eps)
-    return float(-np.mean(np.log(picked)))
-
-
 class LogLossSearchEnsemble:
-    """Streams the members of cleanlab's ensemble score with log-loss-search weights over ``n`` samples of
-    ``classes`` classes: :meth:`add` each member's rows (positions in ``0 .. n - 1``), then :meth:`scores`."""
+    """Streams the members of cleanlab's ensemble score with log-loss-search weights over ``n`` samples:
+    :meth:`add` each member's rows (positions in ``0 .. n - 1``), then :meth:`scores`. The log loss of a weighted
+    mean of the members' probabilities needs only its value at each sample's label, so that is what is kept per ``t``.
+    """
 
-    def __init__(self, n: int, classes: int, method: str = "normalized_margin", adjust_pred_probs: bool = True):
+    def __init__(self, n: int, method: str = "normalized_margin", adjust_pred_probs: bool = True):
         self.method, self.adjust_pred_probs = method, adjust_pred_probs
         self.t = np.asarray(LOG_LOSS_SEARCH_T)
-        self._probabilities = np.zeros((len(self.t), n, classes))
+        self._probability_label = np.zeros((len(self.t), n))
         self._scores = np.zeros((len(self.t), n))
         self._weights = np.zeros((len(self.t), n))
         self._reference: float | None = None  # the lowest member log loss so far: weights are relative to it
         self.labels = np.full(n, -1, dtype=np.int64)
 
     def add(self, index: np.ndarray, labels: np.ndarray, probabilities: np.ndarray) -> None:
-        if probabilities.shape[1] > self._probabilities.shape[2]:
-            grown = np.zeros(self._probabilities.shape[:2] + (probabilities.shape[1],))
-            grown[:, :, :self._probabilities.shape[2]] = self._probabilities
-            self._probabilities = grown
+        """One member's rows: their positions (a sample may come twice), labels and probabilities."""
         loss = member_log_loss(labels, probabilities)
         if self._reference is None or loss < self._reference:
             if self._reference is not None:  # every earlier weight relative to the new lowest loss
-                factor = np.exp(-self.t * (self._reference - loss))
-                self._probabilities *= factor[:, None, None]
-                self._scores *= factor[:, None]
-                self._weights *= factor[:, None]
+                factor = np.exp(-self.t * (self._reference - loss))[:, None]
+                self._probability_label *= factor
+                self._scores *= factor
+                self._weights *= factor
             self._reference = loss
-        weight = np.exp(-self.t * (loss - self._reference))
+        weight = np.exp(-self.t * (loss - self._reference))[:, None]
         scores = member_scores(labels, probabilities, self.method, self.adjust_pred_probs)
+        n = self.labels.shape[0]
+        at_label = np.bincount(index, weights=probabilities[np.arange(len(labels)), labels], minlength=n)
+        scores = np.bincount(index, weights=scores, minlength=n)
+        present = np.bincount(index, minlength=n)
         self.labels[index] = labels
-        classes = probabilities.shape[1]
-        weighted = weight[:, None, None] * probabilities[None]
-        if len(np.unique(index)) == len(index):
-            self._probabilities[:, index, :classes] += weighted
-            self._scores[:, index] += weight[:, None] * scores[None]
-            self._weights[:, index] += weight[:, None]
-        else:  # a sample twice in one table
-            for row, w in enumerate(weight):
-                np.add.at(self._probabilities[row, :, :classes], index, weighted[row])
-                np.add.at(self._scores[row], index, w * scores)
-                np.add.at(self._weights[row], index, w)
+        self._probability_label += weight * at_label
+        self._scores += weight * scores
+        self._weights += weight * present
 
     def chosen_t(self) -> float:
         """The ``t`` whose weighted mean of the members' probabilities has the lowest log loss (the first of ties)."""
         seen = self.labels >= 0
-        losses = [_log_loss(self.labels[seen], self._probabilities[row, seen] / self._weights[row, seen, None])
-                  for row in range(len(self.t))]
+        eps = np.finfo(np.float64).eps  # as scikit-learn's log_loss clips
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self._probability_label[:, seen] / self._weights[:, seen]
+        losses = -np.mean(np.log(np.clip(mean, eps, 1 - eps)), axis=1)
         return float(self.t[int(np.argmin(losses))])
 
     def scores(self) -> np.ndarray:
@@ -109,13 +108,13 @@ class AccuracyWeightedEnsemble:
 
     def add(self, index: np.ndarray, labels: np.ndarray, probabilities: np.ndarray | None,
             predictions: np.ndarray, probability_truth: np.ndarray) -> None:
-        """``probabilities`` None (vectors not stored, many classes) scores ``self_confidence`` from the
-        probability of the label (the same number)."""
+        """One member's rows. With ``self_confidence`` the score is the probability of the label, read from the
+        table's own column (the same number as from the vectors, which a table of many classes does not store)."""
         accuracy = float(np.mean(predictions == labels)) if len(labels) else 0.0
-        if probabilities is None:
-            if self.method != "self_confidence":
-                raise ValueError(f"method: {self.method!r} needs the probability vectors, which this table lacks")
+        if self.method == "self_confidence":
             scores = probability_truth
+        elif probabilities is None:
+            raise ValueError(f"method: {self.method!r} needs the probability vectors, which this table lacks")
         else:
             scores = member_scores(labels, probabilities, self.method, adjust_pred_probs=False)
         self._scores += np.bincount(index, weights=accuracy * np.asarray(scores, np.float64), minlength=len(self._scores))

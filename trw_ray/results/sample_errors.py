@@ -223,7 +223,9 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
         index = np.searchsorted(uids, arrays["sample_uid"])
         labels[index] = arrays["truth"]
         is_wrong = (arrays["prediction"] != arrays["truth"]).astype(np.float64)
-        count += np.bincount(index, minlength=n)
+        in_table = np.bincount(index, minlength=n)
+        unique = int(in_table.max(initial=0)) <= 1
+        count += in_table
         wrong += np.bincount(index, weights=is_wrong, minlength=n)
         loss += np.bincount(index, weights=arrays["loss"], minlength=n)
         probability_label += np.bincount(index, weights=arrays["probability_truth"], minlength=n)
@@ -235,7 +237,7 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
                         arrays["probability_truth"])
         if "probabilities" in arrays:
             if by_log_loss is None:
-                by_log_loss = LogLossSearchEnsemble(n, arrays["probabilities"].shape[1])
+                by_log_loss = LogLossSearchEnsemble(n)
             by_log_loss.add(index, arrays["truth"], arrays["probabilities"])
         classes = int(max(arrays["truth"].max(initial=0), arrays["prediction"].max(initial=0))) + 1
         if "probabilities" in arrays:
@@ -249,7 +251,7 @@ def _label_issues_of(files: list[TableFile], best: set[str]) -> pd.DataFrame:
         if "probabilities" in arrays:
             if probability_sum is None:
                 probability_sum = np.zeros((n, arrays["probabilities"].shape[1]))
-            if len(np.unique(index)) < len(index):  # a sample twice in one table
+            if not unique:  # a sample twice in one table
                 np.add.at(probability_sum, index, arrays["probabilities"])
             else:
                 probability_sum[index] += arrays["probabilities"]
