@@ -79,9 +79,15 @@ def test_the_trial_aware_scores_equal_their_definitions(experiment):
     accuracies = [1 - len(wrong[t]) / len(UIDS) for t in "abc"]  # a: 4/6, b: 5/6, c: 4/6
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # cleanlab's call of scikit-learn's log_loss
-        expected = get_label_quality_ensemble_scores(LABELS, members, method="normalized_margin", adjust_pred_probs=True,
+        expected = get_label_quality_ensemble_scores(LABELS, members, method="normalized_margin",
                                                      weight_ensemble_members_by="log_loss_search", verbose=False)
     np.testing.assert_allclose(table["ensemble_quality"], expected, rtol=1e-5)
+    from test_ensemble_quality import log_loss_search_weights
+
+    rows = np.arange(len(UIDS))
+    margins = [np.log(p[rows, LABELS]) - np.log(np.where(np.eye(3)[LABELS] == 1, 0, p).max(axis=1)) for p in members]
+    weights = log_loss_search_weights(LABELS, members)
+    np.testing.assert_allclose(table["log_margin"], sum(w * m for w, m in zip(weights, margins, strict=True)), rtol=1e-5)
     expected = get_label_quality_ensemble_scores(LABELS, members, weight_ensemble_members_by="accuracy", verbose=False)
     np.testing.assert_allclose(table["accuracy_weighted_quality"], expected, rtol=1e-5)
     weighted = sum(w * p[np.arange(len(UIDS)), LABELS] for w, p in zip(accuracies, members, strict=True))
@@ -91,7 +97,7 @@ def test_the_trial_aware_scores_equal_their_definitions(experiment):
     assert table["wrong_trials"].tolist() == [sum(i in wrong[t] for t in "abc") for i in range(len(UIDS))]
     assert table["wrong_best_trials"].tolist() == [sum(i in wrong[t] for t in "bc") for i in range(len(UIDS))]
     assert set(table["best_trials"]) == {2} and set(table["trials"]) == {3}
-    for ranking, column, ascending in (("ensemble_quality", "ensemble_quality", True),
+    for ranking, column, ascending in (("log_margin", "log_margin", True), ("ensemble_quality", "ensemble_quality", True),
                                        ("accuracy_weighted_quality", "accuracy_weighted_quality", True),
                                        ("mean_loss_best", "mean_loss_best", False)):
         ranked = se.label_issues(results, split="valid", best_k=2, ranking=ranking)
@@ -112,7 +118,7 @@ def test_a_weak_trial_weighs_less_in_the_default_ranking(tmp_path):
               for t, v, p in (("good1", 0.1, good), ("good2", 0.2, probabilities(1, wrong_on=(2,))), ("weak", 2.0, weak))]
     results = load(write_experiment(tmp_path / "exp", trials))
     assert se.label_issues(results, ranking="mean_loss")["sample_uid"].iloc[0] == 10
-    assert se.DEFAULT_RANKING == "ensemble_quality"
+    assert se.DEFAULT_RANKING == "log_margin"
     assert se.label_issues(results)["sample_uid"].iloc[0] == 12
     assert se.label_issues(results, ranking="mean_loss_best", best_k=2)["sample_uid"].iloc[0] == 12
 

@@ -49,7 +49,7 @@ def _write_table(frame, output_dir: Path, name: str) -> list[str]:
 
 def _images(datasets: Mapping | None, dataset: str, split: str, uids: np.ndarray) -> np.ndarray | None:
     """The first image-like feature of these samples, from the datasets the report was given (None if none)."""
-    from trw_ray.train.callbacks.worst_samples import first_image_feature
+    from trw_ray.train.callbacks.batch_features import first_image_feature
 
     sequence = (datasets or {}).get(dataset, {}).get(split)
     lookup = getattr(sequence, "samples_by_uid", None)

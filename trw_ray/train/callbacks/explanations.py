@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
+from trw_ray.train.callbacks.batch_features import first_image_feature
 from trw_ray.train.callbacks.classification_report import classification_outputs
 from trw_ray.train.callbacks.export_onnx import KeyRecordingDict
-from trw_ray.train.callbacks.worst_samples import first_image_feature
 
 plots = lazy_module("trw_ray.reports.plots")
 

@@ -13,7 +13,7 @@ import torch
 from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
-from trw_ray.train.callbacks.worst_samples import first_image_feature
+from trw_ray.train.callbacks.batch_features import first_image_feature
 
 plots = lazy_module("trw_ray.reports.plots")
 

@@ -17,8 +17,8 @@ import torch
 from trw_ray import layout
 from trw_ray.outputs import Output, OutputClassification, OutputEmbedding
 from trw_ray.train.callbacks.base import Callback, TrainerContext
+from trw_ray.train.callbacks.batch_features import first_image_feature
 from trw_ray.train.callbacks.export_onnx import KeyRecordingDict, OnnxExportModule
-from trw_ray.train.callbacks.worst_samples import first_image_feature
 
 
 def _summary_writer(path):

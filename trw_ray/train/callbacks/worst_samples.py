@@ -8,26 +8,15 @@ as images with their loss, prediction and label. Samples that stay hard are ofte
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import torch
 
 from trw_ray import layout
 from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
+from trw_ray.train.callbacks.batch_features import first_image_feature
 
 pd = lazy_module("pandas")
 plots = lazy_module("trw_ray.reports.plots")
-
-
-def first_image_feature(batch: dict[str, Any] | None) -> str | None:
-    """The name of the first image-like feature of a batch, if any."""
-    for name, value in (batch or {}).items():
-        if isinstance(value, (torch.Tensor, np.ndarray)) and len(value) and \
-                plots.to_displayable_image(np.asarray(value[0])) is not None:
-            return name
-    return None
 
 
 class CallbackWorstSamplesByEpoch(Callback):
