@@ -198,7 +198,7 @@ def _nas(args: argparse.Namespace) -> int:
         if results.ranking is not None:
             print("\nretrained, best first:")
             print(results.ranking.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"experiment: {results.search.path}")
+    print(f"experiment: {results.path}")
     if results.retrain is not None:
         print(f"retraining: {results.retrain.path}")
     return 0

@@ -36,6 +36,10 @@ def test_two_supernet_trials_then_their_genotypes_retrained_and_ranked(ray_local
     assert results.retrain.path.name == "tiny_darts_retrain" and results.retrain.path.parent == results.search.path.parent
     architectures = results.search.architectures()  # the derived genotypes, one row per distinct cell
     assert set(architectures["genotype"]) == genotypes and architectures["count"].sum() == 2
+    # a DARTS search is read as every other search: the result is the supernet experiment itself
+    assert isinstance(results, trw.results.ExperimentResults) and results.search is results
+    assert results.trials()["trial_id"].tolist() == results.search.trials()["trial_id"].tolist()
+    assert results.best()["trial_id"] in set(trials["trial_id"]) and set(results.architectures()["genotype"]) == genotypes
 
 
 def test_bad_arguments_are_named(tmp_path):

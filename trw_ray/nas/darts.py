@@ -5,7 +5,7 @@ Example (two NB-201 supernets on MNIST in parallel, then the best two cells retr
 
     results = trw_ray.nas.darts_search('trw_ray.nas.inputs:mnist_inputs', space='nb201', num_samples=2, epochs=10,
                                        seed=0, settings={'width': 8}, retrain_top_k=2, retrain_seeds=3)
-    print(results.search.trials()[['config/seed', 'result/genotype', 'last/loss']])
+    print(results.trials()[['config/seed', 'result/genotype', 'last/loss']])
     print(results.ranking)       # genotype, mean and spread of the retrained test accuracy, seeds
 
 Pieces usable alone: :func:`bilevel_split` (halves the training split), :func:`darts_optimizers_fn` (SGD with a
@@ -22,7 +22,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from trw_ray.hparams.searchers import SearchLogic
 from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.nas.genotypes import get_space, parse_genotype
 from trw_ray.nas.inputs import dataset_shape, resolve_inputs, split_accuracy
+from trw_ray.results.experiment import ExperimentResults
 
 ARCH_SPLIT = "arch"  # the half of the training samples the architecture trains on (bilevel_split)
 ORDERS = ("first", "second")
@@ -319,25 +319,35 @@ register_algorithm("darts", _seed_sweep, trials_ahead=True, replace=True,
 
 # ---------------------------------------------------------------------------------------------------- the driver
 
-@dataclass
-class DartsSearchResults:
-    """What :func:`darts_search` returns.
+class DartsSearchResults(ExperimentResults):
+    """What :func:`darts_search` returns: the supernet trials as :class:`trw_ray.results.ExperimentResults`
+    (``trials()`` has ``result/genotype``, ``result/collapsed``, ``result/guard_stopped``...; ``history()``,
+    ``best()`` and ``architectures()`` as for every search), with the retraining stage beside them.
 
     Attributes:
-        search: the supernet trials (:class:`trw_ray.results.ExperimentResults`; ``trials()`` has ``result/genotype``,
-            ``result/collapsed``, ``result/guard_stopped``...).
-        retrain: the retraining trials (None without ``retrain_top_k``).
+        retrain: the retraining trials (an ``ExperimentResults``; None without ``retrain_top_k``).
         ranking: one row per retrained genotype, best first: ``genotype``, ``accuracy_mean``, ``accuracy_std``,
             ``loss_mean``, ``loss_std``, ``seeds``, ``search_trials``, ``search_rank`` (None without retraining).
+        search: the supernet trials: this object itself (the earlier attribute).
     """
 
-    search: Any
-    retrain: Any = None
-    ranking: Any = None
+    def __init__(self, search: ExperimentResults | str | os.PathLike, retrain: ExperimentResults | None = None,
+                 ranking: Any = None):
+        super().__init__(search.path if isinstance(search, ExperimentResults) else search)
+        self.retrain = retrain
+        self.ranking = ranking
+
+    @property
+    def search(self) -> DartsSearchResults:
+        return self
+
+    def __repr__(self) -> str:
+        retrained = f", retrained={len(self.ranking)} genotypes" if self.ranking is not None else ""
+        return f"DartsSearchResults({str(self.path)!r}{retrained})"
 
     def genotypes(self):
         """The search trials' derived genotypes with their seed, supernet loss and guard outcome."""
-        trials = self.search.trials()
+        trials = self.trials()
         columns = [c for c in trials.columns if c.startswith("result/") or c in ("trial_id", "status", "config/seed")
                    or c.startswith("last/")]
         return trials[columns]
