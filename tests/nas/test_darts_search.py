@@ -81,3 +81,32 @@ def test_nas_files_are_checked(tmp_path):
     bad.write_text("inputs: x:y\nsettings: {width: {type: DiscreteInteger, default: 4}}\n")
     with pytest.raises(ValueError, match="settings.width: missing key"):
         load_nas_spec(bad)
+
+
+@pytest.mark.slow  # a fresh process starts Ray: about 45 s on 2 cores
+def test_trw_ray_search_finds_the_darts_algorithm_in_a_fresh_process(tmp_path):
+    """``trw-ray search --algorithm darts``: the algorithm is registered with the built-ins, so a process that never
+    imported trw_ray.nas finds it (a space file whose trainable is the DARTS trial, the tiny NAS file's settings)."""
+    import subprocess
+    import sys
+
+    space = tmp_path / "darts_space.yaml"
+    space.write_text(
+        "trainable: trw_ray.nas.darts:evaluate_darts\n"
+        "trainable_kwargs: {inputs_fn: 'trw_ray.nas.inputs:mnist_inputs', space: nb201, epochs: 1, settings: {width: 4},\n"
+        "                   inputs_kwargs: {max_train_samples: 200, max_eval_samples: 100, batch_size: 50}}\n"
+        "metric: loss\nmode: min\nresources_per_trial: {cpu: 1, gpu: 0}\n"
+        "parameters:\n  seed: {type: DiscreteInteger, default: 0, min: 0, max: 1000}\n")
+    code = ("import sys; from trw_ray.cli import main\n"
+            "assert 'trw_ray.nas' not in sys.modules\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    completed = subprocess.run(
+        [sys.executable, "-c", code, "search", str(space), "--algorithm", "darts", "--num-samples", "2", "--seed", "7",
+         "--storage-path", str(tmp_path), "--name", "darts_cli", "--verbose", "0"],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
+    results = trw.results.load(tmp_path / "darts_cli")
+    trials = results.trials()
+    assert results.settings["algorithm"] == "darts" and trials["completed"].all()
+    assert sorted(trials["config/seed"]) == [7, 8]  # the darts searcher: trial i has seed (search seed + i)
+    assert trials["result/genotype"].map(trw.nas.parse_genotype).notna().all()

@@ -3,7 +3,7 @@
 Searchers: ``random``, ``grid``, ``evolution`` (trw_ray's own logic behind :class:`LogicSearcher`) and ``tpe``
 (Optuna's TPE, told of early-stopped trials as pruned); schedulers: ``fifo``, ``hyperband``, ``asha`` (Tune's, with
 trw_ray's actor-keeping order) and ``pbt``. The single names ``hyperband``, ``asha``, ``pbt`` and ``bohb`` imply
-their scheduler. Architecture search registers its own entries (:mod:`trw_ray.nas.darts`).
+their scheduler; ``darts`` (:class:`~trw_ray.hparams.searchers.SeedSweep`) is the one :mod:`trw_ray.nas.darts` runs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from trw_ray.hparams.algorithms import (
     register_scheduler,
 )
 from trw_ray.hparams.params import Param
-from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution
+from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution, SeedSweep
 
 __all__ = ["hyperband_largest_bracket"]
 
@@ -45,6 +45,10 @@ def _logic_check(logic_class):
 
 def _random(request: AlgorithmRequest):
     return _logic_searcher(RandomSearch, request, **request.options), None
+
+
+def _seed_sweep(request: AlgorithmRequest):
+    return _logic_searcher(SeedSweep, request), None
 
 
 def _grid(request: AlgorithmRequest):
@@ -183,3 +187,5 @@ register_algorithm("evolution", _evolution, options={"population_size": any_opti
 register_algorithm("tpe", _tpe, requires={"optuna": "optuna"}, description="Optuna's TPE sampler")
 register_algorithm("bohb", _tpe, scheduler="hyperband", searcher="tpe", requires={"optuna": "optuna"}, needs_max_epochs=True,
                    description="BOHB-style: TPE proposals (early-stopped trials told as pruned) in HyperBand brackets")
+register_algorithm("darts", _seed_sweep, trials_ahead=True,
+                   description="DARTS supernets: trial i has seed (search seed + i), other settings at random")

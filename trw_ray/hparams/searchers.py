@@ -111,6 +111,18 @@ class RandomSearch(SearchLogic):
         return constrained_sample(self)
 
 
+class SeedSweep(SearchLogic):
+    """Trial ``i`` gets ``seed = offset + i`` (``offset``: the search's seed, 0 when None); every other parameter is
+    drawn at random. What the ``darts`` algorithm uses: each supernet search its own, reproducible seed."""
+
+    def suggest(self, trial_id):
+        config = self.sample()
+        if "seed" in self.space:
+            config["seed"] = (self.seed or 0) + self.suggested
+        self.suggested += 1
+        return config
+
+
 def constrained_sample(logic: SearchLogic) -> dict[str, Any]:
     """A random configuration the logic's ``constraint`` accepts (ValueError after 1,000 rejected draws)."""
     constraint = getattr(logic, "constraint", None)

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import checks
-from trw_ray.hparams.algorithms import AlgorithmRequest, register_algorithm
 from trw_ray.hparams.params import DiscreteInteger, DiscreteValue, Param
-from trw_ray.hparams.searchers import SearchLogic
+from trw_ray.hparams.searchers import SeedSweep  # noqa: F401  (its earlier home)
 from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.nas.genotypes import get_space, parse_genotype
 from trw_ray.nas.inputs import dataset_shape, resolve_inputs, split_accuracy
@@ -294,27 +293,8 @@ def evaluate_genotype(hparams, inputs_fn: Callable | str, epochs: int = 10, sett
 
 # ---------------------------------------------------------------------------------------------------- the seeds
 
-class SeedSweep(SearchLogic):
-    """Trial ``i`` gets ``seed = offset + i`` (``offset``: the search's seed, 0 when None); every other parameter is
-    drawn at random. What the ``darts`` algorithm uses: each supernet search its own, reproducible seed."""
-
-    def suggest(self, trial_id):
-        config = self.sample()
-        if "seed" in self.space:
-            config["seed"] = (self.seed or 0) + self.suggested
-        self.suggested += 1
-        return config
-
-
-def _seed_sweep(request: AlgorithmRequest):
-    from trw_ray.hparams.tune_searcher import LogicSearcher
-
-    logic = SeedSweep(request.space.parameters, request.mode, request.seed)
-    return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent), None
-
-
-register_algorithm("darts", _seed_sweep, trials_ahead=True, replace=True,
-                   description="DARTS supernets: trial i has seed (search seed + i), other settings at random")
+# SeedSweep and the ``darts`` algorithm are registered with the built-in algorithms (trw_ray.hparams), so that
+# ``trw-ray search --algorithm darts`` finds them without importing torch; imported here as before.
 
 
 # ---------------------------------------------------------------------------------------------------- the driver
