@@ -68,9 +68,9 @@ def keep_on_loopback() -> None:
     if "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" in os.environ:
         return
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    from ray._private import ray_constants  # Ray 2.60: read at import, looked up again when a node starts
+    from trw_ray.ray_internals import keep_cluster_mode_off
 
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    keep_cluster_mode_off()  # Ray 2.60 read the variable at import too, and looks it up again when a node starts
 
 
 def quiet_ray_data() -> None:

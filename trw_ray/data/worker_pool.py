@@ -103,13 +103,16 @@ def _free_cpus(owner_key: int) -> tuple[float, float, str | None, str, list[_Hol
 
 def _other_actors() -> str:
     """The classes of the live actors Ray knows of (trials, other pipelines), for the warning."""
-    try:
-        from ray._private import state as ray_state  # Ray 2.60: the actor table without the dashboard
+    from trw_ray.ray_internals import actor_table
 
-        counts = Counter(actor["ActorClassName"] for actor in ray_state.actors().values()
-                         if actor.get("State") in ("ALIVE", "PENDING_CREATION", "RESTARTING"))
+    try:
+        table = actor_table()
     except Exception:  # noqa: BLE001 - only a description
         return ""
+    if table is None:
+        return ""
+    counts = Counter(actor.get("ActorClassName") for actor in table.values()
+                     if actor.get("State") in ("ALIVE", "PENDING_CREATION", "RESTARTING"))
     return ", ".join(f"{count} x {name}" for name, count in counts.most_common(6))
 
 
@@ -183,11 +186,14 @@ def check_placed(description: str, actors: list, waited_s: float, timeout_s: flo
     the pool's first result (Ray keeps them pending while the CPUs they ask for are held)."""
     if waited_s < timeout_s or not actors:
         return
-    try:
-        from ray._private import state as ray_state
+    from trw_ray.ray_internals import actor_id, actor_table
 
-        states = [ray_state.actors(actor._actor_id.hex()).get("State") for actor in actors]
-    except Exception:  # noqa: BLE001 - without the actor table nothing can be told apart: keep waiting
+    ids = [actor_id(actor) for actor in actors]
+    try:
+        states = [(actor_table(identifier) or {}).get("State") if identifier else None for identifier in ids]
+    except Exception:  # noqa: BLE001 - a failed lookup tells nothing apart: keep waiting
+        return
+    if None in states:  # without the actor table nothing can be told apart: keep waiting
         return
     if any(state == "ALIVE" for state in states):
         return
