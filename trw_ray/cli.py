@@ -96,7 +96,7 @@ def _report(args: argparse.Namespace) -> int:
         if report["label_issues"] is not None:
             shown = report["label_issues"].groupby(["dataset", "split", "output"]).head(10)
             print(shown[["dataset", "split", "sample_uid", "label", "ensemble_label", "wrong_best_trials", "best_trials",
-                         "wrong_trials", "trials", "ensemble_quality", "rank"]].to_string(
+                         "wrong_trials", "trials", "log_margin", "rank"]].to_string(
                 index=False, float_format=lambda v: f"{v:.3g}"))
         print(f"error report: {report['index']}")
         return 0

@@ -85,7 +85,7 @@ def candidates_at_a_glance(group):
     shown = group[["rank", "sample_uid", "label", "ensemble_label"]].copy()
     shown["disagree (best)"] = [f"{w}/{n}" for w, n in zip(group["wrong_best_trials"], group["best_trials"], strict=True)]
     shown["disagree (all)"] = [f"{w}/{n}" for w, n in zip(group["wrong_trials"], group["trials"], strict=True)]
-    for column in ("ensemble_quality", "mean_loss", "label_quality", "is_label_issue"):
+    for column in ("log_margin", "ensemble_quality", "mean_loss", "is_label_issue"):
         shown[column] = group[column]
     return shown
 
@@ -156,9 +156,10 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
                 "text": f"{len(group)} samples seen by up to {int(group['trials'].max())} trials, ranked by {ranking} "
                         f"(likeliest first); {flagged} flagged by confident learning. Under each image: its label, the "
                         f"class the ensemble gives it, and how many trials disagree with the label among the "
-                        f"{counted_best} best and among all. ensemble_quality: the trials' probability of the label "
-                        "weighted by their accuracy (cleanlab's ensemble score); mean_loss_best: the mean loss of the "
-                        "best trials; label_quality: cleanlab's score of the ensemble's mean probabilities.",
+                        f"{counted_best} best and among all. log_margin: log p(label) - log max p(other "
+                        "class), averaged over the trials weighted by their log loss (below 0: the good trials prefer "
+                        "another class); ensemble_quality: cleanlab's ensemble score (normalized margin) with the same "
+                        "weights; label_quality: cleanlab's score of the ensemble's mean probabilities.",
                 "images": shown, "table": shown_table, "files": files})
         found["confusions"] = scores.confusions(results, split=split)
         files = _write_table(found["confusions"], output_dir, "confusions")

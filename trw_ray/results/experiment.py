@@ -405,9 +405,8 @@ class ExperimentResults:
     def sample_errors(self, split: str | None = None, dataset: str | None = None, output: str | None = None,
                       best_k: int = 5, ranking: str | None = None) -> pd.DataFrame:
         """Label-issue candidates of the evaluated splits: per sample, how many trials (and of the ``best_k`` best)
-        get it wrong, the class the ensemble gives it, its mean loss and cleanlab's scores, ranked by cleanlab's
-        ensemble label quality with the trials weighted by their log loss (``rank`` 1 first; ``ranking`` None is
-        the default). See :mod:`trw_ray.results.sample_errors` for every column and the rankings."""
+        get it wrong, the class the ensemble gives it, its mean loss and cleanlab's scores, ranked by the trials'
+        log margin weighted by their log loss on the split (``rank`` 1 first; ``ranking`` None is the default). See :mod:`trw_ray.results.sample_errors` for every column and the rankings."""
         from trw_ray.results.sample_errors import DEFAULT_RANKING, label_issues
 
         return label_issues(self, split=split, dataset=dataset, output=output, best_k=best_k,
