@@ -179,3 +179,29 @@ def test_every_option_is_checked_before_ray_starts(monkeypatch, tmp_path, algori
     with pytest.raises(ValueError, match=message):
         trw.hparams.search(search_helpers.quadratic, algorithm=algorithm, algorithm_options=options, max_epochs=3,
                            storage_path=tmp_path, verbose=0)
+
+
+def test_the_registration_recipe_needs_only_names_trw_ray_hparams_exports(ray_local, tmp_path):
+    """The recipe of trw_ray.hparams.algorithms' docstring, written with ``trw_ray.hparams.*`` names only."""
+    import search_helpers
+
+    hparams = trw.hparams
+
+    class Middle(hparams.SearchLogic):
+        def suggest(self, trial_id):
+            self.suggested += 1
+            return {name: param.default for name, param in self.space.items()}
+
+    def build_middle(request):
+        logic = Middle(request.space.parameters, request.mode, request.seed)
+        return hparams.LogicSearcher(logic, request.metric, request.mode, request.max_concurrent), None
+
+    hparams.register_algorithm("middle_of_recipe", build_middle, options={"temperature": hparams.number_option(0.0)},
+                               replace=True)
+    results = hparams.search(search_helpers.quadratic, algorithm="middle_of_recipe",
+                             algorithm_options={"temperature": 0.5}, num_samples=2, storage_path=tmp_path,
+                             name="recipe", verbose=0)
+    assert len(results.trials()) == 2 and results.settings["algorithm"] == "middle_of_recipe"
+    with pytest.raises(ValueError, match="temperature"):
+        hparams.search(search_helpers.quadratic, algorithm="middle_of_recipe", algorithm_options={"temperature": -1},
+                       num_samples=1, storage_path=tmp_path, name="recipe_bad", verbose=0)

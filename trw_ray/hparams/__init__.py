@@ -9,6 +9,7 @@ from trw_ray.hparams.algorithms import (
     Algorithm,
     AlgorithmRequest,
     algorithm_names,
+    number_option,
     register_algorithm,
 )
 from trw_ray.hparams.driver import search
@@ -32,26 +33,27 @@ from trw_ray.hparams.searchers import (
     RandomSearch,
     RegularizedEvolution,
     SearchLogic,
+    SeedSweep,
     hyperband_brackets,
 )
 from trw_ray.hparams.space import SearchSpace, discover_space, load_space
+from trw_ray.lazy_import import lazy_exports
 
-
-def __getattr__(name: str):
-    if name in ("analyse", "analyse_hyperparameters"):  # matplotlib and scikit-learn load on first use
-        from trw_ray.hparams import analysis
-
-        return getattr(analysis, name)
-    if name == "importance":
-        from trw_ray.hparams.importance import importance
-
-        return importance
-    raise AttributeError(f"module 'trw_ray.hparams' has no attribute {name!r}")
+# loaded on first use: matplotlib and scikit-learn (the analyses), Ray Tune (the searcher class of the registration
+# recipe, see trw_ray.hparams.algorithms)
+_EXPORTS = {
+    "analyse": "trw_ray.hparams.analysis:analyse",
+    "analyse_hyperparameters": "trw_ray.hparams.analysis:analyse_hyperparameters",
+    "importance": "trw_ray.hparams.importance:importance",
+    "LogicSearcher": "trw_ray.hparams.tune_searcher:LogicSearcher",
+}
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 __all__ = [
     "ALGORITHMS", "Algorithm", "AlgorithmRequest", "algorithm_names", "register_algorithm", "error_report", "HyperParametersOptimizerRandomSearchLocal", "ContinuousPower", "ContinuousUniform", "DiscreteBoolean", "DiscreteInteger", "DiscreteIntegrer",
     "DiscreteMapping", "DiscreteValue", "GridSearch", "HyperParameters", "Param", "RandomSearch",
     "RegularizedEvolution", "SearchLogic", "SearchSpace", "discover_space", "hyperband_brackets", "load_space",
-    "param_from_dict", "report", "resume_state", "search", "trial_epochs",
+    "param_from_dict", "report", "resume_state", "search", "trial_epochs", "number_option", "SeedSweep",
+    "LogicSearcher", "analyse", "analyse_hyperparameters", "importance",
 ]

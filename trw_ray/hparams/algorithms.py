@@ -15,13 +15,16 @@ With a scheduler, a trial it stops early ends on the validation value of its las
 returns: TPE is told such a trial as *pruned* at the epoch it reached (Optuna's own TPE + pruner semantics: pruned
 trials rank behind complete ones), evolution sees its last value (an early-stopped trial rarely wins a tournament).
 
-Adding a searcher is one registration, also from outside the package::
+Adding a searcher is one registration, also from outside the package (every name is ``trw_ray.hparams``'s;
+``MySearchLogic`` subclasses ``trw_ray.hparams.SearchLogic``)::
+
+    from trw_ray.hparams import LogicSearcher, number_option, register_algorithm
 
     def build_my_search(request):
         logic = MySearchLogic(request.space.parameters, request.mode, request.seed, **request.options)
         return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent), None
 
-    trw_ray.hparams.register_algorithm('mine', build_my_search, options={'temperature': number_option(0.0)})
+    register_algorithm('mine', build_my_search, options={'temperature': number_option(0.0)})
     trw_ray.hparams.search(evaluate, algorithm='mine', algorithm_options={'temperature': 0.5})
 
 ``build`` receives an :class:`AlgorithmRequest` (space, metric, mode, max_epochs, seed, max_concurrent and the

@@ -60,7 +60,7 @@ from trw_ray.nas.genotypes import (
     space_names,
 )
 from trw_ray.nas.guard import CollapseGuard
-from trw_ray.nas.ranking import ArchitectureRanking, bootstrap_ranking, rank
+from trw_ray.nas.ranking import ArchitectureRanking, bootstrap_ranking, rank, rank_architectures
 
 _EXPORTS = {
     "inputs": "trw_ray.nas.inputs",
@@ -80,7 +80,7 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 __all__ = ["ArchitectureRanking", "CanonicalConfig", "CellKey", "ParameterBudget", "bootstrap_ranking",
            "canonical_genotype", "cell_search_space", "cell_surrogate_options", "config_from_genotype", "op_similarity",
            "count_parameters", "evaluate_cell", "evaluate_table_cell",
-           "evolution_search", "genotype_from_config", "nb201_table", "rank", "train_genotype",
+           "evolution_search", "genotype_from_config", "nb201_table", "rank", "rank_architectures", "train_genotype",
            "CELL_SPACES", "CellSpace", "CollapseGuard", "DEFAULT_RETRAIN_SETTINGS", "DEFAULT_SETTINGS", "DartsGenotype",
            "DartsSearchResults", "NB201Genotype", "bilevel_split", "darts_optimizers_fn", "darts_search",
            "derive_genotype", "evaluate_darts", "evaluate_genotype", "parameter_free_count", "parse_genotype",

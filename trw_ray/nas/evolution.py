@@ -6,7 +6,7 @@ Example (24 NB-201 cells evolved on Fashion-MNIST, each trained for 4 epochs, un
     results = trw_ray.nas.evolution_search('trw_ray.nas.inputs:fashion_mnist_inputs', num_samples=24, epochs=4,
                                            seed=0, max_parameters=60_000, settings={'width': 8})
     results.architectures()          # one row per distinct cell: mean / spread / count of the metric
-    trw_ray.nas.rank(results, top_k=3, seeds=3, inputs_fn=...)   # retrained from scratch, with intervals
+    trw_ray.nas.rank_architectures(results, top_k=3, seeds=3, inputs_fn=...)   # retrained from scratch, with intervals
 
     # the same search on the NAS-Bench-201 table (no training): evaluator='table', table_dataset='cifar100'
 

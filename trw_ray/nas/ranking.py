@@ -4,7 +4,7 @@ between the search-time order and the retrained order.
 
 Example::
 
-    ranking = trw_ray.nas.rank(results, top_k=5, seeds=3, inputs_fn='trw_ray.nas.inputs:fashion_mnist_inputs')
+    ranking = trw_ray.nas.rank_architectures(results, top_k=5, seeds=3, inputs_fn='trw_ray.nas.inputs:fashion_mnist_inputs')
     ranking.table      # genotype, search_rank, accuracy_mean, ci_low, ci_high, p_best, seeds, rank
     ranking.kendall_tau
 
@@ -26,7 +26,7 @@ from trw_ray import checks, layout
 
 RANKING_FILE = "ranking.json"
 
-__all__ = ["ArchitectureRanking", "bootstrap_ranking", "rank", "search_agreement"]
+__all__ = ["ArchitectureRanking", "bootstrap_ranking", "rank", "rank_architectures", "search_agreement"]
 
 
 def bootstrap_ranking(values: Mapping[str, Sequence[float]], samples: int = 2000, seed: int = 0,
@@ -104,7 +104,7 @@ class ArchitectureRanking:
                 "table": json.loads(self.table.to_json(orient="records"))}
 
 
-def rank(results, top_k: int = 5, seeds: int = 3, inputs_fn: Callable | str | None = None, epochs: int = 10,
+def rank_architectures(results, top_k: int = 5, seeds: int = 3, inputs_fn: Callable | str | None = None, epochs: int = 10,
          settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
          metric: str = "accuracy", samples: int = 2000, seed: int = 0, metric_split: str = "test",
          storage_path: str | os.PathLike | None = None, name: str | None = None, **search_options) -> ArchitectureRanking:
@@ -155,3 +155,6 @@ def rank(results, top_k: int = 5, seeds: int = 3, inputs_fn: Callable | str | No
     write_json_atomic(Path(results.path) / layout.SEARCH_REPORT_FOLDER / "architecture" / RANKING_FILE,
                       outcome.to_dict())
     return outcome
+
+
+rank = rank_architectures  # the earlier name
