@@ -1,5 +1,13 @@
-"""Modules that may not be loaded: a process that never uses torch (a Ray worker running a numpy augmentation, a
-trial of a trivial objective) never imports it, and code that must act on torch does so when it arrives."""
+"""Everything trw_ray loads late, in one place: a process that never uses torch (a Ray worker running a numpy
+augmentation, a trial of a trivial objective) never imports it, a package's heavy names (matplotlib, scikit-learn,
+Ray Tune) load on first use, and code that must act on torch does so when it arrives.
+
+- :func:`lazy_exports`: a package's names loaded on first use (PEP 562), as ``trw_ray``, ``trw_ray.train``,
+  ``trw_ray.hparams``, ``trw_ray.nas`` and ``trw_ray.reports`` declare them;
+- :func:`lazy_module`: a module-level name for a module loaded on first attribute access;
+- :func:`when_imported` / :class:`AfterImport`: run an action once a module has been imported;
+- :func:`is_tensor`: ``isinstance(value, torch.Tensor)`` without importing torch.
+"""
 
 from __future__ import annotations
 
@@ -99,3 +107,17 @@ def lazy_exports(namespace: dict[str, Any], exports: Mapping[str, str]):
         return sorted({*namespace, *exports})
 
     return __getattr__, __dir__
+
+
+def lazy_module(name: str) -> ModuleType:
+    """``name`` imported on first attribute access (at once if it is already loaded): for a module-level name such
+    as ``plots = lazy_module('trw_ray.reports.plots')`` in a module that must import fast."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
