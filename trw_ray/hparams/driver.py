@@ -30,6 +30,7 @@ from trw_ray import checks, layout
 from trw_ray.hparams.algorithms import AlgorithmRequest, create_algorithm, plan_search, validate_plan
 from trw_ray.hparams.params import Param
 from trw_ray.hparams.resources import check_cluster_resources, trial_resources, trial_workers
+from trw_ray.hparams.settings import resolve_settings
 from trw_ray.hparams.space import (
     SearchSpace,
     function_label,
@@ -198,19 +199,14 @@ def search(
                       "search (another name), e.g. with the best configurations as its first points", UserWarning,
                       stacklevel=2)
     evaluate_fn, resolved = resolve_space(evaluate_fn, space)
-    algorithm = algorithm or previous.get("algorithm") or resolved.algorithm or "random"
-    scheduler = scheduler or previous.get("scheduler") or resolved.scheduler
-    if scheduler_options is None:
-        scheduler_options = previous.get("scheduler_options") or resolved.scheduler_options
-    if max_total_epochs is None:
-        max_total_epochs = previous.get("max_total_epochs")
-    metric = metric or previous.get("metric") or resolved.metric
-    mode = mode or previous.get("mode") or resolved.mode
-    max_epochs = max_epochs if max_epochs is not None else previous.get("max_epochs", resolved.max_epochs)
-    seed = seed if seed is not None else previous.get("seed")
-    num_samples = num_samples if num_samples is not None else (previous.get("num_samples") or resolved.num_samples or 40)
-    if resources_per_trial is None:
-        resources_per_trial = previous.get("resources_per_trial") or resolved.resources_per_trial
+    settings = resolve_settings(
+        {"algorithm": algorithm, "scheduler": scheduler, "scheduler_options": scheduler_options, "metric": metric,
+         "mode": mode, "max_epochs": max_epochs, "num_samples": num_samples, "resources_per_trial": resources_per_trial,
+         "max_total_epochs": max_total_epochs, "seed": seed}, previous, resolved)
+    algorithm, scheduler, scheduler_options = settings["algorithm"], settings["scheduler"], settings["scheduler_options"]
+    metric, mode, max_epochs, seed = settings["metric"], settings["mode"], settings["max_epochs"], settings["seed"]
+    num_samples, max_total_epochs = settings["num_samples"], settings["max_total_epochs"]
+    resources_per_trial = settings["resources_per_trial"]
     checks.mode(mode)
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"metric: expected a non-empty string; got {metric!r}")
