@@ -211,8 +211,9 @@ def _worker_loop(config: Mapping[str, Any]) -> None:
         workflow["console_log"], workflow["progress_bar"] = False, False
     try:
         with _as_rank(rank):
-            model, results = trainer._fit(options, config["inputs_fn"], config["model_fn"], config["optimizers_fn"],
-                                      config["run_prefix"], config["eval_every_X_epoch"], None, run_dir=run_dir)
+            model, results = trainer.fit_in_run_folder(
+                run_dir, options, config["inputs_fn"], config["model_fn"], config["optimizers_fn"],
+                run_prefix=config["run_prefix"], eval_every_X_epoch=config["eval_every_X_epoch"])
         if rank.is_main:
             torch.save({"results": results, "model": {k: v.cpu() for k, v in model.state_dict().items()}},
                        Path(config["result_dir"]) / RESULT_FILE)
@@ -322,7 +323,7 @@ def fit_on_workers(trainer, workers: WorkersConfig, options, inputs_fn, model_fn
     import torch
 
     from trw_ray.ray_session import ensure_ray
-    from trw_ray.train.trainer import create_run_directory
+    from trw_ray.train.run_folder import create_run_directory
 
     ensure_ray()
     check_worker_resources(workers)

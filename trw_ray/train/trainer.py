@@ -27,6 +27,7 @@ from trw_ray.train.callbacks.base import StopRun, TrainerContext
 from trw_ray.train.data_parallel import DataParallelOutputs, data_parallel_devices
 from trw_ray.train.model_io import save_model
 from trw_ray.train.options import create_default_options, resolve_device
+from trw_ray.train.run_folder import create_run_directory, create_run_logger
 from trw_ray.train.step import (
     STEP_METRICS,
     BatchResult,
@@ -43,38 +44,6 @@ MODEL_FILENAME = layout.MODEL_FILE
 RESULT_FILENAME = layout.RESULT_FILE
 
 __all__ = ["Trainer", "TrainingDivergedError", "create_run_directory"]
-
-
-def create_run_directory(logging_directory: str | Path, run_prefix: str) -> Path:
-    """Creates ``<logging_directory>/<run_prefix>_rN`` with the first free N; never reuses a folder."""
-    if not isinstance(run_prefix, str) or not run_prefix or "/" in run_prefix or "\\" in run_prefix:
-        raise ValueError(f"run_prefix: expected a non-empty name without path separators; got {run_prefix!r}")
-    root = Path(logging_directory).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    index = 0
-    while True:
-        candidate = root / f"{run_prefix}_r{index}"
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            index += 1
-
-
-def _create_logger(run_dir: Path, console: bool) -> logging.Logger:
-    logger = logging.getLogger(f"trw_ray.trainer.{run_dir}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    file_handler = logging.FileHandler(run_dir / layout.TRAINER_LOG, encoding="utf-8")
-    file_handler.setFormatter(formatter)
-    logger.addHandler(file_handler)
-    if console:
-        console_handler = logging.StreamHandler(sys.stderr)
-        console_handler.setLevel(logging.INFO)
-        console_handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(console_handler)
-    return logger
 
 
 def _close_logger(logger: logging.Logger) -> None:
@@ -228,10 +197,18 @@ class Trainer:
         with tune_bridge.attach_search(options) as search:
             return self._fit(options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search)
 
+    def fit_in_run_folder(self, run_dir: str | Path, options, inputs_fn, model_fn, optimizers_fn,
+                          run_prefix: str = "trainer", eval_every_X_epoch: int = 1):
+        """Trains as :meth:`fit` does, in the given run folder, with no search attached: what each worker of a
+        data-parallel fit runs (:mod:`trw_ray.train.distributed`; rank 0 in the run's folder, the others in scratch
+        folders). Returns ``(model, results)``."""
+        return self._fit(options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, None,
+                         run_dir=Path(run_dir))
+
     def _fit(self, options, inputs_fn, model_fn, optimizers_fn, run_prefix, eval_every_X_epoch, search, run_dir=None):
         if run_dir is None:
             run_dir = create_run_directory(options["workflow_options"]["logging_directory"], run_prefix)
-        logger = _create_logger(run_dir, console=options["workflow_options"].get("console_log", True))
+        logger = create_run_logger(run_dir, console=options["workflow_options"].get("console_log", True))
         context = TrainerContext(options=options, run_dir=run_dir, logger=logger)
         self._context = context
         status, error_message = "failed", None
