@@ -2,7 +2,7 @@
 
 Bilevel optimisation (Liu et al., 2019): the weights ``w`` minimise the loss on the ``train`` split, the
 architecture parameters ``a`` the loss on a held-out split (by default ``arch``, the half of the training samples
-that :func:`~trw_ray.nas.darts.bilevel_split` sets apart).
+that :func:`~trw_ray.nas.bilevel.bilevel_split` sets apart).
 
 - ``order='first'``: ``grad_a L_arch(w, a)``.
 - ``order='second'``: the gradient through one virtual weight step ``w' = w - xi * (m + grad_w L_train(w, a) + wd*w)``
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from trw_ray import checks
-from trw_ray.nas.darts import ARCH_SPLIT, ORDERS
+from trw_ray.nas.bilevel import ARCH_SPLIT, ORDERS
 from trw_ray.train.step import BatchResult, StepContext, TrainingStep
 
 __all__ = ["ARCH_SPLIT", "ArchitectStep", "unrolled_architecture_gradient"]

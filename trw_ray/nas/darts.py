@@ -18,6 +18,7 @@ searchable settings at random.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import time
@@ -25,17 +26,24 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from trw_ray import checks
-from trw_ray.hparams.params import DiscreteInteger, DiscreteValue, Param
+from trw_ray import checks, layout
+from trw_ray.hparams.params import DiscreteInteger, Param
 from trw_ray.hparams.searchers import SeedSweep  # noqa: F401  (its earlier home)
 from trw_ray.layout import TRAIN_SPLIT
-from trw_ray.nas.genotypes import get_space, parse_genotype
+from trw_ray.nas.bilevel import ARCH_SPLIT, ORDERS, bilevel_split  # noqa: F401  (ORDERS: its earlier home)
+from trw_ray.nas.genotypes import get_space
 from trw_ray.nas.inputs import dataset_shape, resolve_inputs, split_accuracy
+from trw_ray.nas.retraining import (  # noqa: F401  (the retraining names: their earlier home)
+    DEFAULT_RETRAIN_SETTINGS,
+    MAX_SEED,
+    check_settings,
+    darts_optimizers_fn,
+    declare_settings,
+    evaluate_genotype,
+    rank_retrained,
+    retrain,
+)
 from trw_ray.results.experiment import ExperimentResults
-
-ARCH_SPLIT = "arch"  # the half of the training samples the architecture trains on (bilevel_split)
-ORDERS = ("first", "second")
-MAX_SEED = 2**31 - 1
 
 #: the settings of one supernet search (``darts_search(settings=...)`` overrides them; a Param makes one searchable)
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -43,93 +51,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "arch_weight_decay": 1e-3, "learning_rate": 0.025, "min_learning_rate": 1e-3, "momentum": 0.9,
     "weight_decay": 3e-4, "aux_skip": 0.0, "free_op_dropout": 0.0, "warmup_epochs": 0, "arch_fraction": 0.5,
 }
-#: the settings of one retraining
-DEFAULT_RETRAIN_SETTINGS: dict[str, Any] = {
-    "width": 16, "depth": 1, "learning_rate": 0.05, "min_learning_rate": 0.0, "momentum": 0.9, "weight_decay": 3e-4,
-}
-
 __all__ = ["DEFAULT_RETRAIN_SETTINGS", "DEFAULT_SETTINGS", "DartsSearchResults", "SeedSweep", "bilevel_split",
            "darts_optimizers_fn", "darts_search", "evaluate_darts", "evaluate_genotype", "rank_retrained", "retrain",
            "run_darts"]
 
 
 # ---------------------------------------------------------------------------------------------------- data
-
-def bilevel_split(datasets: Mapping[str, Mapping[str, Any]], split: str = TRAIN_SPLIT, arch_split: str = ARCH_SPLIT,
-                  fraction: float = 0.5, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """``datasets`` with each dataset's ``split`` halved: ``fraction`` of its samples (drawn with ``seed``) move to a
-    new split ``arch_split`` that the architect trains on, the rest stay for the weights. Other splits are kept.
-
-    Raises:
-        ValueError: a split too small to halve, a split that is not an in-RAM ``SequenceArray`` (give the
-            architecture its own split and ``ArchitectStep(arch_split=...)`` instead), a taken ``arch_split`` name.
-    """
-    import numpy as np
-
-    from trw_ray.data.sequence_array import SequenceArray
-
-    if not (checks.is_finite_number(fraction) and 0 < fraction < 1):
-        raise ValueError(f"fraction: expected a number in (0, 1); got {fraction!r}")
-    halved: dict[str, dict[str, Any]] = {}
-    for dataset, splits in datasets.items():
-        if split not in splits:
-            raise ValueError(f"split: dataset {dataset!r} has no split {split!r}; its splits: {sorted(splits)}")
-        if arch_split in splits:
-            raise ValueError(f"arch_split: dataset {dataset!r} already has a split {arch_split!r}; pass it to "
-                             "ArchitectStep(arch_split=...) instead of halving the training split")
-        sequence = splits[split]
-        if not isinstance(sequence, SequenceArray):
-            raise ValueError(f"split: {dataset!r}/{split!r} is a {type(sequence).__name__}; only an in-RAM "
-                             "SequenceArray can be halved. Give the architecture its own split instead")
-        count = sequence.num_samples
-        moved = int(round(count * fraction))
-        if count < 2 or moved < 1 or moved >= count:
-            raise ValueError(f"split: {dataset!r}/{split!r} has {count} samples, too few to halve with fraction "
-                             f"{fraction} (each half needs at least one)")
-        order = np.random.default_rng([seed, 104729]).permutation(count)
-        kept = dict(splits)
-        kept[split] = sequence.subset(np.sort(order[moved:]))
-        kept[arch_split] = sequence.subset(np.sort(order[:moved]))
-        halved[dataset] = kept
-    return halved
-
-
-def darts_optimizers_fn(datasets, model, learning_rate: float = 0.025, momentum: float = 0.9,
-                        weight_decay: float = 3e-4, num_epochs: int = 10, min_learning_rate: float = 1e-3):
-    """SGD on the supernet's weights (never its architecture parameters) with a cosine schedule over ``num_epochs``,
-    DARTS' setting; the Trainer's ``optimizers_fn`` through ``functools.partial``."""
-    import torch
-
-    parameters = model.weight_parameters() if hasattr(model, "weight_parameters") else list(model.parameters())
-    optimizer = torch.optim.SGD(parameters, lr=learning_rate, momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, num_epochs),
-                                                           eta_min=min_learning_rate)
-    return ({name: optimizer for name, splits in datasets.items() if TRAIN_SPLIT in splits},
-            {name: scheduler for name, splits in datasets.items() if TRAIN_SPLIT in splits})
-
-
-def _check_settings(settings: Mapping[str, Any], defaults: Mapping[str, Any], argument: str) -> dict[str, Any]:
-    if settings is not None and not isinstance(settings, Mapping):
-        raise TypeError(f"{argument}: expected a dict {{name: value or Param}}; got {type(settings).__name__}")
-    unknown = sorted(set(settings or {}) - set(defaults))
-    if unknown:
-        raise ValueError(f"{argument}: unknown settings {unknown}; known: {sorted(defaults)}")
-    merged = {**defaults, **dict(settings or {})}
-    for name, value in merged.items():
-        values = value.choices if isinstance(value, Param) and value.choices is not None else [value]
-        if isinstance(value, Param) and value.choices is None:
-            continue
-        for item in values:
-            if name == "order" and item not in ORDERS:
-                raise ValueError(f"{argument}: 'order' expects one of {list(ORDERS)}; got {item!r}")
-            if name in ("width", "depth", "partial_channels"):
-                checks.positive_int(item, f"{argument}: {name!r}")
-            if name == "warmup_epochs":
-                checks.positive_int(item, f"{argument}: {name!r}", 0)
-            if name == "arch_fraction" and not (checks.is_finite_number(item) and 0 < item < 1):
-                raise ValueError(f"{argument}: 'arch_fraction' expects a number in (0, 1); got {item!r}")
-    return merged
-
 
 # ---------------------------------------------------------------------------------------------------- one search
 
@@ -163,7 +90,7 @@ def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
 
     cell_space = get_space(space)
     checks.positive_int(epochs, "epochs")
-    settings = _check_settings(settings, DEFAULT_SETTINGS, "settings")
+    settings = check_settings(settings, DEFAULT_SETTINGS, "settings")
     for name, value in settings.items():
         if isinstance(value, Param):
             raise TypeError(f"settings: {name!r} is a Param; run_darts takes plain values (darts_search searches)")
@@ -220,7 +147,8 @@ def run_darts(inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
                                  run_prefix=run_prefix)
     elapsed = time.perf_counter() - started
     history = results["history"]
-    chosen = dict(trainer._context.extra.get("architecture") or {})
+    record = Path(results["run_dir"]) / layout.ARCHITECTURE_FOLDER / layout.ARCHITECTURE_HISTORY_FILE
+    chosen = dict(json.loads(record.read_text(encoding="utf-8")).get("chosen") or {}) if record.is_file() else {}
     if not chosen:
         raise RuntimeError("run_darts: the architecture record is missing (CallbackArchitecture did not run)")
     loss, accuracy = _first_evaluated(history[-1] if history else {})
@@ -248,11 +176,6 @@ def _first_evaluated(entry: Mapping[str, Any], skip: tuple[str, ...] = (TRAIN_SP
 
 # ---------------------------------------------------------------------------------------------------- trainables
 
-def _declared(hparams, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings with every Param replaced by the trial's value (``hparams.create``)."""
-    return {name: hparams.create(name, value) if isinstance(value, Param) else value for name, value in settings.items()}
-
-
 def evaluate_darts(hparams, inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
                    settings: Mapping[str, Any] | None = None, guard: bool = True,
                    max_parameter_free: int | None = None, guard_start_epoch: int = 1,
@@ -261,7 +184,7 @@ def evaluate_darts(hparams, inputs_fn: Callable | str, space: str = "nb201", epo
     supernet's loss on the first evaluated split and the result (``genotype``...), which the results API shows as
     ``result/<name>`` columns."""
     seed = hparams.create("seed", DiscreteInteger(0, 0, MAX_SEED))
-    chosen = _declared(hparams, _check_settings(settings, DEFAULT_SETTINGS, "settings"))
+    chosen = declare_settings(hparams, check_settings(settings, DEFAULT_SETTINGS, "settings"))
     result = run_darts(inputs_fn, space=space, epochs=epochs, seed=seed, settings=chosen, guard=guard,
                        max_parameter_free=max_parameter_free, guard_start_epoch=guard_start_epoch,
                        inputs_kwargs=inputs_kwargs, callbacks=callbacks)
@@ -270,25 +193,6 @@ def evaluate_darts(hparams, inputs_fn: Callable | str, space: str = "nb201", epo
         raise ValueError(f"run_darts: no evaluated split besides {TRAIN_SPLIT!r}/{ARCH_SPLIT!r} gave a loss; add a "
                          "'valid' split to the datasets")
     return loss, {key: value for key, value in result.items() if key != "loss"}
-
-
-def evaluate_genotype(hparams, inputs_fn: Callable | str, epochs: int = 10, settings: Mapping[str, Any] | None = None,
-                      inputs_kwargs: Mapping[str, Any] | None = None, metric_split: str = "test",
-                      callbacks: bool = False):
-    """The trainable of a retraining trial: ``build_network(genotype)`` trained from scratch with the trial's
-    ``genotype`` and ``seed`` (:func:`trw_ray.nas.evaluators.train_genotype`); returns the loss on ``metric_split`` and
-    ``{genotype, canonical, accuracy, valid_accuracy, parameters, run_dir}``."""
-    from trw_ray.nas.evaluators import train_genotype
-
-    given = hparams.values.get("genotype")
-    if given is None:
-        raise ValueError("evaluate_genotype: the trial's configuration has no 'genotype' (retrain() sets it)")
-    genotype = str(parse_genotype(hparams.create("genotype", hparams.space.get("genotype") or
-                                                 DiscreteValue(given, [given]))))
-    seed = hparams.create("seed", DiscreteInteger(0, 0, MAX_SEED))
-    chosen = _declared(hparams, _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings"))
-    return train_genotype(genotype, inputs_fn, seed=seed, epochs=epochs, settings=chosen, inputs_kwargs=inputs_kwargs,
-                          metric_split=metric_split, callbacks=callbacks)
 
 
 # ---------------------------------------------------------------------------------------------------- the seeds
@@ -342,45 +246,6 @@ def _search_order(trials, metric_column: str):
     return [(genotype, int(row["count"])) for genotype, row in best.iterrows()]
 
 
-def retrain(genotypes: list[str], inputs_fn: Callable | str, seeds: int = 3, epochs: int = 10,
-            settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
-            metric_split: str = "test", **search_options):
-    """Trains every genotype from scratch with ``seeds`` seeds as Tune trials (a grid over genotype x seed); returns
-    ``(results, ranking)`` (see :func:`rank_retrained`). ``search_options`` go to :func:`trw_ray.hparams.search`."""
-    from trw_ray.hparams.driver import search
-
-    if not isinstance(genotypes, (list, tuple)) or not genotypes:
-        raise ValueError(f"genotypes: expected a non-empty list of genotype strings; got {genotypes!r}")
-    texts = list(dict.fromkeys(str(parse_genotype(g)) for g in genotypes))
-    checks.positive_int(seeds, "seeds")
-    checks.positive_int(epochs, "epochs")
-    _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "retrain_settings")
-    space = {"genotype": DiscreteValue(texts[0], texts), "seed": DiscreteValue(0, list(range(seeds)))}
-    trainable = functools.partial(evaluate_genotype, inputs_fn=inputs_fn, epochs=epochs, settings=settings,
-                                  inputs_kwargs=inputs_kwargs, metric_split=metric_split)
-    results = search(trainable, space=space, algorithm="grid", num_samples=len(texts) * seeds, max_epochs=epochs,
-                     **search_options)
-    return results, rank_retrained(results)
-
-
-def rank_retrained(results, metric: str = "accuracy"):
-    """One row per genotype of a retraining experiment, best first: ``accuracy_mean``/``_std``, ``loss_mean``/``_std``
-    (the search's metric) and ``seeds`` (completed trials)."""
-    import pandas as pd
-
-    trials = results.trials()
-    loss_column = f"last/{results.metric}"
-    column = f"result/{metric}"
-    if trials.empty or column not in trials:
-        return pd.DataFrame(columns=["genotype", f"{metric}_mean", f"{metric}_std", "loss_mean", "loss_std", "seeds"])
-    done = trials[trials["completed"]]
-    grouped = done.groupby("result/genotype").agg(**{
-        f"{metric}_mean": (column, "mean"), f"{metric}_std": (column, "std"),
-        "loss_mean": (loss_column, "mean"), "loss_std": (loss_column, "std"), "seeds": (column, "count")})
-    grouped = grouped.sort_values(f"{metric}_mean", ascending=False).reset_index()
-    return grouped.rename(columns={"result/genotype": "genotype"})
-
-
 def darts_search(inputs_fn: Callable | str, space: str = "nb201", num_samples: int = 4, epochs: int = 10,
                  seed: int | None = 0, settings: Mapping[str, Any] | None = None, guard: bool = True,
                  max_parameter_free: int | None = None, guard_start_epoch: int = 1,
@@ -426,8 +291,8 @@ def darts_search(inputs_fn: Callable | str, space: str = "nb201", num_samples: i
         checks.positive_int(retrain_epochs, "retrain_epochs")
     if not isinstance(inputs_fn, str) and not callable(inputs_fn):
         raise TypeError(f"inputs_fn: expected a function () -> datasets or 'module:function'; got {inputs_fn!r}")
-    merged = _check_settings(settings, DEFAULT_SETTINGS, "settings")
-    _check_settings(retrain_settings, DEFAULT_RETRAIN_SETTINGS, "retrain_settings")
+    merged = check_settings(settings, DEFAULT_SETTINGS, "settings")
+    check_settings(retrain_settings, DEFAULT_RETRAIN_SETTINGS, "retrain_settings")
     searchable = {name: value for name, value in merged.items() if isinstance(value, Param)}
     parameters = {"seed": DiscreteInteger(0, 0, MAX_SEED), **searchable}
     trainable = functools.partial(evaluate_darts, inputs_fn=inputs_fn, space=cell_space.name, epochs=epochs,

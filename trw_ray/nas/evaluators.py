@@ -16,7 +16,7 @@ from typing import Any
 from trw_ray import checks
 from trw_ray.nas.cell_space import canonical_genotype, cell_search_space, genotype_from_config
 from trw_ray.nas.genotypes import NB201, Genotype, get_space, parse_genotype
-from trw_ray.nas.inputs import dataset_shape, resolve_inputs, split_accuracy
+from trw_ray.nas.retraining import train_genotype
 
 TABLE_DATASETS = ("cifar10", "cifar100", "imagenet")
 
@@ -122,64 +122,6 @@ def evaluate_table_cell(hparams, dataset: str = "cifar10", max_parameters: float
     return 100.0 - entry["val_acc"], {"genotype": str(genotype), "canonical": str(genotype),
                                       "accuracy": entry["val_acc"] / 100.0, "parameters": parameters,
                                       "source": f"NAS-Bench-201 {dataset}"}
-
-
-def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: int = 0, epochs: int = 10,
-                   settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
-                   metric_split: str = "test", callbacks: bool = False,
-                   max_parameters: int | None = None) -> tuple[float, dict[str, Any]]:
-    """Trains ``build_network(genotype)`` from scratch (SGD with a cosine schedule, ``seed``); returns the loss on
-    ``metric_split`` and ``{genotype, canonical, accuracy, valid_accuracy, parameters, run_dir}``.
-
-    Args:
-        settings: overrides of :data:`trw_ray.nas.darts.DEFAULT_RETRAIN_SETTINGS` (width, depth, learning rate...).
-        max_parameters: refuse (ValueError, before any training) a network with more parameters.
-    """
-    from trw_ray import train
-    from trw_ray.nas.darts import DEFAULT_RETRAIN_SETTINGS, _check_settings, darts_optimizers_fn
-    from trw_ray.nas.network import build_network
-
-    text = str(parse_genotype(genotype))
-    chosen = _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings")
-    loader = resolve_inputs(inputs_fn, inputs_kwargs)
-    holder: dict[str, Any] = {}
-
-    def inputs():
-        holder["datasets"] = loader()
-        return holder["datasets"]
-
-    options = train.create_default_options(num_epochs=epochs, progress_bar=False)
-    options["training_parameters"]["seed"] = int(seed)
-    options["workflow_options"]["console_log"] = False
-
-    def model_fn(options):
-        classes, channels = dataset_shape(holder["datasets"])
-        network = build_network(text, num_classes=classes, in_channels=channels, width=chosen["width"],
-                                depth=chosen["depth"])
-        parameters = sum(p.numel() for p in network.parameters())
-        if max_parameters is not None and parameters > max_parameters:
-            raise ValueError(f"max_parameters: the network of {text} has {parameters} parameters (> {max_parameters})")
-        return network
-
-    def optimizers_fn(datasets, model):
-        return darts_optimizers_fn(datasets, model, chosen["learning_rate"], chosen["momentum"],
-                                   chosen["weight_decay"], options["training_parameters"]["num_epochs"],
-                                   chosen["min_learning_rate"])
-
-    trainer = train.Trainer(
-        callbacks_per_epoch_fn=None if callbacks else lambda: [train.callbacks.CallbackEpochSummary()],
-        callbacks_post_training_fn=None if callbacks else lambda: [train.callbacks.CallbackBestHistory()])
-    model, results = trainer.fit(options, inputs_fn=inputs, model_fn=model_fn, optimizers_fn=optimizers_fn,
-                                 run_prefix="retrain")
-    measured = {split: outputs for splits in results["history"][-1].values() for split, outputs in splits.items()}
-    if metric_split not in measured:
-        raise ValueError(f"metric_split: the datasets have no evaluated split {metric_split!r}; evaluated: "
-                         f"{sorted(measured)}")
-    outputs = measured[metric_split]
-    return float(outputs["overall_loss"]["loss"]), {
-        "genotype": text, "canonical": canonical_genotype(text), "accuracy": float(split_accuracy(outputs)),
-        "valid_accuracy": float(split_accuracy(measured.get("valid", {}))),
-        "parameters": int(sum(p.numel() for p in model.parameters())), "run_dir": results["run_dir"]}
 
 
 def evaluate_cell(hparams, inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,

@@ -103,12 +103,12 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
             count.
         max_parameters: the most parameters a candidate may have, a count (trained networks: parameters of
             ``build_network(genotype, width, depth)``; table: the table's ``model_size`` x 10^6).
-        settings: the candidates' training (:data:`~trw_ray.nas.darts.DEFAULT_RETRAIN_SETTINGS` overrides).
+        settings: the candidates' training (:data:`~trw_ray.nas.retraining.DEFAULT_RETRAIN_SETTINGS` overrides).
         search_options: the rest of :func:`trw_ray.hparams.search` (``resources_per_trial``, ``max_concurrent``,
             ``address``, ``verbose``...).
     """
     from trw_ray.hparams.driver import search
-    from trw_ray.nas.darts import DEFAULT_RETRAIN_SETTINGS, _check_settings
+    from trw_ray.nas.retraining import DEFAULT_RETRAIN_SETTINGS, check_settings
 
     cell_space = get_space(space)
     checks.positive_int(num_samples, "num_samples")
@@ -124,7 +124,7 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
         raise ValueError("inputs_fn: a search that trains its candidates needs its datasets ('module:function')")
     if max_parameters is not None and not (checks.is_finite_number(max_parameters) and max_parameters > 0):
         raise ValueError(f"max_parameters: expected a number > 0; got {max_parameters!r}")
-    merged = _check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings")
+    merged = check_settings(settings, DEFAULT_RETRAIN_SETTINGS, "settings")
     options = dict(algorithm_options or {})
     if algorithm == "evolution":
         options = evolution_options(cell_space.name, num_samples, evaluator == "train", options, population_size,

@@ -120,7 +120,7 @@ def rank_architectures(results, top_k: int = 5, seeds: int = 3, inputs_fn: Calla
     """
     import pandas as pd
 
-    from trw_ray.nas.darts import retrain
+    from trw_ray.nas.retraining import retrain
     from trw_ray.results import load
 
     results = load(results)
