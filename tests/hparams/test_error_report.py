@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,16 @@ def test_the_report_ranks_the_flipped_labels_first_and_writes_its_files(tmp_path
     assert report["best_trial_errors"]["sample_uid"].isin([7, 23]).all()  # t3, the best, errs on the flipped only
     page = (folder / "index.html").read_text()
     assert "label_issues-toy-valid-softmax.png" in page and "Confusions most trials make" in page
+    # one default ranking for the report, the results API and the page
+    from trw_ray.results import sample_errors
+
+    assert issues["log_margin"].tolist() == sorted(issues["log_margin"].tolist()) and \
+        sample_errors.DEFAULT_RANKING == "log_margin"
+    pd.testing.assert_frame_equal(issues, results.sample_errors())
+    table = page[page.index("<th>disagree (best)</th>"):]
+    table = table[:table.index("</table>")]
+    shown = [int(uid) for _, uid in re.findall(r"<tr>\s*<td>(\d+)</td>\s*<td>(\d+)</td>", table)]  # rank, uid
+    assert shown and shown == issues["sample_uid"].tolist()[:len(shown)]  # the page's candidates, ranked
     top = issues.iloc[0]  # each candidate with its label, the ensemble's and how many trials disagree
     assert "<th>disagree (best)</th>" in page and "<th>ensemble_label</th>" in page
     assert f"<td>{top['wrong_best_trials']}/{top['best_trials']}</td>" in page
