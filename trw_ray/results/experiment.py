@@ -415,8 +415,8 @@ class ExperimentResults:
     def compare_trials(self, trial_a: str, trial_b: str, split: str | None = None, dataset: str | None = None,
                        output: str | None = None) -> dict[str, Any]:
         """Two trials compared sample by sample on one evaluated split: right/wrong counts, McNemar's exact test
-        and the samples one gets right and the other wrong (:func:`trw_ray.results.sample_errors.compare`)."""
-        from trw_ray.results.sample_errors import compare
+        and the samples one gets right and the other wrong (:func:`trw_ray.results.trial_comparison.compare`)."""
+        from trw_ray.results.trial_comparison import compare
 
         return compare(self, trial_a, trial_b, split=split, dataset=dataset, output=output)
 

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 RANKINGS = ("log_margin", "ensemble_quality", "accuracy_weighted_quality", "mean_loss_best", "mean_loss",
             "label_quality", "wrong_share", "probability_label")
 DEFAULT_RANKING = "log_margin"
-_COLUMNS = ["sample_uid", "loss", "prediction", "truth", "probability_truth"]
+COLUMNS = ["sample_uid", "loss", "prediction", "truth", "probability_truth"]
 
 
 def select(results: ExperimentResults, split: str | None, dataset: str | None, output: str | None,
@@ -107,9 +107,9 @@ def read_table(path: Path, probabilities: bool) -> dict[str, np.ndarray]:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path).names
-    columns = _COLUMNS + (["probabilities"] if probabilities and "probabilities" in schema else [])
+    columns = COLUMNS + (["probabilities"] if probabilities and "probabilities" in schema else [])
     table = pq.read_table(path, columns=columns)
-    arrays = {name: table.column(name).to_numpy() for name in _COLUMNS}
+    arrays = {name: table.column(name).to_numpy() for name in COLUMNS}
     if "probabilities" in columns:
         column = table.column("probabilities").combine_chunks()
         arrays["probabilities"] = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
@@ -338,7 +338,7 @@ def trial_errors(results: ExperimentResults, trial_id: str, split: str | None = 
         for file in files:
             if file.trial_id != trial_id:
                 continue
-            table = pd.read_parquet(file.path, columns=_COLUMNS + ["probability_prediction"])
+            table = pd.read_parquet(file.path, columns=COLUMNS + ["probability_prediction"])
             table = table[table["prediction"] != table["truth"]]
             table.insert(0, "output", output_name)
             table.insert(0, "split", split_name)
@@ -352,47 +352,10 @@ def trial_errors(results: ExperimentResults, trial_id: str, split: str | None = 
 
 def compare(results: ExperimentResults, trial_a: str, trial_b: str, split: str | None = None,
             dataset: str | None = None, output: str | None = None) -> dict[str, Any]:
-    """Two trials compared sample by sample on one evaluated split (the last epoch of each).
+    """:func:`trw_ray.results.trial_comparison.compare` (its earlier home)."""
+    from trw_ray.results import trial_comparison
 
-    Returns ``both_right``, ``only_a_right``, ``only_b_right``, ``both_wrong``, ``samples`` (how many both
-    evaluated), McNemar's exact test on the discordant samples (``p_value``; ``statistic``: the chi-squared with
-    continuity correction), and ``differences``: the samples one gets right and the other wrong (``sample_uid``,
-    ``label``, ``prediction_a``, ``prediction_b``, ``loss_a``, ``loss_b``, ``right``: which one).
-
-    Raises:
-        KeyError: a trial without tables of that split, or several splits/outputs when none is named.
-    """
-    import pandas as pd
-    from scipy.stats import binomtest
-
-    groups = select(results, split, dataset, output, exclude_train=True)
-    if len(groups) != 1:
-        raise KeyError(f"split: name one split (and dataset/output when several): recorded {sorted(groups)}")
-    files = {f.trial_id: f for f in next(iter(groups.values()))}
-    for name, trial in (("trial_a", trial_a), ("trial_b", trial_b)):
-        if trial not in files:
-            raise KeyError(f"{name}: trial {trial!r} has no per-sample table of {next(iter(groups))}; "
-                           f"trials with one: {sorted(files)}")
-    a = pd.read_parquet(files[trial_a].path, columns=_COLUMNS).set_index("sample_uid")
-    b = pd.read_parquet(files[trial_b].path, columns=_COLUMNS).set_index("sample_uid")
-    joined = a.add_suffix("_a").join(b.add_suffix("_b"), how="inner")
-    right_a = (joined["prediction_a"] == joined["truth_a"]).to_numpy()
-    right_b = (joined["prediction_b"] == joined["truth_b"]).to_numpy()
-    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
-    discordant = only_a + only_b
-    p_value = float(binomtest(only_a, discordant, 0.5).pvalue) if discordant else 1.0
-    statistic = (abs(only_a - only_b) - 1) ** 2 / discordant if discordant else 0.0
-    differs = right_a != right_b
-    differences = pd.DataFrame({
-        "sample_uid": joined.index[differs], "label": joined["truth_a"].to_numpy()[differs],
-        "prediction_a": joined["prediction_a"].to_numpy()[differs],
-        "prediction_b": joined["prediction_b"].to_numpy()[differs],
-        "loss_a": joined["loss_a"].to_numpy()[differs], "loss_b": joined["loss_b"].to_numpy()[differs],
-        "right": np.where(right_a[differs], "a", "b")})
-    return {"trial_a": trial_a, "trial_b": trial_b, "samples": int(len(joined)),
-            "both_right": int(np.sum(right_a & right_b)), "only_a_right": only_a, "only_b_right": only_b,
-            "both_wrong": int(np.sum(~right_a & ~right_b)), "statistic": float(statistic), "p_value": p_value,
-            "differences": differences}
+    return trial_comparison.compare(results, trial_a, trial_b, split=split, dataset=dataset, output=output)
 
 
 def training_dynamics(results: ExperimentResults, dataset: str | None = None, output: str | None = None,
