@@ -41,7 +41,8 @@ def build_fixed(request):
 
 
 def test_builtins_are_registered_with_their_traits():
-    assert set(ALGORITHMS) == {"random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe", "bohb"}
+    # darts is a built-in since #36: the CLI finds it without importing trw_ray.nas
+    assert set(ALGORITHMS) == {"random", "grid", "hyperband", "asha", "pbt", "evolution", "tpe", "bohb", "darts"}
     assert set(SCHEDULERS) == {"fifo", "hyperband", "asha", "pbt"}
     assert set(ALGORITHMS) <= set(algorithm_names())
     assert get_algorithm("asha").needs_max_epochs and get_algorithm("asha").trials_ahead
