@@ -383,7 +383,7 @@ class ExperimentResults:
         if trial_id is not None and trial_id not in self.trial_ids():
             raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
         files = sample_tables.table_files(self, [trial_id] if trial_id is not None else None)
-        sample_tables.check_recorded(files, split=split, dataset=dataset)
+        sample_tables.check_recorded(files, "no trial recorded per-sample tables of", split=split, dataset=dataset)
         tables = []
         for file in sample_tables.choose(files, split=split, dataset=dataset, epoch=epoch):
             table = pq.read_table(file.path)

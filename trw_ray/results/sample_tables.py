@@ -50,13 +50,13 @@ def check_epoch(epoch) -> None:
         raise ValueError(f"epoch: expected 'last', 'all' or an integer >= 1; got {epoch!r}")
 
 
-def check_recorded(files: list[TableFile], **wanted: str | None) -> None:
+def check_recorded(files: list[TableFile], missing: str = "no per-sample table of", **wanted: str | None) -> None:
     """Raises ``KeyError`` naming the argument when a wanted ``split``/``dataset``/``output`` is in no table of
-    ``files`` (the recorded names are listed)."""
+    ``files``: ``"<name>: <missing> <name> <value>; recorded: [...]"``."""
     for name, value in wanted.items():
         recorded = sorted({getattr(file, name) for file in files})
         if value is not None and value not in recorded:
-            raise KeyError(f"{name}: no per-sample table of {name} {value!r}; recorded: {recorded}")
+            raise KeyError(f"{name}: {missing} {name} {value!r}; recorded: {recorded}")
 
 
 def choose(files: list[TableFile], split: str | None = None, dataset: str | None = None, output: str | None = None,
