@@ -20,9 +20,8 @@ import numpy as np
 
 # cleanlab's defaults for the log-loss search (get_label_quality_ensemble_scores' log_loss_search_T_values)
 LOG_LOSS_SEARCH_T = (1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 2e2)
-CLIPPING_LOWER_BOUND = 1e-6
+CLIPPING_LOWER_BOUND = 1e-6  # cleanlab clips the members' probabilities so before their log loss
 LOG_FLOOR = 1e-12  # the log margin's floor: a probability that underflowed to 0 counts as 1e-12
-CLEANLAB_INTERNAL_SCORER = "_compute_label_quality_scores"  # cleanlab.rank's scorer behind its checked public one  # cleanlab clips the members' probabilities so before their log loss
 
 
 def member_log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
