@@ -42,18 +42,25 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trw_ray import checks
-from trw_ray.train.callbacks.base import Callback
+from trw_ray.train.distributed_worker import (
+    RESULT_FILE,
+    Rank,
+    current_rank,
+    merge_rank_batches,
+    worker_loop,
+    worker_pipeline,
+)
 
 WORKER_KEYS = ("workers", "cpu_per_worker", "gpu_per_worker", "max_failures")
-RESULT_FILE = "trw_ray_distributed_result.pt"
 
-__all__ = ["Rank", "WorkersConfig", "current_rank", "fit_on_workers", "workers_config"]
+__all__ = ["Rank", "WorkersConfig", "current_rank", "fit_on_workers", "merge_rank_batches", "worker_pipeline",
+           "workers_config"]
 
 
 @dataclass(frozen=True)
@@ -92,210 +99,6 @@ def workers_config(value: Any) -> WorkersConfig | None:
         raise ValueError("workers: a worker needs some 'cpu_per_worker' or 'gpu_per_worker'; got 0 for both")
     failures = checks.positive_int(settings.get("max_failures", 0), "workers: 'max_failures'", 0)
     return None if count == 1 else WorkersConfig(count, float(cpu), float(gpu), failures)
-
-
-@dataclass
-class Rank:
-    """This process's place in a data-parallel run (set while a worker trains).
-
-    ``relay`` (a ``ray.util.queue.Queue``) carries rank 0's per-epoch reports to the search trial that started the
-    workers, with the search's ``metric``; ``initial_state`` is the trial's checkpoint to start from.
-    """
-
-    rank: int
-    world_size: int
-    relay: Any = None
-    metric: str = "loss"
-    initial_state: dict[str, Any] | None = None
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def callbacks(self, pre_training, per_epoch, post_training_fn):
-        """The run's callbacks on this rank: rank 0 runs the user's (and, inside a trial, the per-sample tables and
-        the relay to the trial); every rank restores and reports to Ray Train."""
-        pre = [CallbackRestoreFromTrain(), *((pre_training or []) if self.is_main else [])]
-        per = list(per_epoch or []) if self.is_main else []
-        if self.is_main and self.relay is not None:
-            from trw_ray.train.callbacks.sample_tables import CallbackSampleTables
-
-            if not any(isinstance(callback, CallbackSampleTables) for callback in per):
-                per.append(CallbackSampleTables())
-            per.append(CallbackRelayReport())
-        per.append(CallbackTrainReport())
-        return pre, per, post_training_fn if self.is_main else list
-
-    def broadcast(self, value: Any) -> Any:
-        """Rank 0's ``value`` on every rank (``torch.distributed.broadcast_object_list``)."""
-        import torch.distributed as dist
-
-        holder = [value if self.is_main else None]
-        dist.broadcast_object_list(holder, src=0)
-        return holder[0]
-
-    def gather(self, value: Any) -> list[Any]:
-        """``value`` of every rank, in rank order (``torch.distributed.all_gather_object``)."""
-        import torch.distributed as dist
-
-        gathered: list[Any] = [None] * self.world_size
-        dist.all_gather_object(gathered, value)
-        return gathered
-
-
-_CURRENT: Rank | None = None
-
-
-def current_rank() -> Rank | None:
-    """The rank of this process while it trains as a worker of a data-parallel fit, else None."""
-    return _CURRENT
-
-
-@contextlib.contextmanager
-def _as_rank(rank: Rank) -> Iterator[Rank]:
-    from trw_ray.ray_session import set_training_worker
-
-    global _CURRENT
-    previous, _CURRENT = _CURRENT, rank
-    previous_mark = set_training_worker(True)
-    try:
-        yield rank
-    finally:
-        _CURRENT = previous
-        set_training_worker(previous_mark)
-
-
-def worker_pipeline(sequence: Any):
-    """The pipeline with Ray workers in ``sequence``'s chain (a ``SequenceMap`` or reservoir, whose batches come
-    in completion order), or None."""
-    from trw_ray.data.sequence_async_reservoir import SequenceAsyncReservoir
-    from trw_ray.data.sequence_map import SequenceMap
-
-    seen = 0
-    while sequence is not None and seen < 32:
-        if isinstance(sequence, (SequenceMap, SequenceAsyncReservoir)) and getattr(sequence, "nb_workers", 0):
-            return sequence
-        sequence, seen = getattr(sequence, "source", None), seen + 1
-    return None
-
-
-def merge_rank_batches(per_rank: list[list[Any]]) -> list[Any]:
-    """Per-batch values of every rank, in the order of a single process: rank r's j-th batch is the global batch
-    ``j * world_size + r``."""
-    merged = []
-    for index in range(max((len(values) for values in per_rank), default=0)):
-        merged.extend(values[index] for values in per_rank if index < len(values))
-    return merged
-
-
-# ---------------------------------------------------------------------------------------------- in the workers
-
-def _worker_loop(config: Mapping[str, Any]) -> None:
-    import ray.train
-    import ray.train.torch
-    import torch
-
-    context = ray.train.get_context()
-    rank = Rank(context.get_world_rank(), context.get_world_size(), config.get("relay"), config.get("metric", "loss"),
-                config.get("initial_state"))
-    trainer, options = config["trainer"], config["options"]
-    workflow = options["workflow_options"]
-    workflow["device"] = ray.train.torch.get_device() if config["use_gpu"] else torch.device("cpu")
-    torch.set_num_threads(max(1, int(config["cpu_per_worker"])))
-    scratch = None
-    if rank.is_main:
-        run_dir = Path(config["run_dir"])
-    else:
-        scratch = tempfile.mkdtemp(prefix=f"trw_ray_rank{rank.rank}_")
-        run_dir = Path(scratch)
-        workflow["console_log"], workflow["progress_bar"] = False, False
-    try:
-        with _as_rank(rank):
-            model, results = trainer.fit_in_run_folder(
-                run_dir, options, config["inputs_fn"], config["model_fn"], config["optimizers_fn"],
-                run_prefix=config["run_prefix"], eval_every_X_epoch=config["eval_every_X_epoch"])
-        if rank.is_main:
-            torch.save({"results": results, "model": {k: v.cpu() for k, v in model.state_dict().items()}},
-                       Path(config["result_dir"]) / RESULT_FILE)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-class CallbackRestoreFromTrain(Callback):
-    """Pre-training, every rank: the state of Ray Train's last checkpoint when the group was restarted."""
-
-    def __init__(self):
-        super().__init__(strict=True)  # a rank that failed here would leave the others waiting
-
-    def __call__(self, context) -> None:
-        import ray.train
-
-        from trw_ray.train.tune_bridge import load_checkpoint_state, restore_trainer_state
-
-        checkpoint = ray.train.get_checkpoint()
-        rank = current_rank()
-        if checkpoint is not None:
-            with checkpoint.as_directory() as folder:
-                state = load_checkpoint_state(folder)
-            where = "the data-parallel checkpoint"
-        else:
-            state, where = (rank.initial_state if rank is not None else None), "the trial's checkpoint"
-        if state is not None:
-            restore_trainer_state(context, state)
-            context.logger.info("resumed from %s at epoch %d", where, context.epoch)
-
-
-def _to_cpu(value: Any) -> Any:
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, Mapping):
-        return {key: _to_cpu(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_cpu(item) for item in value)
-    return value
-
-
-class CallbackRelayReport(Callback):
-    """Rank 0 inside a search trial: the epoch's report and state, to the trial (which reports them to Tune as a
-    one-process trial would, see :class:`trw_ray.train.tune_bridge.CallbackTuneReport`). The relay holds one
-    report: the next epoch starts once the trial took this one."""
-
-    def __init__(self):
-        super().__init__(strict=True)
-
-    def __call__(self, context) -> None:
-        from trw_ray.train.tune_bridge import epoch_metrics, trainer_state
-
-        rank = current_rank()
-        if not context.history or rank is None or rank.relay is None:
-            return
-        metrics = epoch_metrics(context.history, rank.metric, context.epoch)
-        rank.relay.put({"metrics": metrics, "state": _to_cpu(trainer_state(context)), "last": context.is_last_epoch})
-
-
-class CallbackTrainReport(Callback):
-    """After every epoch, every rank: ``ray.train.report``, with rank 0's state as the checkpoint."""
-
-    def __init__(self):
-        super().__init__(strict=True)
-
-    def __call__(self, context) -> None:
-        import ray.train
-        import torch
-
-        from trw_ray.train.tune_bridge import CHECKPOINT_FILENAME, flatten_metrics, trainer_state
-
-        metrics = {"epoch": context.epoch, **(flatten_metrics(context.history[-1], "loss") if context.history else {})}
-        rank = current_rank()
-        if rank is None or not rank.is_main:
-            ray.train.report(metrics)
-            return
-        with tempfile.TemporaryDirectory(prefix="trw_ray_ddp_ckpt_") as folder:
-            torch.save(trainer_state(context), Path(folder) / CHECKPOINT_FILENAME)
-            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
 # ---------------------------------------------------------------------------------------------- the driver
@@ -349,7 +152,7 @@ def fit_on_workers(trainer, workers: WorkersConfig, options, inputs_fn, model_fn
         config.update(relay=relay, metric=search.metric, initial_state=search.checkpoint_state)
         search.checkpoint_state = None
     torch_trainer = TorchTrainer(
-        _worker_loop, train_loop_config=config,
+        worker_loop, train_loop_config=config,
         scaling_config=ScalingConfig(num_workers=workers.workers, use_gpu=use_gpu, resources_per_worker=resources),
         run_config=RunConfig(name=f"{run_prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}",
                              storage_path=str(storage),

@@ -43,3 +43,10 @@ def create_run_logger(run_dir: Path, console: bool) -> logging.Logger:
         console_handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(console_handler)
     return logger
+
+
+def close_run_logger(logger: logging.Logger) -> None:
+    """Closes the handlers :func:`create_run_logger` opened (the run's ``trainer.txt`` among them)."""
+    for handler in list(logger.handlers):
+        handler.close()
+        logger.removeHandler(handler)

@@ -3,8 +3,6 @@ run folder (``trainer.txt``, ``last.model``, ``last.model.result`` and whatever 
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import sys
 import time
 import traceback
@@ -18,16 +16,16 @@ from tqdm.auto import tqdm
 
 from trw_ray import layout
 from trw_ray.checks import positive_int
-from trw_ray.io import write_json_atomic
 from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.outputs import Output
 from trw_ray.train import callbacks as callbacks_module
 from trw_ray.train import distributed, tune_bridge
 from trw_ray.train.callbacks.base import StopRun, TrainerContext
-from trw_ray.train.data_parallel import DataParallelOutputs, data_parallel_devices
+from trw_ray.train.fit_inputs import normalize_optimizers, validate_datasets
 from trw_ray.train.model_io import save_model
 from trw_ray.train.options import create_default_options, resolve_device
-from trw_ray.train.run_folder import create_run_directory, create_run_logger
+from trw_ray.train.run_folder import close_run_logger, create_run_directory, create_run_logger
+from trw_ray.train.run_result import fit_results, model_metadata, write_run_result
 from trw_ray.train.step import (
     STEP_METRICS,
     BatchResult,
@@ -37,50 +35,13 @@ from trw_ray.train.step import (
     TrainingDivergedError,
     TrainingStep,
 )
+from trw_ray.train.world import current_world
 
 EXAMPLE_BATCH_SIZE = 8
 SPLIT_SAMPLES = 16
 MODEL_FILENAME = layout.MODEL_FILE
-RESULT_FILENAME = layout.RESULT_FILE
 
 __all__ = ["Trainer", "TrainingDivergedError", "create_run_directory"]
-
-
-def _close_logger(logger: logging.Logger) -> None:
-    for handler in list(logger.handlers):
-        handler.close()
-        logger.removeHandler(handler)
-
-
-def _normalize_optimizers(returned: Any, datasets: Mapping) -> tuple[dict, dict]:
-    if returned is None:
-        return {}, {}
-    optimizers, schedulers = (returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None))
-    if isinstance(optimizers, torch.optim.Optimizer):
-        optimizers = {name: optimizers for name in datasets}
-    if not isinstance(optimizers, Mapping) or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers.values()):
-        raise TypeError(
-            "optimizers_fn: expected an optimizer, a dict {dataset: optimizer} or a tuple (optimizers, schedulers); "
-            f"got {type(returned).__name__}"
-        )
-    if schedulers is None:
-        schedulers = {}
-    elif not isinstance(schedulers, Mapping):
-        schedulers = {name: schedulers for name in optimizers}
-    return dict(optimizers), dict(schedulers)
-
-
-def _validate_datasets(datasets: Any) -> dict[str, dict[str, Iterable]]:
-    expected = "inputs_fn must return {dataset_name: {split_name: sequence of dict batches}}"
-    if not isinstance(datasets, Mapping) or not datasets:
-        raise TypeError(f"{expected}; got {type(datasets).__name__} {datasets!r:.80}")
-    for dataset_name, splits in datasets.items():
-        if not isinstance(splits, Mapping) or not splits:
-            raise TypeError(f"{expected}; dataset {dataset_name!r} has {type(splits).__name__} {splits!r:.80}")
-        for split_name, split in splits.items():
-            if not isinstance(split, Iterable) or isinstance(split, (str, bytes, Mapping)):
-                raise TypeError(f"{expected}; {dataset_name!r}/{split_name!r} is a {type(split).__name__}")
-    return {name: dict(splits) for name, splits in datasets.items()}
 
 
 def _split_order(splits: Mapping[str, Any]) -> list[str]:
@@ -189,7 +150,7 @@ class Trainer:
         options["workflow_options"]["device"] = resolve_device(options["workflow_options"].get("device"))
         search = tune_bridge.current()
         workers = self.workers or (search.workers if search is not None else None)
-        if (workers is not None and distributed.current_rank() is None
+        if (workers is not None and not current_world().is_distributed
                 and (search is None or search.mode == "trial")):  # a discovery run only builds: one process
             with tune_bridge.attach_search(options):
                 return distributed.fit_on_workers(self, workers, options, inputs_fn, model_fn, optimizers_fn,
@@ -220,9 +181,7 @@ class Trainer:
             if search is not None:
                 pre_training = [*search.pre_training_callbacks(), *(pre_training or [])]
                 per_epoch = search.per_epoch_callbacks(per_epoch or [])
-            rank = distributed.current_rank()
-            if rank is not None:  # a data-parallel worker: rank 0 runs the callbacks, every rank reports
-                pre_training, per_epoch, post_training = rank.callbacks(pre_training, per_epoch, post_training)
+            pre_training, per_epoch, post_training = current_world().callbacks(pre_training, per_epoch, post_training)
             self._run_callbacks(pre_training, context, "pre-training")
             first_epoch = epoch = context.epoch
             evaluated = False
@@ -250,10 +209,10 @@ class Trainer:
             logger.error("training failed:\n%s", traceback.format_exc())
             raise
         finally:
-            self._write_result(context, status, error_message)
+            write_run_result(context, status, error_message)
             self._close_sequences(context)
-            _close_logger(logger)
-        return context.model, self._results(context)
+            close_run_logger(logger)
+        return context.model, fit_results(context)
 
     # ------------------------------------------------------------------ set-up
 
@@ -262,61 +221,26 @@ class Trainer:
         seed = options["training_parameters"].get("seed")
         if seed is not None:
             torch.manual_seed(seed)
-        context.datasets = _validate_datasets(inputs_fn())
-        rank = distributed.current_rank()
-        if rank is not None:
-            context.datasets = self._shard_datasets(context.datasets, rank)
+        world = current_world()
+        context.datasets = world.shard_datasets(validate_datasets(inputs_fn()))
         model = model_fn(options)
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model_fn: expected it to return a torch.nn.Module; got {type(model).__name__}")
         device = options["workflow_options"]["device"]
         context.model = model.to(device)
-        devices = None if rank is not None else data_parallel_devices(device, options["workflow_options"].get(
-            "data_parallel", "auto"))
-        forward = DataParallelOutputs(context.model, device_ids=devices) if devices else context.model
-        if rank is not None:
-            forward = torch.nn.parallel.DistributedDataParallel(
-                context.model, device_ids=[device.index] if device.type == "cuda" and device.index is not None else None)
+        forward = world.forward_module(context.model, device, options["workflow_options"].get("data_parallel", "auto"))
         returned = optimizers_fn(context.datasets, context.model) if optimizers_fn is not None else None
-        context.optimizers, context.schedulers = _normalize_optimizers(returned, context.datasets)
+        context.optimizers, context.schedulers = normalize_optimizers(returned, context.datasets)
         self._runtime = Runtime(context.model, forward, options)
-        if rank is not None:  # evaluation runs on each rank's share alone: no collective in its forward
-            self._runtime.evaluation_module = context.model
+        self._runtime.evaluation_module = world.evaluation_module(context.model, forward)
         step = self.step_fn()
         if not isinstance(step, Step):
             raise TypeError(f"step_fn: expected it to return a trw_ray.train.Step; got {type(step).__name__}")
         step.setup(context)
         context.step = step
         splits = {d: list(s) for d, s in context.datasets.items()}
-        context.logger.info("device: %s%s, datasets: %s, epochs: %d", device,
-                            f" (data parallel over GPUs {devices})" if devices else
-                            (f" (rank {rank.rank} of {rank.world_size} data-parallel workers)" if rank else ""),
-                            splits, context.num_epochs)
-
-    @staticmethod
-    def _shard_datasets(datasets, rank):
-        """Each split as this rank's share: an in-order sequence sharded by batch (``SequenceShard``); a Ray Data
-        ``SequenceMap`` split across the workers (one pipeline, ``streaming_split``); a reservoir of this rank's
-        samples."""
-        from trw_ray.data.sequence_async_reservoir import SequenceAsyncReservoir
-        from trw_ray.data.sequence_ops import SequenceShard
-
-        shared = {}
-        for dataset_name, splits in datasets.items():
-            for split_name, split in splits.items():
-                pipeline = distributed.worker_pipeline(split)
-                if pipeline is None:
-                    shared.setdefault(dataset_name, {})[split_name] = SequenceShard(split, rank.rank, rank.world_size)
-                elif isinstance(pipeline, SequenceAsyncReservoir) or pipeline.backend == "ray_data":
-                    pipeline.split_across(rank.rank, rank.world_size, rank.broadcast)
-                    shared.setdefault(dataset_name, {})[split_name] = split
-                else:
-                    raise ValueError(f"workers: {dataset_name}/{split_name} is a {pipeline.describe()}, whose batches "
-                                     "come in completion order, so the workers cannot share its batches out; give "
-                                     "the data-parallel fit a SequenceMap with backend='ray_data' (one pipeline "
-                                     "split across the workers), a reservoir, an in-order sequence (a "
-                                     "SequenceArray, its chains), or the pipeline with nb_workers=0")
-        return shared
+        context.logger.info("device: %s%s, datasets: %s, epochs: %d", device, world.describe(forward), splits,
+                            context.num_epochs)
 
     # ------------------------------------------------------------------ loop
 
@@ -338,9 +262,8 @@ class Trainer:
             scheduler.step()
         context.history.append(entry)
         context.epoch = epoch + 1
-        rank = distributed.current_rank()
-        if rank is None or rank.is_main:
-            save_model(context.run_dir / MODEL_FILENAME, context.model, self._model_metadata(context))
+        if current_world().is_main:
+            save_model(context.run_dir / MODEL_FILENAME, context.model, model_metadata(context))
 
     def _evaluate_splits(self, context: TrainerContext) -> None:
         """Evaluates every split without training (fills ``context.outputs``, adds no history entry)."""
@@ -369,9 +292,7 @@ class Trainer:
             total = len(split) if hasattr(split, "__len__") else None
             batches = tqdm(split, total=total, desc=f"{dataset_name}/{split_name} {epoch + 1}/{context.num_epochs}",
                            leave=False, dynamic_ncols=True)
-        join = (runtime.forward_module.join() if train and isinstance(
-            runtime.forward_module, torch.nn.parallel.DistributedDataParallel) else contextlib.nullcontext())
-        with torch.set_grad_enabled(train), join:  # DDP's join: ranks may have one batch fewer than the others
+        with torch.set_grad_enabled(train), current_world().join(runtime.forward_module, train):
             for batch_index, raw_batch in enumerate(batches):
                 batch = runtime.prepare(raw_batch, where)
                 step_context.batch_index = batch_index
@@ -418,14 +339,7 @@ class Trainer:
 
     @staticmethod
     def _summarize(context, collectors, sample_uids):
-        rank = distributed.current_rank()
-        if rank is not None and rank.world_size > 1:  # every rank's per-sample values, in single-process order
-            local = ({name: {key: [value.detach().cpu() for value in values] for key, values in store.items()}
-                      for name, store in collectors.items()}, [uid.cpu() for uid in sample_uids])
-            gathered = rank.gather(local)
-            collectors = {name: {key: distributed.merge_rank_batches([g[0][name][key] for g in gathered])
-                                 for key in store} for name, store in local[0].items()}
-            sample_uids = distributed.merge_rank_batches([g[1] for g in gathered])
+        collectors, sample_uids = current_world().gather_split(collectors, sample_uids)
         uids = torch.cat([u.cpu() for u in sample_uids]).numpy()
         metrics, collected_all = {}, {}
         overall = 0.0
@@ -469,45 +383,6 @@ class Trainer:
                 context.logger.debug("callback %s (%s) took %.3f s", name, phase, time.perf_counter() - started)
 
     @staticmethod
-    def _model_metadata(context: TrainerContext) -> dict[str, Any]:
-        inputs = {}
-        for name, value in (context.example_batch or {}).items():
-            if isinstance(value, torch.Tensor):
-                inputs[name] = {"shape": [None, *value.shape[1:]], "dtype": str(value.dtype).replace("torch.", "")}
-        return {
-            "epoch": context.epoch,
-            "run_dir": str(context.run_dir),
-            "inputs": inputs,
-            "outputs": {name: t.__name__ for name, t in context.output_types.items()},
-        }
-
-    @staticmethod
-    def _final_metrics(context: TrainerContext) -> dict:
-        final: dict = {}
-        for entry in context.history:
-            for dataset_name, splits in entry.items():
-                for split_name, metrics in splits.items():
-                    final.setdefault(dataset_name, {})[split_name] = metrics
-        return final
-
-    def _write_result(self, context: TrainerContext, status: str, error: str | None) -> None:
-        try:
-            write_json_atomic(context.run_dir / RESULT_FILENAME, {
-                "status": status,
-                "error": error,
-                "epochs_completed": context.epoch,
-                "num_epochs": context.num_epochs,
-                "final": self._final_metrics(context),
-                "history": context.history,
-                "learning_rates": context.learning_rates,
-                "onnx": context.extra.get("onnx"),
-                "run_dir": str(context.run_dir),
-                "stopped_early": context.stop_reason,
-            })
-        except Exception:
-            context.logger.error("could not write %s:\n%s", RESULT_FILENAME, traceback.format_exc())
-
-    @staticmethod
     def _close_sequences(context: TrainerContext) -> None:
         for splits in context.datasets.values():
             for split in splits.values():
@@ -517,12 +392,3 @@ class Trainer:
                         close()
                     except Exception:
                         context.logger.error("closing a sequence failed:\n%s", traceback.format_exc())
-
-    def _results(self, context: TrainerContext) -> dict[str, Any]:
-        return {
-            "outputs": context.outputs,
-            "history": context.history,
-            "run_dir": str(context.run_dir),
-            "learning_rates": context.learning_rates,
-            "onnx": context.extra.get("onnx"),
-        }
