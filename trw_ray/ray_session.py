@@ -6,7 +6,7 @@ import os
 
 TRAIN_HEALTH_CHECK_INTERVAL_S = "0.5"
 # what Ray Tune (2.60) sets in the runtime environment of every trial actor; the embedded local Ray's processes get
-# it from their start (see trw_ray.hparams.tune_run.trial_actors_without_runtime_env)
+# it from their start (see trw_ray.hparams.tuning.tune_run.trial_actors_without_runtime_env)
 TUNE_TRIAL_VARIABLES = {"PL_DISABLE_FORK": "1"}
 _local_ray: dict = {"node_id": None, "environment": None}
 

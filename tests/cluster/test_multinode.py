@@ -262,7 +262,7 @@ def test_a_stopped_job_resumes_under_the_same_name(cluster):
     finished_rows = {trial_id: [row for row in before if row["trial_id"] == trial_id] for trial_id in finished}
     interrupted = {row["trial_id"] for row in before} - set(finished)
     assert interrupted, before
-    # SIGTERM ended Tune's fit as Ctrl+C does (trw_ray.hparams.tune_run.termination_ends_the_fit_gracefully)
+    # SIGTERM ended Tune's fit as Ctrl+C does (trw_ray.hparams.tuning.tune_run.termination_ends_the_fit_gracefully)
     assert "trw_ray: SIGTERM received" in cluster.logs("stopped-1"), cluster.logs("stopped-1")[-4000:]
     last_epochs_before = {trial_id: max(row["training_iteration"] for row in before if row["trial_id"] == trial_id)
                           for trial_id in interrupted}

@@ -6,7 +6,7 @@ import pytest
 
 import trw_ray as trw
 from trw_ray.hparams import ContinuousUniform, RandomSearch, algorithm_names, register_algorithm
-from trw_ray.hparams.algorithms import (
+from trw_ray.hparams.searchers import (
     ALGORITHMS,
     SCHEDULERS,
     AlgorithmRequest,
@@ -34,7 +34,7 @@ class FixedX(RandomSearch):
 
 
 def build_fixed(request):
-    from trw_ray.hparams.tune_searcher import LogicSearcher
+    from trw_ray.hparams.searchers.logic_searcher import LogicSearcher
 
     logic = FixedX(request.space.parameters, request.mode, request.seed, **request.options)
     return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent), None
@@ -123,7 +123,7 @@ def test_pairs_that_cannot_work_and_options_of_the_wrong_part_are_refused():
 
 
 def test_hyperband_creates_its_largest_bracket_ahead_for_searchers_that_learn():
-    from trw_ray.hparams.algorithms import hyperband_largest_bracket
+    from trw_ray.hparams.searchers import hyperband_largest_bracket
 
     request = AlgorithmRequest(SPACE, "loss", "min", 27, 0, None, {"reduction_factor": 3})
     assert hyperband_largest_bracket(request) == 27  # Tune's brackets for max_t=27, eta=3: 27, 12, 6, 4 trials
@@ -134,7 +134,7 @@ def test_hyperband_creates_its_largest_bracket_ahead_for_searchers_that_learn():
 
 def test_tpe_is_told_early_stopped_trials_as_pruned_at_their_last_epoch():
     optuna = pytest.importorskip("optuna")
-    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
+    from trw_ray.hparams.searchers.optuna_tpe import PruningAwareOptunaSearch
     from trw_ray.search_context import FINAL_KEY
 
     searcher = PruningAwareOptunaSearch(space=SPACE.to_tune(), metric="loss", mode="min", seed=0)
@@ -152,7 +152,7 @@ def test_tpe_takes_trw_rays_space_without_tunes_warning_about_it(monkeypatch):
     optuna = pytest.importorskip("optuna")
     import ray.tune.search.optuna.optuna_search as optuna_search
 
-    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
+    from trw_ray.hparams.searchers.optuna_tpe import PruningAwareOptunaSearch
 
     warnings = []
     monkeypatch.setattr(optuna_search.logger, "warning", lambda message, *args: warnings.append(message))
@@ -183,7 +183,7 @@ def test_every_option_is_checked_before_ray_starts(monkeypatch, tmp_path, algori
 
 
 def test_the_registration_recipe_needs_only_names_trw_ray_hparams_exports(ray_local, tmp_path):
-    """The recipe of trw_ray.hparams.algorithms' docstring, written with ``trw_ray.hparams.*`` names only."""
+    """The recipe of trw_ray.hparams.searchers' docstring, written with ``trw_ray.hparams.*`` names only."""
     import search_helpers
 
     hparams = trw.hparams

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from trw_ray import layout
-from trw_ray.hparams.budget import SearchBudget
+from trw_ray.hparams.tuning.budget import SearchBudget
 
 
 def test_the_budget_counts_each_trials_epochs_once_and_records_when_it_was_spent(tmp_path):
@@ -50,7 +50,7 @@ def test_a_spent_budget_ends_a_trial_tune_never_scheduled_with_its_folder_named(
     from ray.tune.experiment import Trial
     from ray.tune.schedulers import FIFOScheduler
 
-    from trw_ray.hparams.tune_schedulers import BudgetScheduler
+    from trw_ray.hparams.searchers.schedulers import BudgetScheduler
 
     storage = StorageContext(storage_path=str(tmp_path), experiment_dir_name="budget")
     never_scheduled = Trial("trainable", config={}, storage=storage, stub=True)

@@ -2,7 +2,7 @@
 
 import json
 
-from trw_ray.hparams.recorder import forget_trials_tune_lost, tune_saved_trial_ids
+from trw_ray.hparams.tuning.recorder import forget_trials_tune_lost, tune_saved_trial_ids
 
 
 def _record(folder, trial_id, completed):
@@ -45,7 +45,7 @@ class _Trial:
 
 
 def test_a_finished_trial_tune_resumes_replays_its_result_without_a_second_record(tmp_path):
-    from trw_ray.hparams.recorder import SearchRecorder, finished_trial_result
+    from trw_ray.hparams.tuning.recorder import SearchRecorder, finished_trial_result
     from trw_ray.search_context import FINAL_KEY, REPLAYED_KEY
 
     recorder = SearchRecorder(tmp_path, "loss", "min")

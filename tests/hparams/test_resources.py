@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trw_ray.hparams.resources import trial_resources
+from trw_ray.hparams.tuning.resources import trial_resources
 
 
 def test_bundles_of_a_trial_and_its_pipeline_workers():

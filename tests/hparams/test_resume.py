@@ -12,8 +12,8 @@ import pytest
 import search_helpers
 
 import trw_ray as trw
-from trw_ray.hparams.driver import _recorded_trainable
-from trw_ray.hparams.recorder import SearchRecorder
+from trw_ray.hparams.tuning.driver import _recorded_trainable
+from trw_ray.hparams.tuning.recorder import SearchRecorder
 from trw_ray.results import load
 
 

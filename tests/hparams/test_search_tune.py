@@ -224,14 +224,14 @@ class _FixedLearningRate(trw.hparams.RandomSearch):
 
 
 def _build_fixed_learning_rate(request):
-    from trw_ray.hparams.tune_searcher import LogicSearcher
+    from trw_ray.hparams.searchers.logic_searcher import LogicSearcher
 
     logic = _FixedLearningRate(request.space.parameters, request.mode, request.seed, **request.options)
     return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent), None
 
 
 def test_a_registered_algorithm_searches_and_samples_returns_every_trial_split_and_epoch(ray_local, tmp_path):
-    from trw_ray.hparams.algorithms import number_option
+    from trw_ray.hparams.searchers import number_option
 
     trw.hparams.register_algorithm("fixed_lr_test", _build_fixed_learning_rate,
                                    options={"value": number_option(0.0, 1.0)}, replace=True)

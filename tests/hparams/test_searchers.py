@@ -115,7 +115,7 @@ def test_algorithms_validate_their_arguments(make, message):
 
 
 def test_asha_brackets_option_builds_asynchronous_hyperband():
-    from trw_ray.hparams.algorithms import create_algorithm
+    from trw_ray.hparams.searchers import create_algorithm
     from trw_ray.hparams.space import SearchSpace
 
     _, scheduler = create_algorithm("asha", SearchSpace(parameters=dict(SPACE)), "loss", "min", 27, 0, None,
@@ -130,7 +130,7 @@ def test_asha_brackets_option_builds_asynchronous_hyperband():
     ({"reduction_factor": 1}, "'reduction_factor' of 'asha' expects an integer >= 2; got 1"),
 ])
 def test_asha_options_are_checked_before_ray_starts(options, message):
-    from trw_ray.hparams.algorithms import check_algorithm
+    from trw_ray.hparams.searchers import check_algorithm
 
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_algorithm("asha", 27, options)
@@ -141,9 +141,9 @@ def test_freed_actors_take_the_newest_pending_trial_so_starting_actors_are_kept(
 
     from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 
-    from trw_ray.hparams.algorithms import create_algorithm
+    from trw_ray.hparams.searchers import create_algorithm
+    from trw_ray.hparams.searchers.schedulers import newest_pending_first
     from trw_ray.hparams.space import SearchSpace
-    from trw_ray.hparams.tune_schedulers import newest_pending_first
 
     trials = [SimpleNamespace(name=name, status=status) for name, status in (
         ("done", "TERMINATED"), ("oldest pending", "PENDING"), ("running", "RUNNING"), ("newest pending", "PENDING"),

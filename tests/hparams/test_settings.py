@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trw_ray.hparams.settings import SETTINGS, resolve_settings
 from trw_ray.hparams.space import SearchSpace
+from trw_ray.hparams.tuning.settings import SETTINGS, resolve_settings
 
 FILE = SearchSpace(parameters={}, metric="accuracy", mode="max", max_epochs=9, num_samples=12, algorithm="asha",
                    scheduler=None, scheduler_options={"grace_period": 2}, resources_per_trial={"cpu": 2})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trw_ray.hparams import ContinuousUniform, DiscreteValue
-from trw_ray.hparams.surrogate import MatchKernelRidge
+from trw_ray.hparams.searchers.surrogate import MatchKernelRidge
 
 CELLS = {f"op{i}": DiscreteValue("a", ["a", "b", "c", "d", "e"]) for i in range(6)}
 

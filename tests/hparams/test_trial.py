@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import torch
 
-from trw_ray.hparams.trial import trial_process_state
+from trw_ray.hparams.tuning.trial import trial_process_state
 
 
 def test_seeds_every_generator_and_restores_threads():
@@ -28,7 +28,7 @@ def test_torch_imported_inside_the_trial_is_seeded_and_threaded():
     # a fresh interpreter: torch is not loaded when the trial starts (a trivial trial never pays its import)
     code = textwrap.dedent("""
         import json, sys
-        from trw_ray.hparams.trial import trial_process_state
+        from trw_ray.hparams.tuning.trial import trial_process_state
         with trial_process_state(seed=11, threads=1):
             loaded_at_start = "torch" in sys.modules
             import torch
@@ -76,7 +76,7 @@ def test_a_trial_its_record_shows_finished_is_not_trained_again(tmp_path, monkey
 
     from ray import tune
 
-    from trw_ray.hparams.trial import run_trial
+    from trw_ray.hparams.tuning.trial import run_trial
     from trw_ray.search_context import FINAL_KEY, REPLAYED_KEY
 
     class Context:

@@ -1,6 +1,6 @@
 import os
 
-from trw_ray.hparams.tune_run import (
+from trw_ray.hparams.tuning.tune_run import (
     cached_trainable_lookups,
     environment_defaults,
     trial_actors_without_runtime_env,
@@ -124,7 +124,7 @@ def test_the_embedded_ray_is_known_by_its_node_only(monkeypatch):
 
 _TERMINATED_FIT = """
 import os, signal, sys
-from trw_ray.hparams.tune_run import termination_ends_the_fit_gracefully
+from trw_ray.hparams.tuning.tune_run import termination_ends_the_fit_gracefully
 interrupted = []
 with termination_ends_the_fit_gracefully():
     signal.signal(signal.SIGUSR1, lambda signum, frame: interrupted.append(signum))  # as Tune's fit sets it
@@ -136,7 +136,7 @@ print("never printed: the signal takes its course at the block's end", flush=Tru
 
 _TERMINATED_BEFORE_THE_FIT = """
 import os, signal
-from trw_ray.hparams.tune_run import termination_ends_the_fit_gracefully
+from trw_ray.hparams.tuning.tune_run import termination_ends_the_fit_gracefully
 signal.signal(signal.SIGUSR1, lambda signum, frame: None)  # what an earlier fit of Tune left
 with termination_ends_the_fit_gracefully():
     os.kill(os.getpid(), signal.SIGTERM)  # Tune's handler is not there yet: the process ends at once

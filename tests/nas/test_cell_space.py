@@ -75,7 +75,7 @@ def test_evolution_mutates_one_choice_in_the_space_and_never_repeats_a_cell():
 
 
 def test_a_finite_space_ends_when_exhausted():
-    from trw_ray.hparams.params import DiscreteValue
+    from trw_ray.hparams.space.params import DiscreteValue
 
     logic = RegularizedEvolution({"a": DiscreteValue(0, [0, 1]), "b": DiscreteValue(0, [0, 1, 2])}, seed=0,
                                  population_size=2, sample_size=1)

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trw_ray.hparams.params import ContinuousUniform, DiscreteValue, Param
 from trw_ray.hparams.space import space_from_settings
+from trw_ray.hparams.space.params import ContinuousUniform, DiscreteValue, Param
 
 
 def infer_spec(values: Sequence[Any]) -> Param:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from trw_ray.hparams.params import DiscreteValue, Param
+from trw_ray.hparams.space.params import DiscreteValue, Param
 from trw_ray.nas.genotypes import (
     DARTS,
     NB201,

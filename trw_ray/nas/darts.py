@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import checks, layout
-from trw_ray.hparams.params import DiscreteInteger, Param
 from trw_ray.hparams.searchers import SeedSweep  # noqa: F401  (its earlier home)
+from trw_ray.hparams.space.params import DiscreteInteger, Param
 from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.nas.bilevel import ARCH_SPLIT, ORDERS, bilevel_split  # noqa: F401  (ORDERS: its earlier home)
 from trw_ray.nas.genotypes import get_space
@@ -280,7 +280,7 @@ def darts_search(inputs_fn: Callable | str, space: str = "nb201", num_samples: i
     Returns:
         :class:`DartsSearchResults`.
     """
-    from trw_ray.hparams.driver import search
+    from trw_ray.hparams.tuning.driver import search
 
     cell_space = get_space(space)
     checks.positive_int(num_samples, "num_samples")

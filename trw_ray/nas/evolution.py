@@ -89,7 +89,7 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
             evaluations, 2 at a time, 50 seeds; ``benchmarks/nas_evolution.py``): P = S = 20 found CIFAR-10's best cell
             in 88% of the seeds (regret 0.052 points), against 60% for P=20/S=10, 58% for 10/5, 32% for 20/5.
         surrogate: evolution mutates the best cell so far and picks each child with a surrogate fit on every
-            result (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: every op's and every pair of ops' effect,
+            result (:class:`~trw_ray.hparams.searchers.surrogate.MatchKernelRidge`: every op's and every pair of ops' effect,
             with the cell space's :func:`~trw_ray.nas.cell_surrogate_options`: ops of one family alike, cells
             compared by what they compute; ``algorithm_options={'surrogate_options': ...}`` replaces them); once the
             best's mutations are used up it proposes the best predicted cell of the space, and mutates the best
@@ -107,7 +107,7 @@ def evolution_search(inputs_fn: Callable | str | None = None, space: str = "nb20
         search_options: the rest of :func:`trw_ray.hparams.search` (``resources_per_trial``, ``max_concurrent``,
             ``address``, ``verbose``...).
     """
-    from trw_ray.hparams.driver import search
+    from trw_ray.hparams.tuning.driver import search
     from trw_ray.nas.retraining import DEFAULT_RETRAIN_SETTINGS, check_settings
 
     cell_space = get_space(space)

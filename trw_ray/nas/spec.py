@@ -37,8 +37,8 @@ __all__ = ["load_nas_spec", "run_nas_spec"]
 
 def load_nas_spec(path: str | os.PathLike) -> dict[str, Any]:
     """The :func:`~trw_ray.nas.darts.darts_search` arguments a YAML file declares (specs become Params)."""
-    from trw_ray.hparams.params import param_from_dict
     from trw_ray.hparams.space import read_yaml
+    from trw_ray.hparams.space.params import param_from_dict
 
     path = Path(path)
     data = read_yaml(path, "NAS file")

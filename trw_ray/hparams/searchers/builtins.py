@@ -1,4 +1,4 @@
-"""The built-in searchers and schedulers, registered in :mod:`trw_ray.hparams.algorithms`'s registries.
+"""The built-in searchers and schedulers, registered in :mod:`trw_ray.hparams.searchers`'s registries.
 
 Searchers: ``random``, ``grid``, ``evolution`` (trw_ray's own logic behind :class:`LogicSearcher`) and ``tpe``
 (Optuna's TPE, told of early-stopped trials as pruned); schedulers: ``fifo``, ``hyperband``, ``asha`` (Tune's, with
@@ -12,7 +12,10 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from trw_ray.hparams.algorithms import (
+from trw_ray.hparams.searchers.evolution import RegularizedEvolution
+from trw_ray.hparams.searchers.grid import GridSearch
+from trw_ray.hparams.searchers.random_search import RandomSearch, SeedSweep
+from trw_ray.hparams.searchers.registry import (
     AlgorithmRequest,
     any_option,
     bool_option,
@@ -21,14 +24,13 @@ from trw_ray.hparams.algorithms import (
     register_algorithm,
     register_scheduler,
 )
-from trw_ray.hparams.params import Param
-from trw_ray.hparams.searchers import GridSearch, RandomSearch, RegularizedEvolution, SeedSweep
+from trw_ray.hparams.space.params import Param
 
 __all__ = ["hyperband_largest_bracket"]
 
 
 def _logic_searcher(logic_class, request: AlgorithmRequest, **options):
-    from trw_ray.hparams.tune_searcher import LogicSearcher
+    from trw_ray.hparams.searchers.logic_searcher import LogicSearcher
 
     logic = logic_class(request.space.parameters, request.mode, request.seed, **options)
     return LogicSearcher(logic, request.metric, request.mode, request.max_concurrent)
@@ -62,7 +64,7 @@ def _evolution(request: AlgorithmRequest):
 def _tpe(request: AlgorithmRequest):
     from ray.tune.search import ConcurrencyLimiter
 
-    from trw_ray.hparams.tune_tpe import PruningAwareOptunaSearch
+    from trw_ray.hparams.searchers.optuna_tpe import PruningAwareOptunaSearch
 
     searcher = PruningAwareOptunaSearch(space=request.space.to_tune(), metric=request.metric, mode=request.mode,
                                         seed=request.seed)
@@ -70,7 +72,7 @@ def _tpe(request: AlgorithmRequest):
 
 
 def _fifo_scheduler(request: AlgorithmRequest):
-    from trw_ray.hparams.tune_schedulers import FIFOKeepingStartingActors
+    from trw_ray.hparams.searchers.schedulers import FIFOKeepingStartingActors
 
     return FIFOKeepingStartingActors()
 
@@ -92,7 +94,7 @@ def hyperband_largest_bracket(request: AlgorithmRequest) -> int:
 
 
 def _asha_scheduler(request: AlgorithmRequest):
-    from trw_ray.hparams.tune_schedulers import ASHAKeepingStartingActors
+    from trw_ray.hparams.searchers.schedulers import ASHAKeepingStartingActors
 
     brackets = request.options.get("brackets", 1)
     if brackets > 1 and request.seed is not None:

@@ -1,13 +1,7 @@
-"""Search algorithms as Ray-free, seeded classes: which configuration to try next.
-
-Each :class:`SearchLogic` proposes configurations (``suggest``) and learns from finished ones (``observe``); its
-state is JSON so a resumed search continues where it stopped. :mod:`trw_ray.hparams.tune_searcher` adapts them
-to Ray Tune's ``Searcher`` interface; tests use them without Ray.
-"""
+"""Regularized (aging) evolution, optionally guided by a surrogate of the objective."""
 
 from __future__ import annotations
 
-import abc
 import itertools
 import math
 from collections.abc import Mapping
@@ -16,156 +10,17 @@ from typing import Any
 import numpy as np
 
 from trw_ray import checks
-from trw_ray.hparams.params import Param
+from trw_ray.hparams.searchers.base import MAX_CONSTRAINED_DRAWS, SearchLogic, check_callable
+from trw_ray.hparams.searchers.surrogate import MatchKernelRidge
+from trw_ray.hparams.space.params import Param
 
-
-def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    return rng.bit_generator.state
-
-
-def _set_rng_state(rng: np.random.Generator, state: Mapping[str, Any]) -> None:
-    rng.bit_generator.state = dict(state)
-
-
-def _check_mode(mode: str) -> str:
-    return checks.mode(mode)
-
-
-def _check_space(space: Mapping[str, Param]) -> dict[str, Param]:
-    if not isinstance(space, Mapping) or not space:
-        raise ValueError(f"space: expected a non-empty dict {{name: spec}}; got {space!r}")
-    for name, spec in space.items():
-        if not isinstance(spec, Param):
-            raise TypeError(f"space: {name!r} must be a parameter spec (ContinuousUniform, ...); got {type(spec).__name__}")
-    return dict(space)
-
-
-class SearchLogic(abc.ABC):
-    """Base of search algorithms.
-
-    Args:
-        space: ``{name: spec}``.
-        mode: ``'min'`` or ``'max'`` of the values given to :meth:`observe`.
-        seed: seeds the algorithm's own generator; same seed, same configurations.
-    """
-
-    def __init__(self, space: Mapping[str, Param], mode: str = "min", seed: int | None = None):
-        self.space = _check_space(space)
-        self.mode = _check_mode(mode)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.suggested = 0
-
-    @abc.abstractmethod
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """The configuration of a new trial, or None when the algorithm has nothing more to propose."""
-
-    def observe(self, trial_id: str, value: float | None) -> None:  # noqa: B027 - learning is optional
-        """A trial finished with ``value`` of the metric (None: it failed or reported nothing); random and grid
-        search ignore it."""
-
-    def sample(self) -> dict[str, Any]:
-        """A configuration drawn at random (every spec's ``sample``)."""
-        return {name: spec.sample(self.rng) for name, spec in self.space.items()}
-
-    def score(self, value: float) -> float:
-        """``value`` turned so that larger is better."""
-        return -value if self.mode == "min" else value
-
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-serializable state (generator included)."""
-        return {"rng": _rng_state(self.rng), "suggested": self.suggested}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        _set_rng_state(self.rng, state["rng"])
-        self.suggested = int(state["suggested"])
-
-
-MAX_CONSTRAINED_DRAWS = 1000
 CLIMBS = ("always", "stalled")  # RegularizedEvolution's ``climb``
 MAX_ENUMERATED_POINTS = 50_000  # a finite space up to this size is scored whole by the surrogate
 SURROGATE_CANDIDATES = 4096  # random draws it scores otherwise
 
 
-def _check_callable(value: Any, argument: str) -> Any:
-    if value is not None and not callable(value):
-        raise TypeError(f"{argument}: expected None or a function config -> {'bool' if argument == 'constraint' else 'key'}; "
-                        f"got {value!r}")
-    return value
-
-
-class RandomSearch(SearchLogic):
-    """Independent random configurations (the seed's ``HyperParametersOptimizerRandomSearchLocal``).
-
-    Args:
-        constraint: ``config -> bool``; only configurations it accepts are proposed (e.g. a cell under a parameter
-            budget, :func:`trw_ray.nas.parameter_constraint`).
-    """
-
-    def __init__(self, space, mode="min", seed=None, constraint=None):
-        super().__init__(space, mode, seed)
-        self.constraint = _check_callable(constraint, "constraint")
-
-    def suggest(self, trial_id):
-        self.suggested += 1
-        return constrained_sample(self)
-
-
-class SeedSweep(SearchLogic):
-    """Trial ``i`` gets ``seed = offset + i`` (``offset``: the search's seed, 0 when None); every other parameter is
-    drawn at random. What the ``darts`` algorithm uses: each supernet search its own, reproducible seed."""
-
-    def suggest(self, trial_id):
-        config = self.sample()
-        if "seed" in self.space:
-            config["seed"] = (self.seed or 0) + self.suggested
-        self.suggested += 1
-        return config
-
-
-def constrained_sample(logic: SearchLogic) -> dict[str, Any]:
-    """A random configuration the logic's ``constraint`` accepts (ValueError after 1,000 rejected draws)."""
-    constraint = getattr(logic, "constraint", None)
-    for _ in range(MAX_CONSTRAINED_DRAWS if constraint is not None else 1):
-        config = logic.sample()
-        if constraint is None or constraint(config):
-            return config
-    raise ValueError(f"constraint: rejected {MAX_CONSTRAINED_DRAWS} random configurations in a row; the budget "
-                     "leaves (almost) nothing of the space")
-
-
-class GridSearch(SearchLogic):
-    """Every combination of the specs' grids, in order, then nothing more.
-
-    Args:
-        grid_points: values per continuous spec (discrete specs use each choice; integer ranges wider than this
-            are thinned to ``grid_points`` values).
-    """
-
-    def __init__(self, space, mode="min", seed=None, grid_points: int = 3):
-        super().__init__(space, mode, seed)
-        checks.positive_int(grid_points, "grid_points", 2)
-        self.grid_points = grid_points
-        axes = [spec.grid(grid_points) for spec in self.space.values()]
-        self.size = math.prod(len(axis) for axis in axes)
-        self._axes = axes
-
-    def config_at(self, index: int) -> dict[str, Any]:
-        values = []
-        for axis in reversed(self._axes):
-            index, position = divmod(index, len(axis))
-            values.append(axis[position])
-        return dict(zip(self.space, reversed(values), strict=True))
-
-    def suggest(self, trial_id):
-        if self.suggested >= self.size:
-            return None
-        config = self.config_at(self.suggested)
-        self.suggested += 1
-        return config
-
-
-def _config_key(config: Mapping[str, Any]) -> str:
+def config_key(config: Mapping[str, Any]) -> str:
+    """What makes two configurations the same by default: equal values."""
     return repr(sorted((name, repr(value)) for name, value in config.items()))
 
 
@@ -188,7 +43,7 @@ class RegularizedEvolution(SearchLogic):
             :func:`trw_ray.nas.cell_key` so isomorphic cells count as one.
         constraint: ``config -> bool``; only accepted configurations are proposed.
         surrogate: after the first ``population_size`` random trials, mutate the best result so far and choose the
-            child with a surrogate of the objective (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`, fit on
+            child with a surrogate of the objective (:class:`~trw_ray.hparams.searchers.surrogate.MatchKernelRidge`, fit on
             every result): the parent's one-choice mutation the surrogate predicts best among those not proposed
             yet; when every mutation of the best has been tried, the best predicted configuration not proposed yet
             of the whole space (finite spaces up to ``MAX_ENUMERATED_POINTS``) or of ``SURROGATE_CANDIDATES``
@@ -196,7 +51,7 @@ class RegularizedEvolution(SearchLogic):
             on the NB-201 tables (150 evaluations, 20 seeds), a tournament over all results found ImageNet16-120's
             best cell in 60% of the seeds, the best result as parent in 70% (random mutations: 32%).
         surrogate_options: keyword arguments of the surrogate
-            (:class:`~trw_ray.hparams.surrogate.MatchKernelRidge`: ``regularization``, ``choice_similarity``,
+            (:class:`~trw_ray.hparams.searchers.surrogate.MatchKernelRidge`: ``regularization``, ``choice_similarity``,
             ``represent``); :func:`trw_ray.nas.cell_surrogate_options` gives a cell space's.
         climb: with the surrogate, ``'always'``: mutate the best result whenever it has an untried mutation;
             ``'stalled'``: mutate the best until its mutations are used up (a local optimum), then propose the best
@@ -219,8 +74,8 @@ class RegularizedEvolution(SearchLogic):
         self.population_size = population_size
         self.sample_size = sample_size
         self.avoid_duplicates = avoid_duplicates
-        self.key = _check_callable(key, "key") or _config_key
-        self.constraint = _check_callable(constraint, "constraint")
+        self.key = check_callable(key, "key") or config_key
+        self.constraint = check_callable(constraint, "constraint")
         if not isinstance(surrogate, bool):
             raise ValueError(f"surrogate: expected True or False; got {surrogate!r}")
         self.surrogate = surrogate
@@ -392,35 +247,8 @@ SURROGATE_OPTIONS = ("regularization", "choice_similarity", "represent")
 
 
 def surrogate_model(options: Mapping[str, Any] | None, space: Mapping[str, Param]):
-    """The :class:`~trw_ray.hparams.surrogate.MatchKernelRidge` of ``space`` with ``options`` (checked)."""
-    from trw_ray.hparams.surrogate import MatchKernelRidge
-
+    """The :class:`~trw_ray.hparams.searchers.surrogate.MatchKernelRidge` of ``space`` with ``options`` (checked)."""
     options = {} if options is None else options
     if not isinstance(options, Mapping) or set(options) - set(SURROGATE_OPTIONS):
         raise ValueError(f"surrogate_options: expected a dict with keys among {list(SURROGATE_OPTIONS)}; got {options!r}")
     return MatchKernelRidge(space, **options)
-
-
-def hyperband_brackets(max_t: int, reduction_factor: float = 3) -> list[dict[str, Any]]:
-    """The brackets of HyperBand (Li et al. 2018, Algorithm 1) for a budget of ``max_t`` epochs.
-
-    Returns one dict per bracket ``s = s_max .. 0``: ``n`` configurations started with ``r`` epochs each, and
-    the successive-halving rounds ``[(n_i, r_i), ...]``. ``max_t=81, reduction_factor=3`` gives the paper's table
-    (n = 81, 34, 15, 8, 5; r = 1, 3, 9, 27, 81).
-    """
-    checks.positive_int(max_t, "max_t")
-    if not reduction_factor > 1:
-        raise ValueError(f"reduction_factor: expected a number > 1; got {reduction_factor!r}")
-    eta = reduction_factor
-    s_max = int(math.floor(math.log(max_t) / math.log(eta) + 1e-9))
-    budget = (s_max + 1) * max_t
-    brackets = []
-    for s in range(s_max, -1, -1):
-        n = int(math.ceil(budget / max_t / (s + 1) * eta ** s))
-        r = max_t * eta ** (-s)
-        rounds = [(int(math.floor(n * eta ** (-i))), r * eta ** i) for i in range(s + 1)]
-        brackets.append({"s": s, "n": n, "r": r, "rounds": rounds})
-    return brackets
-
-
-__all__ = ["SearchLogic", "RandomSearch", "GridSearch", "RegularizedEvolution", "hyperband_brackets"]

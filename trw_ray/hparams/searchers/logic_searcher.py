@@ -9,7 +9,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from trw_ray.checks import is_finite_number
-from trw_ray.hparams.searchers import SearchLogic
+from trw_ray.hparams.searchers.base import SearchLogic
 from trw_ray.io import write_json_atomic
 
 
@@ -71,7 +71,7 @@ class LogicSearcher(Searcher):
 
 class BudgetLimiter(Searcher):
     """Wraps a Tune searcher: once the search's budget is spent it proposes nothing more (the search ends when its
-    running trials do); see :class:`trw_ray.hparams.budget.SearchBudget`."""
+    running trials do); see :class:`trw_ray.hparams.tuning.budget.SearchBudget`."""
 
     def __init__(self, searcher: Searcher, budget):
         self.searcher = searcher

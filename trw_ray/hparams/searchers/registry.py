@@ -1,4 +1,4 @@
-"""The search algorithms: two registries, searchers and schedulers, combined into Ray Tune's ``(searcher, scheduler)``.
+"""The registries of search algorithms: two of them, searchers and schedulers, combined into Ray Tune's ``(searcher, scheduler)``.
 
 A search is a searcher (which configurations to try) times a scheduler (how long each trains)::
 
@@ -42,11 +42,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trw_ray import checks
-from trw_ray.hparams.space import SearchSpace
+from trw_ray.hparams.space.search_space import SearchSpace
 
 OptionCheck = Callable[[Any, str], Any]  # (value, where) -> value, raising ValueError naming ``where``
 
-__all__ = ["ALGORITHMS", "SCHEDULERS", "Algorithm", "AlgorithmRequest", "SearchPlan", "SchedulerEntry",
+__all__ = ["Algorithm", "AlgorithmRequest", "SearchPlan", "SchedulerEntry",
            "algorithm_names", "any_option", "bool_option", "check_algorithm", "create_algorithm", "get_algorithm",
            "get_scheduler", "integer_option", "number_option", "plan_search", "register_algorithm",
            "register_scheduler", "scheduler_names", "validate_plan"]
@@ -375,12 +375,3 @@ def create_algorithm(algorithm: str | SearchPlan, space: SearchSpace, metric: st
     return searcher, plan.scheduler.build(AlgorithmRequest(space, metric, mode, max_epochs, seed, max_concurrent,
                                                            plan.scheduler_options))
 
-
-# the built-in entries register themselves into the registries above
-from trw_ray.hparams import builtin_algorithms  # noqa: E402, F401
-from trw_ray.hparams.builtin_algorithms import hyperband_largest_bracket  # noqa: E402, F401
-
-#: the built-in algorithms (``algorithm_names()`` also lists those registered later)
-ALGORITHMS = tuple(algorithm_names())
-#: the built-in schedulers (``scheduler_names()`` also lists those registered later)
-SCHEDULERS = tuple(scheduler_names())

@@ -40,7 +40,7 @@ class ASHAKeepingStartingActors(_NewestPendingFirst, AsyncHyperBandScheduler):
 
 
 class BudgetScheduler(TrialScheduler):
-    """Any Tune scheduler with a total budget (:class:`trw_ray.hparams.budget.SearchBudget`).
+    """Any Tune scheduler with a total budget (:class:`trw_ray.hparams.tuning.budget.SearchBudget`).
 
     Every result is counted; once the budget is spent, the trials that have not started and the paused ones are
     ended (a paused trial keeps the record of what it trained, as one a scheduler stopped; one never scheduled gets

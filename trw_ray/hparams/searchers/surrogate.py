@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from trw_ray.hparams.params import Param
+from trw_ray.hparams.space.params import Param
 
 __all__ = ["MatchKernelRidge"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trw_ray.hparams.params import DiscreteMapping, Param
+from trw_ray.hparams.space.params import DiscreteMapping, Param
 
 
 class HyperParameters:

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import checks
-from trw_ray.hparams.hyperparameters import HyperParameters
-from trw_ray.hparams.params import Param, param_from_dict
+from trw_ray.hparams.space.hyperparameters import HyperParameters
+from trw_ray.hparams.space.params import Param, param_from_dict
 
 # what Ray Tune's report warns outside a trial (Ray 2.60)
 _TUNE_REPORT_OUTSIDE_TRIAL = r"`?report`? is meant to only be called inside"
@@ -110,7 +110,7 @@ def to_tune_param_space(parameters: Mapping[str, Param]) -> dict[str, Any]:
     """``{name: spec}`` as Ray Tune search domains (mappings and booleans become ``tune.choice`` of keys)."""
     from ray import tune
 
-    from trw_ray.hparams.params import ContinuousPower, ContinuousUniform, DiscreteInteger
+    from trw_ray.hparams.space.params import ContinuousPower, ContinuousUniform, DiscreteInteger
 
     converted = {}
     for name, spec in parameters.items():

@@ -4,7 +4,7 @@ Counted as Tune counts training: every report of a trial is one training iterati
 (a function that reports nothing counts one). Once the epochs reported by all trials reach the budget, the search
 starts no trial and resumes no paused one; trials running at that moment train to their end (their work is not
 thrown away), so a search consumes at most the budget plus what its running trials still had to train. No Ray here:
-:mod:`trw_ray.hparams.tune_schedulers` and :mod:`trw_ray.hparams.tune_searcher` apply it to Tune.
+:mod:`trw_ray.hparams.searchers.schedulers` and :mod:`trw_ray.hparams.searchers.logic_searcher` apply it to Tune.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ Example (the seed's ``evaluate_hparams``, 40 random trials in parallel on the lo
     print(results.trials().sort_values('last/loss').head())
     trw.hparams.analyse(results, 'report')
 
-The pieces: the trial (:mod:`trw_ray.hparams.trial`; what it reports: :mod:`trw_ray.train.tune_bridge`), its
-resources (:mod:`trw_ray.hparams.resources`), the algorithms (:mod:`trw_ray.hparams.algorithms`), the space
-(:mod:`trw_ray.hparams.space`) and the record the driver writes (:mod:`trw_ray.hparams.recorder`).
+The pieces: the trial (:mod:`trw_ray.hparams.tuning.trial`; what it reports: :mod:`trw_ray.train.tune_bridge`), its
+resources (:mod:`trw_ray.hparams.tuning.resources`), the algorithms (:mod:`trw_ray.hparams.searchers`), the space
+(:mod:`trw_ray.hparams.space`) and the record the driver writes (:mod:`trw_ray.hparams.tuning.recorder`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import checks, layout
-from trw_ray.hparams.algorithms import AlgorithmRequest, create_algorithm, plan_search, validate_plan
-from trw_ray.hparams.params import Param
-from trw_ray.hparams.resources import check_cluster_resources, trial_resources, trial_workers
-from trw_ray.hparams.settings import resolve_settings
+from trw_ray.hparams.searchers import AlgorithmRequest, create_algorithm, plan_search, validate_plan
 from trw_ray.hparams.space import (
     SearchSpace,
     function_label,
@@ -38,8 +35,11 @@ from trw_ray.hparams.space import (
     resolve_space,
     space_from_settings,
 )
-from trw_ray.hparams.trial import run_trial
-from trw_ray.hparams.tune_run import (
+from trw_ray.hparams.space.params import Param
+from trw_ray.hparams.tuning.resources import check_cluster_resources, trial_resources, trial_workers
+from trw_ray.hparams.tuning.settings import resolve_settings
+from trw_ray.hparams.tuning.trial import run_trial
+from trw_ray.hparams.tuning.tune_run import (
     cached_trainable_lookups,
     environment_defaults,
     interruption_noticed,
@@ -103,7 +103,7 @@ def search(
             YAML path / :class:`SearchSpace`.
         algorithm: ``random`` (default), ``grid``, ``hyperband``, ``asha``, ``pbt``, ``evolution`` (regularized
             evolution), ``tpe`` (Optuna's TPE; needs optuna), ``bohb`` (TPE in HyperBand's brackets), or any name
-            added with :func:`~trw_ray.hparams.algorithms.register_algorithm`. ``hyperband``, ``asha`` and ``bohb``
+            added with :func:`~trw_ray.hparams.searchers.register_algorithm`. ``hyperband``, ``asha`` and ``bohb``
             are single names for a searcher with a scheduler (random, random, TPE).
         num_samples: trials to run (default 40; a grid stops when exhausted). A resumed search keeps its own (a
             different value is a warning: Tune cannot extend a saved search).
@@ -142,11 +142,11 @@ def search(
             configuration) and a line per failed trial; 2 Tune's own output (a table per finished trial).
         scheduler: how long each trial trains: ``fifo`` (to the end; default), ``hyperband``, ``asha`` (both need
             ``max_epochs``), combined with any searcher: ``search(..., algorithm='tpe', scheduler='asha')``. ``pbt``
-            samples its own population: use ``algorithm='pbt'``. See :mod:`trw_ray.hparams.algorithms`.
+            samples its own population: use ``algorithm='pbt'``. See :mod:`trw_ray.hparams.searchers`.
         scheduler_options: the scheduler's options (``grace_period``, ``reduction_factor``, ``brackets``...).
         max_total_epochs: a total budget: once the trials together have trained this many epochs, no trial starts
             (nor resumes from a pause); those running finish. Runs two algorithms at the same cost; what was
-            consumed is in ``trw_ray/budget.json`` (:mod:`trw_ray.hparams.budget`).
+            consumed is in ``trw_ray/budget.json`` (:mod:`trw_ray.hparams.tuning.budget`).
         tune_loggers: also write Tune's per-trial ``progress.csv``, ``result.json`` and TensorBoard files of the
             reported metrics. Off by default: trw_ray's record (``trw_ray/history.jsonl``, read by
             :mod:`trw_ray.results`) holds every report, each Trainer run writes its own TensorBoard files, and
@@ -237,7 +237,7 @@ def search(
         tune_import.join()
     from ray import tune
 
-    from trw_ray.hparams.recorder import (
+    from trw_ray.hparams.tuning.recorder import (
         FinalResultStopper,
         QuietTrialProgress,
         SearchRecorder,
@@ -262,9 +262,9 @@ def search(
     if max_total_epochs is not None:
         from ray.tune.search import Searcher
 
-        from trw_ray.hparams.budget import SearchBudget
-        from trw_ray.hparams.tune_schedulers import BudgetScheduler
-        from trw_ray.hparams.tune_searcher import BudgetLimiter
+        from trw_ray.hparams.searchers.logic_searcher import BudgetLimiter
+        from trw_ray.hparams.searchers.schedulers import BudgetScheduler
+        from trw_ray.hparams.tuning.budget import SearchBudget
 
         budget = SearchBudget(max_total_epochs, experiment_dir)
         tune_scheduler = BudgetScheduler(tune_scheduler, budget)
@@ -331,7 +331,7 @@ def search(
               file=sys.stderr, flush=True)
         raise KeyboardInterrupt(f"search {name!r} interrupted")
     if max_total_epochs is not None:  # the final count, running trials' last epochs included
-        from trw_ray.hparams.budget import SearchBudget
+        from trw_ray.hparams.tuning.budget import SearchBudget
 
         SearchBudget(max_total_epochs, experiment_dir).save()
     from trw_ray.results import load

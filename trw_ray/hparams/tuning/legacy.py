@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from trw_ray import checks
-from trw_ray.hparams.driver import search
+from trw_ray.hparams.tuning.driver import search
 
 __all__ = ["HyperParametersOptimizerRandomSearchLocal"]
 

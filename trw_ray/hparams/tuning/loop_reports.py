@@ -80,7 +80,7 @@ def report(metrics: Mapping[str, Any], state: Mapping[str, Any] | None = None) -
         ValueError: ``metrics`` is not a dict of finite numbers.
         MetricNotReportedError: the search's metric is not among ``metrics`` (a misspelled or missing name).
     """
-    from trw_ray.hparams.trial import parse_returned
+    from trw_ray.hparams.tuning.trial import parse_returned
 
     if not isinstance(metrics, Mapping) or not metrics:
         raise ValueError(f"metrics: expected a non-empty dict {{name: number}}; got {metrics!r:.100}")

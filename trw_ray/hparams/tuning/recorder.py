@@ -59,7 +59,7 @@ def finished_trial_result(experiment_dir: str | Path, trial_id: str) -> dict[str
 
     Tune resumes the trials its last saved state shows unfinished; a trial that finished after that save (Tune saves
     about once a second; a driver killed at once saves nothing more) would be trained again.
-    :func:`trw_ray.hparams.trial.run_trial` sends this result again instead, marked ``REPLAYED_KEY``, which the
+    :func:`trw_ray.hparams.tuning.trial.run_trial` sends this result again instead, marked ``REPLAYED_KEY``, which the
     recorder does not record a second time.
     """
     path = Path(experiment_dir) / RECORD_FOLDER / TRIALS_FOLDER / f"{trial_id}.json"

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from trw_ray import layout
-from trw_ray.hparams.hyperparameters import HyperParameters
-from trw_ray.hparams.params import Param
+from trw_ray.hparams.space.hyperparameters import HyperParameters
+from trw_ray.hparams.space.params import Param
 from trw_ray.lazy_import import when_imported
 
 INFOS_FILENAME = layout.TRIAL_INFOS_FILE
@@ -123,7 +123,7 @@ def run_trial(config: dict[str, Any], evaluate_fn: Callable, metric: str, max_ep
     """
     from ray import tune
 
-    from trw_ray.hparams.recorder import finished_trial_result
+    from trw_ray.hparams.tuning.recorder import finished_trial_result
     from trw_ray.io import to_json, write_json_atomic
     from trw_ray.search_context import DEFAULTS_KEY, REPLAYED_KEY, SearchContext, activate
     from trw_ray.train import tune_bridge
