@@ -28,9 +28,9 @@ def _tour(args: argparse.Namespace) -> int:
 def _tour_search(args: argparse.Namespace) -> None:
     import time
 
-    from trw_ray.hparams.analysis import analyse
-    from trw_ray.hparams.driver import search
+    from trw_ray.hparams.tuning.driver import search
     from trw_ray.io import default_logging_directory
+    from trw_ray.reports.search_report import search_report
 
     space = Path(__file__).resolve().parent.parent / "search_spaces" / "mnist_cnn_tiny.yaml"
     if not space.is_file():
@@ -49,7 +49,7 @@ def _tour_search(args: argparse.Namespace) -> None:
     trials = results.trials()
     print(f"search: {len(trials)} trials ({int(trials['epochs'].sum())} epochs) in {time.perf_counter() - started:.1f} s; "
           f"best loss {which} {best['value']:.4f} with {best['config']}")
-    report = analyse(results)
+    report = search_report(results)
     if report["importance"] is not None:
         ranked = ", ".join(f"{row.parameter} {row.importance:.2f}" for row in report["importance"].itertuples())
         print(f"importance: {ranked}")
@@ -60,18 +60,18 @@ def _tour_search(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> int:
     target, rest = args.target[0], args.target[1:]
     if target == "compare":
-        from trw_ray.reports.compare import compare_experiments, compare_runs
+        from trw_ray.reports.comparison_report import comparison_report, run_comparison_report
 
         if len(rest) < 2:
             raise ValueError("compare: give two or more run folders, or two or more experiments")
         _check_paths(rest)
         output = args.output or "compare_" + "_vs_".join(Path(run).name for run in rest)
         if all(layout.is_experiment_folder(path) for path in rest):
-            table = compare_experiments(rest, output)
+            table = comparison_report(rest, output)
             print(table.drop(columns=["path"]).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
             print(f"comparison written to {Path(output).resolve() / 'index.html'}")
             return 0
-        table = compare_runs(rest, output)
+        table = run_comparison_report(rest, output)
         if len(table):
             print(table.pivot_table(index=["dataset", "split", "output", "metric"], columns="run", values="value")
                   .to_string(float_format=lambda v: f"{v:.6g}"))
@@ -83,7 +83,7 @@ def _report(args: argparse.Namespace) -> int:
 
         datasets = import_function(args.datasets, "--datasets")()
     if target == "errors":
-        from trw_ray.hparams.errors import error_report
+        from trw_ray.reports.error_report import error_report
 
         if len(rest) != 1:
             raise ValueError(f"errors: give one search experiment folder; got {len(rest)} paths")
@@ -113,13 +113,13 @@ def _report(args: argparse.Namespace) -> int:
     _check_paths([target])
     path = Path(target)
     if layout.is_experiment_folder(path):
-        from trw_ray.hparams.analysis import analyse
+        from trw_ray.reports.search_report import search_report
 
-        report = analyse(path, args.output, datasets=datasets)
+        report = search_report(path, args.output, datasets=datasets)
         print(f"search report: {report['index']}")
         if report["errors"] is not None:
             print(f"error report: {report['errors']['index']}")
-        from trw_ray.nas.report import architecture_report, is_architecture_search
+        from trw_ray.reports.architecture_report import architecture_report, is_architecture_search
         from trw_ray.results import load
 
         if is_architecture_search(load(path)):
@@ -127,9 +127,9 @@ def _report(args: argparse.Namespace) -> int:
             print(f"architecture report: {architecture_report(path, output)['index']}")
         return 0
     if layout.is_run_folder(path):
-        from trw_ray.reports.html import build_run_index
+        from trw_ray.reports.run_report import run_report
 
-        print(f"report: {build_run_index(path)}")
+        print(f"report: {run_report(path)}")
         return 0
     raise ValueError(f"{str(path)!r} is neither a search experiment (trw_ray/search.json) nor a run folder "
                      "(last.model.result)")
@@ -144,9 +144,9 @@ def _check_paths(paths: list[str]) -> None:
 def _search(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from trw_ray.hparams.analysis import analyse
-    from trw_ray.hparams.driver import search
     from trw_ray.hparams.space import load_space
+    from trw_ray.hparams.tuning.driver import search
+    from trw_ray.reports.search_report import search_report
 
     space = load_space(args.space)
     resources = dict(space.resources_per_trial or {"cpu": 1, "gpu": 0})
@@ -172,7 +172,7 @@ def _search(args: argparse.Namespace) -> int:
         print(f"best trial {best['trial_id']}: {results.metric}={best['value']:.6g} config={best['config']}")
     print(f"experiment: {results.path}")
     if not args.no_report:
-        print(f"search report: {analyse(results)['index']}")
+        print(f"search report: {search_report(results)['index']}")
     return 0
 
 
@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output folder (search: default <experiment>/report; compare: ./compare_<A>_vs_<B>)")
     report.set_defaults(handler=_report)
 
-    from trw_ray.hparams.algorithms import algorithm_names, get_scheduler, scheduler_names
+    from trw_ray.hparams.searchers import algorithm_names, get_scheduler, scheduler_names
 
     combinable = [name for name in scheduler_names() if not get_scheduler(name).own_sampler]
     search = _command(commands, "search", "run a hyper-parameter search described by a space file (YAML)",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trw_ray import checks
+from trw_ray.layout import VALID_SPLIT
 from trw_ray.nas.cell_space import canonical_genotype, cell_search_space, genotype_from_config
 from trw_ray.nas.genotypes import NB201, Genotype, get_space, parse_genotype
 from trw_ray.nas.retraining import train_genotype
@@ -126,11 +127,11 @@ def evaluate_table_cell(hparams, dataset: str = "cifar10", max_parameters: float
 
 def evaluate_cell(hparams, inputs_fn: Callable | str, space: str = "nb201", epochs: int = 10,
                   settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
-                  metric_split: str = "valid", max_parameters: int | None = None, callbacks: bool = False):
+                  metric_split: str = VALID_SPLIT, max_parameters: int | None = None, callbacks: bool = False):
     """A trial that trains its cell (the choices of :func:`~trw_ray.nas.cell_space.cell_search_space`, plus an
     optional ``seed``) with :func:`train_genotype`; the search's loss is ``metric_split``'s (default ``valid``: the
     test split stays for the final ranking)."""
-    from trw_ray.hparams.params import DiscreteInteger
+    from trw_ray.hparams.space.params import DiscreteInteger
 
     genotype = _declared_cell(hparams, space)
     seed = hparams.create("seed", DiscreteInteger(0, 0, 2**31 - 1)) if "seed" in hparams.values else 0

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from trw_ray.layout import TRAIN_SPLIT
+
 
 def resolve_inputs(inputs_fn: Callable | str, inputs_kwargs: Mapping[str, Any] | None) -> Callable[[], Mapping]:
     """``inputs_fn`` (a function or ``'module:function'``) bound to ``inputs_kwargs``; TypeError naming ``inputs_fn``."""
@@ -28,7 +30,7 @@ def dataset_shape(datasets: Mapping[str, Mapping[str, Any]], target: str = "targ
         for sequence in splits.values():
             names = (getattr(sequence, "class_names", None) or {}).get(target)
             classes = len(names) if names else classes
-        values = getattr(splits.get("train"), "split", {}).get(feature)
+        values = getattr(splits.get(TRAIN_SPLIT), "split", {}).get(feature)
         if values is not None and getattr(values, "ndim", 0) == 4:
             channels = int(values.shape[1])
     return classes, channels

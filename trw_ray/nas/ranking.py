@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from trw_ray import checks, layout
+from trw_ray.layout import TEST_SPLIT
 
 RANKING_FILE = "ranking.json"
 
@@ -106,7 +107,7 @@ class ArchitectureRanking:
 
 def rank_architectures(results, top_k: int = 5, seeds: int = 3, inputs_fn: Callable | str | None = None, epochs: int = 10,
          settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
-         metric: str = "accuracy", samples: int = 2000, seed: int = 0, metric_split: str = "test",
+         metric: str = "accuracy", samples: int = 2000, seed: int = 0, metric_split: str = TEST_SPLIT,
          storage_path: str | os.PathLike | None = None, name: str | None = None, **search_options) -> ArchitectureRanking:
     """Retrains the ``top_k`` best architectures of ``results`` (by :meth:`ExperimentResults.architectures`) with
     ``seeds`` seeds each as Tune trials and ranks them (see :func:`bootstrap_ranking`); the ranking is also written to

@@ -15,12 +15,12 @@ from typing import Any
 
 from trw_ray import layout
 from trw_ray.io import write_json_atomic
+from trw_ray.lazy_import import lazy_module
 from trw_ray.nas.genotypes import parameter_free_count, parse_genotype
 from trw_ray.nas.guard import CollapseGuard
-from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
-nas_plots = lazy_module("trw_ray.reports.nas")
+nas_plots = lazy_module("trw_ray.reports.architecture_plots")
 
 __all__ = ["CallbackArchitecture", "chosen_architecture"]
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trw_ray import checks
-from trw_ray.hparams.params import DiscreteInteger, DiscreteValue, Param
-from trw_ray.layout import TRAIN_SPLIT
+from trw_ray.hparams.space.params import DiscreteInteger, DiscreteValue, Param
+from trw_ray.layout import TEST_SPLIT, TRAIN_SPLIT, VALID_SPLIT
 from trw_ray.nas.bilevel import ORDERS
 from trw_ray.nas.cell_space import canonical_genotype
 from trw_ray.nas.genotypes import Genotype, parse_genotype
@@ -73,7 +73,7 @@ def declare_settings(hparams, settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: int = 0, epochs: int = 10,
                    settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
-                   metric_split: str = "test", callbacks: bool = False,
+                   metric_split: str = TEST_SPLIT, callbacks: bool = False,
                    max_parameters: int | None = None) -> tuple[float, dict[str, Any]]:
     """Trains ``build_network(genotype)`` from scratch (SGD with a cosine schedule, ``seed``); returns the loss on
     ``metric_split`` and ``{genotype, canonical, accuracy, valid_accuracy, parameters, run_dir}``.
@@ -124,12 +124,12 @@ def train_genotype(genotype: Genotype | str, inputs_fn: Callable | str, seed: in
     outputs = measured[metric_split]
     return float(outputs["overall_loss"]["loss"]), {
         "genotype": text, "canonical": canonical_genotype(text), "accuracy": float(split_accuracy(outputs)),
-        "valid_accuracy": float(split_accuracy(measured.get("valid", {}))),
+        "valid_accuracy": float(split_accuracy(measured.get(VALID_SPLIT, {}))),
         "parameters": int(sum(p.numel() for p in model.parameters())), "run_dir": results["run_dir"]}
 
 
 def evaluate_genotype(hparams, inputs_fn: Callable | str, epochs: int = 10, settings: Mapping[str, Any] | None = None,
-                      inputs_kwargs: Mapping[str, Any] | None = None, metric_split: str = "test",
+                      inputs_kwargs: Mapping[str, Any] | None = None, metric_split: str = TEST_SPLIT,
                       callbacks: bool = False):
     """The trainable of a retraining trial: ``build_network(genotype)`` trained from scratch with the trial's
     ``genotype`` and ``seed`` (:func:`train_genotype`); returns the loss on ``metric_split`` and
@@ -147,10 +147,10 @@ def evaluate_genotype(hparams, inputs_fn: Callable | str, epochs: int = 10, sett
 
 def retrain(genotypes: list[str], inputs_fn: Callable | str, seeds: int = 3, epochs: int = 10,
             settings: Mapping[str, Any] | None = None, inputs_kwargs: Mapping[str, Any] | None = None,
-            metric_split: str = "test", **search_options):
+            metric_split: str = TEST_SPLIT, **search_options):
     """Trains every genotype from scratch with ``seeds`` seeds as Tune trials (a grid over genotype x seed); returns
     ``(results, ranking)`` (see :func:`rank_retrained`). ``search_options`` go to :func:`trw_ray.hparams.search`."""
-    from trw_ray.hparams.driver import search
+    from trw_ray.hparams.tuning.driver import search
 
     if not isinstance(genotypes, (list, tuple)) or not genotypes:
         raise ValueError(f"genotypes: expected a non-empty list of genotype strings; got {genotypes!r}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trw_ray.reports.plots import _save, plt
+from trw_ray.reports.plots import plt, save_figure
 
 
 def plot_architecture_weights(weights: np.ndarray, ops: Sequence[str], edge_names: Sequence[str],
@@ -45,7 +45,7 @@ def plot_architecture_weights(weights: np.ndarray, ops: Sequence[str], edge_name
     figure.suptitle(title, fontsize=10)
     if image is not None:
         figure.colorbar(image, cax=figure.add_axes((0.9, 0.15, 0.015, 0.68)))
-    return _save(figure, path, {"left": 0.14, "right": 0.87, "top": 0.86, "bottom": 0.12, "wspace": 0.15,
+    return save_figure(figure, path, {"left": 0.14, "right": 0.87, "top": 0.86, "bottom": 0.12, "wspace": 0.15,
                                 "hspace": 0.55})
 
 
@@ -87,7 +87,7 @@ def plot_cell(edges: Sequence[tuple[int, int, str]], num_inputs: int, path: str 
     axis.set_title(title, fontsize=10)
     if subtitle:
         figure.text(0.5, 0.02, textwrap.fill(subtitle, 150), ha="center", va="bottom", fontsize=6, color="#555")
-    return _save(figure, path, {"left": 0.02, "right": 0.98, "top": 0.9, "bottom": 0.1})
+    return save_figure(figure, path, {"left": 0.02, "right": 0.98, "top": 0.9, "bottom": 0.1})
 
 
 def plot_search_progress(values: Sequence[float], path: str | os.PathLike, higher_is_better: bool = True,
@@ -106,7 +106,7 @@ def plot_search_progress(values: Sequence[float], path: str | os.PathLike, highe
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
-    return _save(figure, path, {"left": 0.13, "right": 0.97, "top": 0.9, "bottom": 0.15})
+    return save_figure(figure, path, {"left": 0.13, "right": 0.97, "top": 0.9, "bottom": 0.15})
 
 
 def pareto_front(sizes: Sequence[float], scores: Sequence[float]) -> list[int]:
@@ -133,4 +133,4 @@ def plot_pareto(sizes: Sequence[float], scores: Sequence[float], path: str | os.
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
-    return _save(figure, path, {"left": 0.13, "right": 0.97, "top": 0.9, "bottom": 0.14})
+    return save_figure(figure, path, {"left": 0.13, "right": 0.97, "top": 0.9, "bottom": 0.14})

@@ -1,8 +1,8 @@
-"""Model comparison: overlay the histories of several runs and tabulate their final metrics."""
+"""Comparison reports: several searches on one best-so-far plot (:func:`comparison_report`), several runs' histories
+overlaid with their final metrics (:func:`run_comparison_report`)."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections.abc import Sequence
@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from trw_ray import layout
-from trw_ray.io import write_text_atomic
 from trw_ray.reports import plots
-from trw_ray.reports.html import STYLE
+from trw_ray.reports.pages import table as table_data
+from trw_ray.reports.pages import write_page
 
 
 def _load_result(run_dir: Path) -> dict:
@@ -23,7 +23,7 @@ def _load_result(run_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def compare_runs(run_dirs: Sequence[str | os.PathLike], output_dir: str | os.PathLike) -> pd.DataFrame:
+def run_comparison_report(run_dirs: Sequence[str | os.PathLike], output_dir: str | os.PathLike) -> pd.DataFrame:
     """Writes one PNG per metric with every run's curve, ``final_metrics.csv`` and ``index.html`` in
     ``output_dir``; returns the table of final metrics (one row per run and metric)."""
     runs = [Path(run_dir) for run_dir in run_dirs]
@@ -61,16 +61,14 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], output_dir: str | os.Pat
     table.to_csv(output_dir / "final_metrics.csv", index=False)
     wide = table.pivot_table(index=["dataset", "split", "output", "metric"], columns="run", values="value") \
         if len(table) else table
-    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>trw_ray comparison</title>"
-            f"<style>{STYLE}</style></head><body><h1>Comparison of " + ", ".join(html.escape(label) for label in labels) + "</h1>"
-            "<h2>Final metrics</h2>" + (wide.to_html(float_format=lambda v: f"{v:.6g}") if len(table) else "")
-            + "<h2>Histories</h2>" + "".join(f'<figure><img src="{name}" alt="{name}"></figure>' for name in figures)
-            + "</body></html>\n")
-    write_text_atomic(output_dir / "index.html", page)
+    write_page(output_dir / "index.html", "comparison.html", title="trw_ray comparison", heading="Comparison of",
+               labels=labels, sections=[
+                   {"title": "Final metrics", "table": table_data(wide, index=True)} if len(table) else {"title": "Final metrics"},
+                   {"title": "Histories", "figures": [{"src": name, "caption": name} for name in figures]}])
     return table
 
 
-def compare_experiments(paths: Sequence[str | os.PathLike], output_dir: str | os.PathLike, by: str = "epochs",
+def comparison_report(paths: Sequence[str | os.PathLike], output_dir: str | os.PathLike, by: str = "epochs",
                         completed_only: bool = True, metric: str | None = None) -> pd.DataFrame:
     """Several searches on one best-so-far plot (``anytime.png``) with a table of what each found and consumed,
     ``summary.csv`` and ``index.html`` in ``output_dir``; returns the table (one row per experiment).
@@ -108,10 +106,13 @@ def compare_experiments(paths: Sequence[str | os.PathLike], output_dir: str | os
             "trials": "trials ended"}[by]
     plots.plot_anytime(series, output_dir / "anytime.png", f"best {metric} so far"
                        + (" (trials trained to the end)" if completed_only else ""), axis, f"best {metric}")
-    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>trw_ray search comparison</title>"
-            f"<style>{STYLE}</style></head><body><h1>Searches compared: " + ", ".join(html.escape(label) for label in labels) + "</h1>"
-            + table.to_html(index=False, float_format=lambda v: f"{v:.6g}")
-            + "<h2>Best so far</h2><figure><img src=\"anytime.png\" alt=\"best so far\" style=\"max-width:100%\">"
-              "</figure></body></html>\n")
-    write_text_atomic(output_dir / "index.html", page)
+    write_page(output_dir / "index.html", "comparison.html", title="trw_ray search comparison",
+               heading="Searches compared:", labels=labels, sections=[
+                   {"title": "", "table": table_data(table)},
+                   {"title": "Best so far", "figures": [{"src": "anytime.png", "caption": "best so far"}], "wide": True}])
     return table
+
+
+#: the names these reports had before the reports were named after what they report
+compare_runs = run_comparison_report
+compare_experiments = comparison_report

@@ -2,7 +2,7 @@
 
 Example::
 
-    report = trw.hparams.error_report(results, datasets=trw.datasets.create_mnist_dataset())
+    report = trw.reports.error_report(results, datasets=trw.datasets.create_mnist_dataset())
     report['label_issues'].head(20)     # the likeliest label errors of the evaluated splits
     # <experiment>/report/errors/index.html: the candidates as images, confusions, the best trial's errors,
     # the training dynamics of the train split; every table as CSV and Parquet beside it
@@ -23,6 +23,7 @@ import numpy as np
 
 from trw_ray import layout
 from trw_ray.checks import positive_int
+from trw_ray.reports.pages import table, write_page
 from trw_ray.results import sample_errors as scores
 from trw_ray.results.training_dynamics import training_dynamics
 
@@ -113,7 +114,6 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
     Raises:
         KeyError: ``split`` names no recorded split.
     """
-    from trw_ray.reports.errors import build_errors_index
     from trw_ray.results import load
 
     if datasets is not None and not isinstance(datasets, Mapping):
@@ -190,6 +190,8 @@ def error_report(path_or_results, output_dir: str | os.PathLike | None = None, s
                 "text": f"{int(group['hard_to_learn'].sum())} of {len(group)} samples hard to learn (confidence and "
                         "correctness below 0.5, averaged over the trials' epochs); lowest confidence first.",
                 "images": shown, "table": group, "files": files})
-    index = build_errors_index(output_dir, f"Error report: {results.settings.get('name', results.path.name)}",
-                               sections, notes)
+    for section in sections:
+        section["table"] = table(section["table"], section.get("max_rows", 30)) if "table" in section else None
+    index = write_page(output_dir / "index.html", "errors.html", sections=sections, notes=notes,
+                       title=f"Error report: {results.settings.get('name', results.path.name)}")
     return {"index": index, "output_dir": output_dir, "notes": notes, **found}

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _save(figure, path: str | os.PathLike, margins: dict | None = None) -> Path:
+def save_figure(figure, path: str | os.PathLike, margins: dict | None = None) -> Path:
     """Writes the figure atomically. Fixed ``margins`` (``subplots_adjust`` arguments) rather than a layout
     engine: a layout engine draws every figure twice, which doubles the cost of the reports."""
     path = Path(path)
@@ -128,7 +128,7 @@ def plot_curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], p
     """One line per ``{label: (x, y)}``."""
     figure, axis = plt.subplots(figsize=(6.4, 4.2))
     _draw_curves(axis, series, title, xlabel, ylabel)
-    return _save(figure, path, {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92})
+    return save_figure(figure, path, {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92})
 
 
 def plot_curve_panels(panels: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]], path,
@@ -137,7 +137,7 @@ def plot_curve_panels(panels: Sequence[tuple[str, Mapping[str, tuple[Sequence[fl
     figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
     for axis, (title, series) in zip(axes[0], panels, strict=False):
         _draw_curves(axis, series, title, xlabel, title)
-    return _save(figure, path, {"left": 0.06, "right": 0.98, "bottom": 0.12, "top": 0.92, "wspace": 0.3})
+    return save_figure(figure, path, {"left": 0.06, "right": 0.98, "bottom": 0.12, "top": 0.92, "wspace": 0.3})
 
 
 def _save_picture(picture, path) -> Path:
@@ -199,7 +199,7 @@ def plot_roc(false_positive_rate, true_positive_rate, auc: float, path, title: s
     axis.set_ylabel("true positive rate")
     axis.set_title(title)
     axis.legend(loc="lower right")
-    return _save(figure, path, {"left": 0.14, "right": 0.96, "bottom": 0.11, "top": 0.93})
+    return save_figure(figure, path, {"left": 0.14, "right": 0.96, "bottom": 0.11, "top": 0.93})
 
 
 def plot_heatmap(matrix: np.ndarray, path, title: str, xlabel: str, ylabel: str, colorbar_label: str = "",
@@ -214,7 +214,7 @@ def plot_heatmap(matrix: np.ndarray, path, title: str, xlabel: str, ylabel: str,
     if yticklabels is not None:
         axis.set_yticks(np.arange(len(yticklabels)), labels=yticklabels)
     height = figure.get_figheight()
-    return _save(figure, path, {"left": 0.09, "right": 1.0, "bottom": min(0.45, 0.75 / height),
+    return save_figure(figure, path, {"left": 0.09, "right": 1.0, "bottom": min(0.45, 0.75 / height),
                                 "top": 1 - min(0.3, 0.45 / height)})
 
 
@@ -229,7 +229,7 @@ def plot_bars(names: Sequence[str], values: Sequence[float], path, title: str, x
     axis.invert_yaxis()
     axis.set_xlabel(xlabel)
     axis.set_title(title)
-    return _save(figure, path, {"left": 0.3, "right": 0.97, "bottom": 0.12, "top": 0.92})
+    return save_figure(figure, path, {"left": 0.3, "right": 0.97, "bottom": 0.12, "top": 0.92})
 
 
 def plot_metric_against_parameters(panels: Sequence[dict], path, metric: str, title: str = "") -> Path:
@@ -265,7 +265,7 @@ def plot_metric_against_parameters(panels: Sequence[dict], path, metric: str, ti
         axis.set_visible(False)
     if title:
         figure.suptitle(title, fontsize=10)
-    return _save(figure, path, {"left": 0.08, "right": 0.98, "bottom": 0.14, "top": 0.9, "wspace": 0.35,
+    return save_figure(figure, path, {"left": 0.08, "right": 0.98, "bottom": 0.14, "top": 0.9, "wspace": 0.35,
                                 "hspace": 0.55})
 
 
@@ -303,7 +303,7 @@ def plot_learning_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[fl
     axis.set_ylabel(ylabel)
     axis.grid(True, alpha=0.3)
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    return _save(figure, path, {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92})
+    return save_figure(figure, path, {"left": 0.13, "right": 0.97, "bottom": 0.12, "top": 0.92})
 
 
 def plot_anytime(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path, title: str, xlabel: str,
@@ -320,4 +320,4 @@ def plot_anytime(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], 
     axis.grid(True, alpha=0.3)
     if series:
         axis.legend(fontsize=8)
-    return _save(figure, path, {"left": 0.1, "right": 0.98, "bottom": 0.12, "top": 0.92})
+    return save_figure(figure, path, {"left": 0.1, "right": 0.98, "bottom": 0.12, "top": 0.92})

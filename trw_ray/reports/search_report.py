@@ -1,8 +1,9 @@
-"""The report of a search (seed section 1.3.3): importance, metric against each hyper-parameter, learning curves.
+"""The search report (seed section 1.3.3): importance, metric against each hyper-parameter, learning curves, the
+trials; ``<experiment>/report/index.html``.
 
 Example::
 
-    trw.hparams.analyse('~/trw_ray_logs/searches/evaluate_hparams_random_...', 'hparams_report')
+    trw.reports.search_report('~/trw_ray_logs/searches/evaluate_hparams_random_...', 'hparams_report')
 
 Everything goes to ``output_dir`` (default ``<experiment>/report``); the experiment's own files are only read.
 """
@@ -10,6 +11,7 @@ Everything goes to ``output_dir`` (default ``<experiment>/report``); the experim
 from __future__ import annotations
 
 import glob
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,18 @@ import pandas as pd
 from trw_ray import layout
 from trw_ray.hparams.importance import importance as compute_importance
 from trw_ray.hparams.importance import importance_caveat
-from trw_ray.hparams.params import ContinuousPower
-from trw_ray.hparams.space import space_from_settings
+from trw_ray.hparams.space import ContinuousPower, space_from_settings
+from trw_ray.reports.pages import figures as figure_items
+from trw_ray.reports.pages import table, write_page
 
 MIN_TRIALS_FOR_IMPORTANCE = 4
+#: figures drawn wider than the page's default figure box
+WIDE_FIGURES = ("metric_vs_hparams.png", "anytime.png")
+SHOWN_SETTINGS = ("search", "algorithm", "scheduler", "metric", "mode", "num_samples", "max_epochs", "max_total_epochs",
+                  "seed", "resources_per_trial", "algorithm_options", "scheduler_options", "evaluate_fn", "space_file")
 
 
-def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric: str | None = None,
+def search_report(path_or_results, output_dir: str | os.PathLike | None = None, metric: str | None = None,
             seed: int = 0, errors_report: bool = True, datasets=None) -> dict[str, Any]:
     """Builds the search report.
 
@@ -35,7 +42,7 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
         output_dir: where the report goes (default ``<experiment>/report``).
         metric: default: the search's metric; each trial contributes its last reported value.
         seed: seed of the importance forest (same seed, same importance).
-        errors_report: also build the error report (:func:`trw_ray.hparams.error_report`) in ``output_dir/errors``
+        errors_report: also build the error report (:func:`trw_ray.reports.error_report`) in ``output_dir/errors``
             when the trials left per-sample tables; ``datasets`` is passed to it (for the candidates' images).
 
     Returns:
@@ -48,7 +55,6 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
         plot_learning_curves,
         plot_metric_against_parameters,
     )
-    from trw_ray.reports.search import build_search_index
     from trw_ray.results import load
 
     results = load(path_or_results)
@@ -120,7 +126,7 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
                                            "(results.anytime)"))
     errors = None
     if errors_report:
-        from trw_ray.hparams.errors import error_report
+        from trw_ray.reports.error_report import error_report
 
         try:
             errors = error_report(results, output_dir / layout.SEARCH_ERRORS_FOLDER, datasets=datasets)
@@ -133,8 +139,8 @@ def analyse(path_or_results, output_dir: str | os.PathLike | None = None, metric
                              "at (s)": round(retry["at"] - created, 1) if retry.get("at") else None,
                              "error": retry.get("error"), "resumed_from_epoch": retry.get("resumed_from_epoch")}
                             for record in results.records() for retry in record.get("retries") or []])
-    index = build_search_index(output_dir, results.settings, trials, importance, figures, best, str(results.path),
-                               notes, links, retries)
+    index = _write_page(output_dir, results.settings, trials, importance, figures, best, str(results.path),
+                        notes, links, retries)
     return {"index": index, "importance": importance, "trials": trials, "output_dir": output_dir, "errors": errors}
 
 
@@ -144,5 +150,43 @@ def analyse_hyperparameters(hprams_path_pattern: str, output_path: str | os.Path
     candidate = Path(hprams_path_pattern)
     if glob.has_magic(str(candidate)):
         candidate = candidate.parent
-    return analyse(candidate, output_path, **kwargs)
+    return search_report(candidate, output_path, **kwargs)
 
+
+
+def _run_link(run_dir: Any, output_dir: Path) -> str:
+    """A link to a trial's run report (its index.html, else its folder), relative to the report."""
+    if not isinstance(run_dir, str) or not run_dir:
+        return ""
+    target = Path(run_dir) / layout.RUN_INDEX if (Path(run_dir) / layout.RUN_INDEX).is_file() else Path(run_dir)
+    try:
+        return os.path.relpath(target, output_dir)
+    except ValueError:  # another drive
+        return target.as_uri()
+
+
+def _write_page(output_dir: Path, settings: dict[str, Any], trials: pd.DataFrame, importance: pd.DataFrame | None,
+                figures: list[tuple[str, str]], best: dict | None, experiment_dir: str, notes: list[str],
+                links: list[tuple[str, str]], retries: pd.DataFrame) -> Path:
+    """``output_dir/index.html``: ``figures`` are ``(file name in output_dir, caption)``; ``retries``: one row per retry
+    of a trial (``trial_id``, ``failure``, ``at``, ``error``, ``resumed_from_epoch``)."""
+    metric = settings.get("metric", "loss")
+    shown = {key: settings.get(key) for key in SHOWN_SETTINGS if settings.get(key) not in (None, {}, "")}
+    column = f"last/{metric}"
+    ranked = trials.sort_values(column, ascending=settings.get("mode", "min") == "min") if column in trials else trials
+    ranked = ranked.drop(columns=[c for c in ("trial_dir", "run_dir") if c in ranked]).assign(
+        run=[_run_link(run_dir, output_dir) for run_dir in ranked.get("run_dir", [None] * len(ranked))])
+    failed = trials[trials["status"] == "ERROR"][["trial_id", "error"]] if "status" in trials else None
+    if best is not None:
+        best = {**best, "config": json.dumps(best.get("config"), indent=1)}
+    items = [{**item, "wide": item["src"] in WIDE_FIGURES} for item in figure_items(figures)]
+    return write_page(output_dir / "index.html", "search.html", name=settings.get("name", Path(experiment_dir).name),
+                      experiment_dir=experiment_dir, settings=json.dumps(shown, indent=1, default=str),
+                      trial_count=len(trials), metric=metric, best=best, notes=notes, links=links,
+                      status_counts=list(trials["status"].value_counts().items()) if len(trials) else [],
+                      importance=table(importance) if importance is not None else None, figures=items,
+                      trials=table(ranked, 200), failed=table(failed, 50), retries=table(retries, 200))
+
+
+#: the names of the seed (``trw.hparams.analyse``) and of the first releases
+analyse = search_report

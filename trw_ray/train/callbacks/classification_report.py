@@ -3,8 +3,8 @@ classification output of every split, from the last evaluation."""
 
 from __future__ import annotations
 
+from trw_ray.lazy_import import lazy_module
 from trw_ray.outputs import OutputClassification
-from trw_ray.reports import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
 classification = lazy_module("trw_ray.reports.classification")

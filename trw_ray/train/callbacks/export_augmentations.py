@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from trw_ray import layout
-from trw_ray.reports import lazy_module
+from trw_ray.lazy_import import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.batch_features import first_image_feature
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from trw_ray import layout
-from trw_ray.reports import lazy_module
+from trw_ray.lazy_import import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 from trw_ray.train.callbacks.batch_features import first_image_feature
 from trw_ray.train.callbacks.classification_report import classification_outputs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trw_ray import layout
-from trw_ray.reports import lazy_module
+from trw_ray.lazy_import import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
 plots = lazy_module("trw_ray.reports.plots")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trw_ray import layout
 from trw_ray.io import write_text_atomic
-from trw_ray.reports import lazy_module
+from trw_ray.lazy_import import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
 plots = lazy_module("trw_ray.reports.plots")

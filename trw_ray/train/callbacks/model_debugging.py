@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from trw_ray import layout
-from trw_ray.reports import lazy_module
+from trw_ray.lazy_import import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
 pd = lazy_module("pandas")

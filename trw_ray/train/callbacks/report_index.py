@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from trw_ray.reports import lazy_module
+from trw_ray.lazy_import import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
-html = lazy_module("trw_ray.reports.html")
+run_report = lazy_module("trw_ray.reports.run_report")
 
 
 class CallbackReportIndex(Callback):
     def __call__(self, context: TrainerContext) -> None:
-        html.build_run_index(context.run_dir)
+        run_report.run_report(context.run_dir)
