@@ -35,7 +35,8 @@ class SequenceMapError(RuntimeError):
     """``function_to_run`` failed (or returned something that is not a batch) on some samples."""
 
 
-def _accepts_epoch(function: Callable) -> bool:
+def accepts_epoch(function: Callable) -> bool:
+    """Whether ``function`` takes an ``epoch`` keyword (a pipeline passes the epoch only to those that do)."""
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
@@ -43,7 +44,8 @@ def _accepts_epoch(function: Callable) -> bool:
     return "epoch" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-def _describe_uids(batch: Mapping[str, Any]) -> str:
+def describe_uids(batch: Mapping[str, Any]) -> str:
+    """The batch's first sample uids, for an error message."""
     uids = batch.get("sample_uid")
     if uids is None:
         return "samples without sample_uid"
@@ -51,20 +53,20 @@ def _describe_uids(batch: Mapping[str, Any]) -> str:
     return f"sample_uid {uids[:8]}{' ...' if len(uids) > 8 else ''}"
 
 
-def apply_function(function: Callable, batch: dict[str, Any], epoch: int, accepts_epoch: bool) -> dict[str, Any]:
+def apply_function(function: Callable, batch: dict[str, Any], epoch: int, with_epoch: bool) -> dict[str, Any]:
     """Runs ``function`` on ``batch`` and checks its result; errors name the samples."""
     try:
-        result = function(batch, epoch=epoch) if accepts_epoch else function(batch)
+        result = function(batch, epoch=epoch) if with_epoch else function(batch)
     except Exception as error:
-        raise SequenceMapError(f"function_to_run raised {type(error).__name__} on {_describe_uids(batch)} "
+        raise SequenceMapError(f"function_to_run raised {type(error).__name__} on {describe_uids(batch)} "
                                f"(epoch {epoch}):\n{traceback.format_exc()}") from error
     if not isinstance(result, Mapping):
         raise SequenceMapError(f"function_to_run must return a dict batch; got {type(result).__name__} "
-                               f"on {_describe_uids(batch)}")
+                               f"on {describe_uids(batch)}")
     try:
         batch_length(result, "function_to_run's result")
     except (TypeError, ValueError) as error:
-        raise SequenceMapError(f"{error} (on {_describe_uids(batch)})") from None
+        raise SequenceMapError(f"{error} (on {describe_uids(batch)})") from None
     return dict(result)
 
 
@@ -96,7 +98,7 @@ class MapWorker:
 
             arrays = ray.get(arrays)
         self.arrays = arrays
-        self.function, self.accepts_epoch = function, _accepts_epoch(function)
+        self.function, self.accepts_epoch = function, accepts_epoch(function)
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.orders: dict[int, np.ndarray] = {}
         when_imported("torch", lambda torch: torch.set_num_threads(1))

@@ -34,7 +34,7 @@ from trw_ray.data.map_worker import (
     ERROR_COLUMN,
     MapWorker,
     SequenceMapError,
-    _accepts_epoch,
+    accepts_epoch,
     apply_function,
     create_worker_actors,
     put_source_arrays,
@@ -106,7 +106,7 @@ class SequenceAsyncReservoir(Sequence):
         self.batches_per_job = batches_per_job or max(1, 256 // source.batch_size)
         self.class_names = getattr(source, "class_names", {})
         self.epoch = 0
-        self._accepts_epoch = _accepts_epoch(self.function_to_run)
+        self._accepts_epoch = accepts_epoch(self.function_to_run)
         self._reservoir: deque[Batch] = deque()
         self._reservoir_size = 0
         # no replacement before the first epoch: it serves the first samples in, each source sample at most once

@@ -39,10 +39,10 @@ from trw_ray.data.map_worker import (
     ERROR_COLUMN,
     JOB_RETRIES,
     SequenceMapError,
-    _accepts_epoch,
-    _describe_uids,
+    accepts_epoch,
     apply_function,
     create_worker_actors,
+    describe_uids,
     put_source_arrays,
     stop_worker_actors,
 )
@@ -133,7 +133,7 @@ class SequenceMap(Sequence):
         self.batches_per_job = batches_per_job or max(1, 256 // max(1, getattr(source, "batch_size", 256)))
         self.class_names = getattr(source, "class_names", {})
         self.epoch = 0
-        self._accepts_epoch = _accepts_epoch(function_to_run)
+        self._accepts_epoch = accepts_epoch(function_to_run)
         self._iterator = None
         self._stream_epochs = range(0)
         self._buffer: dict[int, deque] = defaultdict(deque)
@@ -321,7 +321,7 @@ class SequenceMap(Sequence):
             uids = np.asarray(self.source.split["sample_uid"])[rows]
             raise SequenceMapError(
                 f"SequenceMap worker failed: its process died on the job of epoch {job_epoch}, batches {index}-"
-                f"{index + count - 1} ({_describe_uids({'sample_uid': uids})}), also on its {JOB_RETRIES} retries "
+                f"{index + count - 1} ({describe_uids({'sample_uid': uids})}), also on its {JOB_RETRIES} retries "
                 f"(a function crashing its process, e.g. a segfault, or memory exhausted): {type(error).__name__}: "
                 f"{error}") from error
 

@@ -16,7 +16,7 @@ import torch
 
 from trw_ray.layers.inputs import Input
 from trw_ray.layers.node import Node
-from trw_ray.layers.outputs import _OutputNode
+from trw_ray.layers.outputs import OutputNode
 
 DESCRIPTION_FORMAT = "trw_ray.layers/1"
 
@@ -57,7 +57,7 @@ class CompiledNet(torch.nn.Module):
         for node in output_nodes:
             if not isinstance(node, Node):
                 raise TypeError(f"output_nodes: expected simple-layer nodes; got {type(node).__name__}")
-        names = [node.output_name if isinstance(node, _OutputNode) else None for node in output_nodes]
+        names = [node.output_name if isinstance(node, OutputNode) else None for node in output_nodes]
         named = [n for n in names if n is not None]
         if len(named) != len(set(named)):
             raise ValueError(f"output_nodes: output names must be unique; got {named}")

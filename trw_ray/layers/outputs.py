@@ -6,7 +6,8 @@ from trw_ray import outputs as train_outputs
 from trw_ray.layers.node import Node
 
 
-class _OutputNode(Node):
+class OutputNode(Node):
+    """The base of the output layers: names the model output a node becomes."""
     def __init__(self, node: Node, output_name: str, args: dict):
         super().__init__([node], {"output_name": output_name, **args})
         if not isinstance(output_name, str) or not output_name:
@@ -15,7 +16,7 @@ class _OutputNode(Node):
         self.shape = list(node.shape)
 
 
-class OutputClassification(_OutputNode):
+class OutputClassification(OutputNode):
     """Classification output named ``output_name`` whose targets are the batch feature ``classes_name``."""
 
     def __init__(self, node: Node, output_name: str, classes_name: str):
@@ -28,7 +29,7 @@ class OutputClassification(_OutputNode):
         return train_outputs.OutputClassification(inputs[0], self.args["classes_name"])
 
 
-class OutputRegression(_OutputNode):
+class OutputRegression(OutputNode):
     """Regression output named ``output_name`` against the batch feature ``target_name``."""
 
     def __init__(self, node: Node, output_name: str, target_name: str, loss: str = "mse"):
@@ -40,7 +41,7 @@ class OutputRegression(_OutputNode):
         return train_outputs.OutputRegression(inputs[0], self.args["target_name"], loss=self.args["loss"])
 
 
-class OutputEmbedding(_OutputNode):
+class OutputEmbedding(OutputNode):
     """A tensor collected under ``output_name`` (no loss), e.g. for the embedding projector."""
 
     def __init__(self, node: Node, output_name: str):

@@ -19,7 +19,6 @@ HISTORY_FILENAME = layout.HISTORY_FILE
 TRIALS_FOLDER = layout.TRIALS_FOLDER
 SCOPES = ("last", "best")
 RETURNED_LOSS = "loss"  # what a number returned by a trial's function is reported as
-ANYTIME_AXES = ("epochs", "time", "trials")
 
 
 def _returned_scalars(trial_dir: str | None) -> dict[str, Any]:
@@ -98,7 +97,7 @@ class ExperimentResults:
         ``epoch``, the search metric and every ``dataset/split/output/metric``."""
         import pandas as pd
 
-        rows = [row for row in self._history_rows() if trial_id is None or row.get("trial_id") == trial_id]
+        rows = [row for row in self.history_rows() if trial_id is None or row.get("trial_id") == trial_id]
         if trial_id is not None and not rows and trial_id not in {r["trial_id"] for r in self.records()}:
             raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
         table = pd.DataFrame(rows)
@@ -108,7 +107,7 @@ class ExperimentResults:
         table = table.drop_duplicates(subset=["trial_id", "training_iteration"], keep="last")
         return table.sort_values(["trial_id", "training_iteration"]).reset_index(drop=True)
 
-    def _history_rows(self) -> list[dict[str, Any]]:
+    def history_rows(self) -> list[dict[str, Any]]:
         """The reported results in the order the driver recorded them."""
         path = self.path / RECORD_FOLDER / HISTORY_FILENAME
         rows = []
@@ -141,56 +140,9 @@ class ExperimentResults:
                 early: the curve of "best model trained to the end after this much training".
             mode: ``'min'`` or ``'max'`` (default: the search's for its metric, else ``'min'``).
         """
-        import numpy as np
-        import pandas as pd
+        from trw_ray.results.anytime import best_so_far
 
-        from trw_ray.search_context import FINAL_KEY
-
-        if by not in ANYTIME_AXES:
-            raise ValueError(f"by: expected one of {list(ANYTIME_AXES)}; got {by!r}")
-        if not isinstance(completed_only, bool):
-            raise TypeError(f"completed_only: expected True or False; got {completed_only!r}")
-        metric = metric or self.metric
-        mode = mode or (self.mode if metric == self.metric else "min")
-        checks.mode(mode)
-        events: list[tuple[float, str, float]] = []
-        if by == "trials":
-            ended = sorted((record for record in self.records() if record.get("ended") is not None),
-                           key=lambda record: record["ended"])
-            for count, record in enumerate(ended, start=1):
-                value = (record.get("last_result") or {}).get(metric)
-                keep = is_finite_number(value) and (record.get("completed") or not completed_only)
-                events.append((float(count), record["trial_id"], float(value) if keep else np.nan))
-        else:
-            rows = self._history_rows()
-            if rows and not any(metric in row for row in rows):
-                raise KeyError(f"metric: {metric!r} was never reported; reported: "
-                               f"{sorted({key for row in rows for key in row} - {'trial_id'})}")
-            start = self.settings.get("created")
-            trained: dict[str, int] = {}
-            consumed = 0
-            for row in rows:
-                trial_id = row.get("trial_id")
-                iteration = row.get("training_iteration")
-                iteration = int(iteration) if is_finite_number(iteration) else trained.get(trial_id, 0) + 1
-                consumed += max(0, iteration - trained.get(trial_id, 0))
-                trained[trial_id] = max(trained.get(trial_id, 0), iteration)
-                if by == "epochs":
-                    x = float(consumed)
-                else:
-                    clock = row.get("recorded_at", row.get("timestamp"))
-                    if not is_finite_number(clock):
-                        continue
-                    start = clock if start is None else start
-                    x = float(clock) - float(start)
-                value = row.get(metric)
-                keep = is_finite_number(value) and (row.get(FINAL_KEY) or not completed_only)
-                events.append((x, trial_id, float(value) if keep else np.nan))
-        table = pd.DataFrame(events, columns=[by, "trial_id", "value"])
-        values = table["value"]
-        best = values.cummin() if mode == "min" else values.cummax()
-        table["best"] = best.ffill() if len(best) else best
-        return table
+        return best_so_far(self, metric, by, completed_only, mode)
 
     def trial_ids(self) -> list[str]:
         return [record["trial_id"] for record in self.records()]
@@ -373,34 +325,11 @@ class ExperimentResults:
             KeyError: an unknown ``trial_id``, or a ``split``/``dataset``/``epoch`` no trial recorded (naming those
                 recorded).
         """
-        import pandas as pd
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         from trw_ray.results import sample_tables
 
-        sample_tables.check_epoch(epoch)
         if trial_id is not None and trial_id not in self.trial_ids():
             raise KeyError(f"trial_id: no trial {trial_id!r} in {self.path}; known: {self.trial_ids()}")
-        files = sample_tables.table_files(self, [trial_id] if trial_id is not None else None)
-        sample_tables.check_recorded(files, "no trial recorded per-sample tables of", split=split, dataset=dataset)
-        tables = []
-        for file in sample_tables.choose(files, split=split, dataset=dataset, epoch=epoch):
-            table = pq.read_table(file.path)
-            count = table.num_rows
-            table = table.append_column("trial_id", pa.array([file.trial_id] * count, pa.string()))
-            table = table.append_column("dataset", pa.array([file.dataset] * count, pa.string()))
-            table = table.append_column("split", pa.array([file.split] * count, pa.string()))
-            tables.append(table)
-        if not tables:
-            return pd.DataFrame(columns=["trial_id", "dataset", "split", "epoch", "sample_uid", "output", "loss"])
-        try:
-            frame = pa.concat_tables(tables, promote_options="default").to_pandas()
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # outputs of several kinds: class indices and value lists
-            frame = pd.concat([table.to_pandas() for table in tables], ignore_index=True)
-        frame["output"] = frame["output"].astype(str)
-        leading = ["trial_id", "dataset", "split", "epoch", "sample_uid", "output"]
-        return frame[leading + [c for c in frame.columns if c not in leading]]
+        return sample_tables.read_samples(self, split=split, trial_id=trial_id, epoch=epoch, dataset=dataset)
 
     def sample_errors(self, split: str | None = None, dataset: str | None = None, output: str | None = None,
                       best_k: int = 5, ranking: str | None = None) -> pd.DataFrame:

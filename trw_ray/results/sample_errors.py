@@ -48,16 +48,23 @@ Training dynamics of the train split: :mod:`trw_ray.results.training_dynamics`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trw_ray import layout
 from trw_ray.layout import TRAIN_SPLIT
 from trw_ray.results.ensemble_quality import AccuracyWeightedEnsemble, LogLossSearchEnsemble
-from trw_ray.results.sample_tables import TableFile, check_recorded, choose, has_probabilities, table_files
+from trw_ray.results.sample_tables import (  # noqa: F401 - COLUMNS, read_table, sample_index, select: their earlier home
+    COLUMNS,
+    TableFile,
+    check_recorded,
+    choose,
+    has_probabilities,
+    read_table,
+    sample_index,
+    select,
+    table_files,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,62 +74,6 @@ if TYPE_CHECKING:
 RANKINGS = ("log_margin", "ensemble_quality", "accuracy_weighted_quality", "mean_loss_best", "mean_loss",
             "label_quality", "wrong_share", "probability_label")
 DEFAULT_RANKING = "log_margin"
-COLUMNS = ["sample_uid", "loss", "prediction", "truth", "probability_truth"]
-
-
-def select(results: ExperimentResults, split: str | None, dataset: str | None, output: str | None,
-           last_epoch: bool = True, exclude_train: bool = False) -> dict[tuple[str, str, str], list[TableFile]]:
-    """The classification tables grouped by ``(dataset, split, output)``: each trial's last epoch (or every epoch),
-    read through :mod:`trw_ray.results.sample_tables`.
-
-    Raises:
-        FileNotFoundError: no trial left per-sample tables.
-        ValueError: only outputs other than classification did (a regression-only search).
-        KeyError: ``split``, ``dataset`` or ``output`` names nothing recorded (the recorded names are listed).
-    """
-    files = table_files(results)
-    if not files:
-        raise FileNotFoundError(f"path: no trial of {results.path} left per-sample tables "
-                                f"({layout.SAMPLES_FOLDER}/ in its run folder); they are written by the Trainer's "
-                                "CallbackSampleTables, which every search trial runs")
-    kinds: dict[tuple[str, str], bool] = {}
-    for file in files:
-        if (file.dataset, file.output) not in kinds:
-            kinds[(file.dataset, file.output)] = has_probabilities(file.path)
-    classification = [f for f in files if kinds[(f.dataset, f.output)]]
-    if not classification:
-        raise ValueError(f"the error report ranks classification samples; the outputs {sorted({f.output for f in files})} "
-                         f"of {results.path} have no class probabilities (regression or segmentation only)")
-    check_recorded(classification, split=split, dataset=dataset, output=output)
-    chosen = choose(classification, split, dataset, output, epoch="last" if last_epoch else "all")
-    if exclude_train and split is None:
-        chosen = [f for f in chosen if f.split != TRAIN_SPLIT]
-    groups: dict[tuple[str, str, str], list[TableFile]] = {}
-    for file in sorted(chosen, key=lambda f: (f.trial_id, f.epoch)):
-        groups.setdefault((file.dataset, file.split, file.output), []).append(file)
-    return groups
-
-
-def read_table(path: Path, probabilities: bool) -> dict[str, np.ndarray]:
-    import pyarrow.parquet as pq
-
-    schema = pq.read_schema(path).names
-    columns = COLUMNS + (["probabilities"] if probabilities and "probabilities" in schema else [])
-    table = pq.read_table(path, columns=columns)
-    arrays = {name: table.column(name).to_numpy() for name in COLUMNS}
-    if "probabilities" in columns:
-        column = table.column("probabilities").combine_chunks()
-        arrays["probabilities"] = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
-    return arrays
-
-
-def sample_index(files: Sequence[TableFile]) -> np.ndarray:
-    import pyarrow.parquet as pq
-
-    uids = [pq.read_table(f.path, columns=["sample_uid"]).column(0).to_numpy() for f in files]
-    return np.unique(np.concatenate(uids)) if uids else np.zeros(0, dtype=np.int64)
-
-
 def best_trials(results: ExperimentResults, k: int) -> list[str]:
     """The ``k`` trials with the best final value of the search's metric (completed trials first)."""
     trials = results.trials()

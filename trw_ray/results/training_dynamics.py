@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trw_ray.layout import TRAIN_SPLIT
-from trw_ray.results.sample_errors import read_table, sample_index, select
-from trw_ray.results.sample_tables import TableFile
+from trw_ray.results.sample_tables import TableFile, read_table, sample_index, select
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trw_ray.results.sample_errors import COLUMNS, select
+from trw_ray.results.sample_tables import COLUMNS, select
 
 if TYPE_CHECKING:
     from trw_ray.results.experiment import ExperimentResults
