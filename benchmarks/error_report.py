@@ -226,7 +226,7 @@ def timed_report(path) -> tuple[float, float, float]:
             "    return int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) / 1024\n"
             "started = time.perf_counter()\n"
             "import trw_ray as trw\n"
-            "from trw_ray.reports import error_report as errors\n"
+            "from trw_ray.reports import errors\n"
             "import cleanlab, cleanlab.filter, scipy.stats, trw_ray.reports.plots\n"
             "imported = peak()\n"
             "errors.error_report(sys.argv[1])\n"

@@ -283,7 +283,7 @@ def part_c(storage: str, repeats: int) -> None:
 # ------------------------------------------------------------------------------------------- (d) importance
 
 def part_d() -> None:
-    from trw_ray.hparams.importance import fanova_importance
+    from trw_ray.hparams.parameter_importance import fanova_importance
 
     rng = np.random.default_rng(0)
     n, p, planted = 10_000, 32, 17

@@ -97,3 +97,25 @@ def test_the_checks_see_what_they_check(tmp_path):
                       "if TYPE_CHECKING:\n    from trw_ray.results.experiment import ExperimentResults\n")
     found = set(_imports(module, MODULES))
     assert found == {("trw_ray.layout", "_hidden"), ("trw_ray.checks", None)}
+
+
+def test_no_package_exports_a_name_its_submodule_takes():
+    """A package's exported function must not share its name with a submodule: importing the submodule anywhere
+    replaces the package's attribute with the module (``trw.reports.search_report`` would stop being callable)."""
+    clashes = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        package = ".".join(init.parent.relative_to(PACKAGE.parent).parts)
+        submodules = {path.stem for path in init.parent.glob("*.py")} | \
+            {path.name for path in init.parent.iterdir() if (path / "__init__.py").is_file()}
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and isinstance(value, ast.Constant) and key.value in submodules \
+                            and value.value != f"{package}.{key.value}":
+                        clashes.append((package, key.value, value.value))
+            elif isinstance(node, ast.ImportFrom) and node.module != package:
+                clashes += [(package, alias.asname or alias.name, node.module) for alias in node.names
+                            if (alias.asname or alias.name) in submodules
+                            and f"{node.module}.{alias.name}" != f"{package}.{alias.asname or alias.name}"]
+    assert clashes == []

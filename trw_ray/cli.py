@@ -30,7 +30,7 @@ def _tour_search(args: argparse.Namespace) -> None:
 
     from trw_ray.hparams.tuning.driver import search
     from trw_ray.io import default_logging_directory
-    from trw_ray.reports.search_report import search_report
+    from trw_ray.reports.search import search_report
 
     space = Path(__file__).resolve().parent.parent / "search_spaces" / "mnist_cnn_tiny.yaml"
     if not space.is_file():
@@ -60,7 +60,7 @@ def _tour_search(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> int:
     target, rest = args.target[0], args.target[1:]
     if target == "compare":
-        from trw_ray.reports.comparison_report import comparison_report, run_comparison_report
+        from trw_ray.reports.comparison import comparison_report, run_comparison_report
 
         if len(rest) < 2:
             raise ValueError("compare: give two or more run folders, or two or more experiments")
@@ -83,7 +83,7 @@ def _report(args: argparse.Namespace) -> int:
 
         datasets = import_function(args.datasets, "--datasets")()
     if target == "errors":
-        from trw_ray.reports.error_report import error_report
+        from trw_ray.reports.errors import error_report
 
         if len(rest) != 1:
             raise ValueError(f"errors: give one search experiment folder; got {len(rest)} paths")
@@ -113,13 +113,13 @@ def _report(args: argparse.Namespace) -> int:
     _check_paths([target])
     path = Path(target)
     if layout.is_experiment_folder(path):
-        from trw_ray.reports.search_report import search_report
+        from trw_ray.reports.search import search_report
 
         report = search_report(path, args.output, datasets=datasets)
         print(f"search report: {report['index']}")
         if report["errors"] is not None:
             print(f"error report: {report['errors']['index']}")
-        from trw_ray.reports.architecture_report import architecture_report, is_architecture_search
+        from trw_ray.reports.architecture import architecture_report, is_architecture_search
         from trw_ray.results import load
 
         if is_architecture_search(load(path)):
@@ -127,7 +127,7 @@ def _report(args: argparse.Namespace) -> int:
             print(f"architecture report: {architecture_report(path, output)['index']}")
         return 0
     if layout.is_run_folder(path):
-        from trw_ray.reports.run_report import run_report
+        from trw_ray.reports.run import run_report
 
         print(f"report: {run_report(path)}")
         return 0
@@ -146,7 +146,7 @@ def _search(args: argparse.Namespace) -> int:
 
     from trw_ray.hparams.space import load_space
     from trw_ray.hparams.tuning.driver import search
-    from trw_ray.reports.search_report import search_report
+    from trw_ray.reports.search import search_report
 
     space = load_space(args.space)
     resources = dict(space.resources_per_trial or {"cpu": 1, "gpu": 0})

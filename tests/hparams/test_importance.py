@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 
 from trw_ray.hparams import ContinuousUniform, DiscreteValue
-from trw_ray.hparams.importance import fanova_importance, importance, importance_caveat, main_effects
+from trw_ray.hparams.parameter_importance import (
+    fanova_importance,
+    importance,
+    importance_caveat,
+    main_effects,
+)
 
 
 def test_main_effects_are_exact_on_a_known_piecewise_function():

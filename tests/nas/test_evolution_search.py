@@ -11,7 +11,7 @@ from trw_ray.nas.cell_space import canonical_genotype
 from trw_ray.nas.evaluators import count_parameters
 from trw_ray.nas.evolution import evolution_search
 from trw_ray.nas.ranking import rank
-from trw_ray.reports.architecture_report import architecture_report
+from trw_ray.reports.architecture import architecture_report
 
 TINY = {"max_train_samples": 200, "max_eval_samples": 100, "batch_size": 50}
 WIDTH = {"width": 4, "depth": 1}

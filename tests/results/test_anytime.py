@@ -75,7 +75,7 @@ def test_bad_arguments_name_what_is_expected(experiment):
 def test_two_experiments_compared_on_one_best_so_far_plot(experiment, tmp_path):
     import shutil
 
-    from trw_ray.reports.comparison_report import compare_experiments
+    from trw_ray.reports.comparison import compare_experiments
 
     other = tmp_path / "other"
     shutil.copytree(experiment.path, other)

@@ -6,7 +6,7 @@
   registry that names them (``register_algorithm``);
 - :mod:`trw_ray.hparams.tuning`: the search driver on Ray Tune: :func:`search`, its settings, the trial side and
   what a user's own loop reports;
-- :mod:`trw_ray.hparams.importance`: how much each parameter matters.
+- :mod:`trw_ray.hparams.parameter_importance`: how much each parameter matters.
 
 The reports of a search (``analyse``, ``error_report``) live in :mod:`trw_ray.reports`; their names stay here.
 Ray is imported when :func:`search` runs, never by importing this package.
@@ -53,10 +53,10 @@ from trw_ray.lazy_import import lazy_exports
 # loaded on first use: matplotlib and scikit-learn (the analyses), Ray Tune (the searcher class of the registration
 # recipe, see trw_ray.hparams.searchers.registry)
 _EXPORTS = {
-    "analyse": "trw_ray.reports.search_report:search_report",
-    "analyse_hyperparameters": "trw_ray.reports.search_report:analyse_hyperparameters",
-    "error_report": "trw_ray.reports.error_report:error_report",
-    "importance": "trw_ray.hparams.importance:importance",
+    "analyse": "trw_ray.reports.search:search_report",
+    "analyse_hyperparameters": "trw_ray.reports.search:analyse_hyperparameters",
+    "error_report": "trw_ray.reports.errors:error_report",
+    "importance": "trw_ray.hparams.parameter_importance:importance",
     "LogicSearcher": "trw_ray.hparams.searchers.logic_searcher:LogicSearcher",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

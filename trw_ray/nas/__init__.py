@@ -73,7 +73,7 @@ _EXPORTS = {
     "register_op": "trw_ray.nas.ops:register_op",
     "op_names": "trw_ray.nas.ops:op_names",
     "create_op": "trw_ray.nas.ops:create_op",
-    "architecture_report": "trw_ray.reports.architecture_report:architecture_report",
+    "architecture_report": "trw_ray.reports.architecture:architecture_report",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 

@@ -18,16 +18,16 @@ from trw_ray.lazy_import import lazy_exports
 _EXPORTS = {
     "ClassificationSummary": "trw_ray.reports.classification:ClassificationSummary",
     "summarize_classification": "trw_ray.reports.classification:summarize_classification",
-    "run_report": "trw_ray.reports.run_report:run_report",
-    "search_report": "trw_ray.reports.search_report:search_report",
-    "error_report": "trw_ray.reports.error_report:error_report",
-    "architecture_report": "trw_ray.reports.architecture_report:architecture_report",
-    "comparison_report": "trw_ray.reports.comparison_report:comparison_report",
-    "run_comparison_report": "trw_ray.reports.comparison_report:run_comparison_report",
+    "run_report": "trw_ray.reports.run:run_report",
+    "search_report": "trw_ray.reports.search:search_report",
+    "error_report": "trw_ray.reports.errors:error_report",
+    "architecture_report": "trw_ray.reports.architecture:architecture_report",
+    "comparison_report": "trw_ray.reports.comparison:comparison_report",
+    "run_comparison_report": "trw_ray.reports.comparison:run_comparison_report",
     # the earlier names
-    "build_run_index": "trw_ray.reports.run_report:run_report",
-    "compare_runs": "trw_ray.reports.comparison_report:run_comparison_report",
-    "compare_experiments": "trw_ray.reports.comparison_report:comparison_report",
+    "build_run_index": "trw_ray.reports.run:run_report",
+    "compare_runs": "trw_ray.reports.comparison:run_comparison_report",
+    "compare_experiments": "trw_ray.reports.comparison:comparison_report",
 }
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 

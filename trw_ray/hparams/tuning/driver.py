@@ -48,9 +48,13 @@ from trw_ray.hparams.tuning.tune_run import (
     with_run_callbacks,
     without_missing_tune_metrics_warning,
 )
+from trw_ray.tracking import TensorBoardHParams, TrackingSync, resolve_trackers
+from trw_ray.tracking.sync import tracking_finished
 
 RESUME_CHOICES = ("auto", True, False)
 PROGRESS_EVERY_S = 10.0
+#: how long the end of a search waits for its trackers to log what they lack (one whose server fails: a few seconds)
+TRACKING_TIMEOUT_S = 30.0
 TUNER_STATE_FILENAME = layout.TUNER_STATE_FILE
 
 __all__ = ["default_storage_path", "search"]
@@ -88,6 +92,7 @@ def search(
     scheduler: str | None = None,
     scheduler_options: Mapping[str, Any] | None = None,
     max_total_epochs: int | None = None,
+    tracking: Any = None,
 ):
     """Runs a hyper-parameter search on Ray Tune and returns its :class:`trw_ray.results.ExperimentResults`.
 
@@ -152,6 +157,13 @@ def search(
             :mod:`trw_ray.results`) holds every report, each Trainer run writes its own TensorBoard files, and
             Tune's loggers cost the driver about 10 ms per trial. ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``, when
             set, wins.
+        tracking: where else the search is logged while it runs: ``'mlflow'`` (``$MLFLOW_TRACKING_URI``; one
+            parent run, a nested run per trial), ``'wandb'`` (offline unless ``$WANDB_MODE`` says otherwise), a
+            :class:`trw_ray.tracking.Tracker` (e.g. ``MLflowTracker(uri, experiment_name=...)``) or a list of them.
+            The driver logs from its record in the background: a tracking server down or slow never slows or fails
+            the search, and what could not be logged is reported once at the end (``trw-ray export`` logs it
+            later). Every search also writes TensorBoard HParams sessions in ``<experiment>/tensorboard``. See
+            :mod:`trw_ray.tracking`.
 
     Returns:
         :class:`trw_ray.results.ExperimentResults` of the experiment folder.
@@ -223,6 +235,7 @@ def search(
         raise TypeError(f"tune_loggers: expected True or False; got {tune_loggers!r}")
     bundles, cpus = trial_resources(resources_per_trial)
     workers = trial_workers(resources_per_trial)
+    trackers = resolve_trackers(tracking)
     plan = plan_search(algorithm, max_epochs, algorithm_options, scheduler, scheduler_options)
     validate_plan(plan, resolved, metric, mode, max_epochs, seed)  # every option checked before Ray starts
 
@@ -308,6 +321,11 @@ def search(
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 # PBT restores other trials' checkpoints: keep more of them than the schedulers that only resume
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=4 if plan.tune_samples_space else 2)))
+    sync = TrackingSync([TensorBoardHParams(), *trackers], experiment_dir)
+    sync.start(json.loads(record_path.read_text(encoding="utf-8")))
+    if exists:
+        sync.catch_up()
+    recorder.tracking = sync
     # see Algorithm.trials_ahead. (Creating the trials a few at a time starts the first one sooner, but a driver
     # killed mid-search then came back with one trial too many: Tune's saved searcher count and trial list disagreed.)
     pending = plan.pending_trials(AlgorithmRequest(resolved, metric, mode, max_epochs, seed, max_concurrent,
@@ -318,7 +336,8 @@ def search(
                                "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": None if tune_loggers else "1",
                                "RAY_AIR_NEW_OUTPUT": None if verbose >= 2 else "0"}), \
             without_missing_tune_metrics_warning(), cached_trainable_lookups(), trial_actors_without_runtime_env(), \
-            termination_ends_the_fit_gracefully(), interruption_noticed() as notice:
+            termination_ends_the_fit_gracefully(), interruption_noticed() as notice, \
+            tracking_finished(sync, experiment_dir, TRACKING_TIMEOUT_S):
         tuner.fit()
     if recorder.search_error is not None:
         from trw_ray.train.tune_bridge import MetricNotReportedError

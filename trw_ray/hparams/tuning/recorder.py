@@ -147,11 +147,14 @@ class SearchRecorder(Callback):
         metric, mode: for the progress line's best value.
         progress_every_s: print a one-line summary (trials by status, best value and its configuration) at most
             this often, a line per failed trial and a last summary; None prints nothing.
+        tracking: a :class:`~trw_ray.tracking.TrackingSync` told of every record it writes (never pickled with the
+            recorder: Tune saves its callbacks).
     """
 
     def __init__(self, experiment_dir: str | Path, metric: str = "loss", mode: str = "min",
-                 progress_every_s: float | None = None):
+                 progress_every_s: float | None = None, tracking=None):
         self.experiment_dir = Path(experiment_dir)
+        self.tracking = tracking
         self.records: dict[str, dict[str, Any]] = {}
         self.metric, self.mode = metric, mode
         self.progress_every_s = progress_every_s
@@ -163,6 +166,9 @@ class SearchRecorder(Callback):
     @property
     def folder(self) -> Path:
         return self.experiment_dir / RECORD_FOLDER
+
+    def __getstate__(self):
+        return {**self.__dict__, "tracking": None}
 
     def setup(self, **info):
         """At the start of each fit (a resumed search too): the clock starts now, and the trials already on the
@@ -190,9 +196,11 @@ class SearchRecorder(Callback):
         record["trial_dir"] = trial.path or trial.local_path
         return record
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: dict[str, Any], row: dict[str, Any] | None = None) -> None:
         record["updated"] = time.time()
         write_json_atomic(self.folder / TRIALS_FOLDER / f"{record['trial_id']}.json", record)
+        if getattr(self, "tracking", None) is not None:  # a recorder unpickled from an earlier version has none
+            self.tracking.trial_changed(record, row)
 
     def _note_failures(self, trial, record: dict[str, Any], final: bool = False) -> None:
         """Every retry Tune made is on the record, whatever path told Tune (the trial's own exception calls
@@ -232,7 +240,7 @@ class SearchRecorder(Callback):
         record["status"] = "RUNNING"
         record["last_result"] = row
         record["iterations"] = row.get("training_iteration")
-        self._write(record)
+        self._write(record, row)
 
     def _never_started(self, trial) -> bool:
         """A trial ended before it ran (a spent budget ends the pending ones): it leaves no record."""

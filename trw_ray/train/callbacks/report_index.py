@@ -5,7 +5,7 @@ from __future__ import annotations
 from trw_ray.lazy_import import lazy_module
 from trw_ray.train.callbacks.base import Callback, TrainerContext
 
-run_report = lazy_module("trw_ray.reports.run_report")
+run_report = lazy_module("trw_ray.reports.run")
 
 
 class CallbackReportIndex(Callback):

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from trw_ray import layout
-from trw_ray.hparams.importance import importance as compute_importance
-from trw_ray.hparams.importance import importance_caveat
+from trw_ray.hparams.parameter_importance import importance as compute_importance
+from trw_ray.hparams.parameter_importance import importance_caveat
 from trw_ray.hparams.space import ContinuousPower, space_from_settings
 from trw_ray.reports.pages import figures as figure_items
 from trw_ray.reports.pages import table, write_page
@@ -42,7 +42,7 @@ def search_report(path_or_results, output_dir: str | os.PathLike | None = None, 
         output_dir: where the report goes (default ``<experiment>/report``).
         metric: default: the search's metric; each trial contributes its last reported value.
         seed: seed of the importance forest (same seed, same importance).
-        errors_report: also build the error report (:func:`trw_ray.reports.error_report`) in ``output_dir/errors``
+        errors_report: also build the error report (:func:`trw_ray.reports.errors`) in ``output_dir/errors``
             when the trials left per-sample tables; ``datasets`` is passed to it (for the candidates' images).
 
     Returns:
@@ -126,7 +126,7 @@ def search_report(path_or_results, output_dir: str | os.PathLike | None = None, 
                                            "(results.anytime)"))
     errors = None
     if errors_report:
-        from trw_ray.reports.error_report import error_report
+        from trw_ray.reports.errors import error_report
 
         try:
             errors = error_report(results, output_dir / layout.SEARCH_ERRORS_FOLDER, datasets=datasets)
