@@ -2,7 +2,7 @@
 
 ``import trw_ray as trw`` gives the namespaces of TRW's documentation: ``trw.train`` (Trainer, outputs,
 optimizers, sequences), ``trw.datasets`` (MNIST), ``trw.simple_layers``, ``trw.hparams``, ``trw.nas`` (architecture
-search), and the rest as they land. Sub-packages load on first use, so a Ray worker that only needs ``trw_ray.data`` does not import
+search), ``trw.tracking`` (MLflow, W&B, TensorBoard HParams), and the rest as they land. Sub-packages load on first use, so a Ray worker that only needs ``trw_ray.data`` does not import
 the reports' plotting libraries.
 """
 
@@ -20,6 +20,7 @@ _SUBMODULES = {
     "results": "trw_ray.results",
     "reports": "trw_ray.reports",
     "nas": "trw_ray.nas",
+    "tracking": "trw_ray.tracking",
 }
 
 
