@@ -159,7 +159,7 @@ def _search(args: argparse.Namespace) -> int:
                      resources_per_trial=resources, max_concurrent=args.max_concurrent,
                      storage_path=args.storage_path, name=args.name, seed=args.seed, resume=resume,
                      address=args.address, max_failures=args.max_failures, verbose=args.verbose,
-                     scheduler=args.scheduler, max_total_epochs=args.max_total_epochs)
+                     scheduler=args.scheduler, max_total_epochs=args.max_total_epochs, tracking=args.tracking)
     trials = results.trials()
     column = f"last/{results.metric}"
     with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -173,6 +173,10 @@ def _search(args: argparse.Namespace) -> int:
     print(f"experiment: {results.path}")
     if not args.no_report:
         print(f"search report: {search_report(results)['index']}")
+        if args.tracking:  # the report joins the search's run (nothing else is logged twice)
+            from trw_ray.tracking import create_tracker, export_experiment
+
+            export_experiment(results.path, create_tracker(args.tracking))
     return 0
 
 
@@ -201,6 +205,19 @@ def _nas(args: argparse.Namespace) -> int:
     print(f"experiment: {results.path}")
     if results.retrain is not None:
         print(f"retraining: {results.retrain.path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from trw_ray.tracking import create_tracker, export_experiment
+    from trw_ray.tracking.export import experiment_dir_of
+
+    path = experiment_dir_of(args.path)
+    options = {"mlflow": {"tracking_uri": args.tracking_uri, "experiment_name": args.experiment_name},
+               "wandb": {"project": args.project}}[args.tracker]
+    done = export_experiment(path, create_tracker(args.tracker, **options))
+    print(f"{args.tracker}: {done['trials']} trials ({done['results']} results) of {path} logged; what was logged "
+          "before was kept, not repeated")
     return 0
 
 
@@ -309,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                         help="0: silent; 1: a progress line every 10 s; 2: Ray Tune's own output")
     search.add_argument("--no-report", action="store_true", help="skip the importance report at the end")
+    search.add_argument("--tracking", choices=["mlflow", "wandb"], default=None,
+                        help="also log the search to MLflow ($MLFLOW_TRACKING_URI) or W&B (offline unless $WANDB_MODE)")
     search.set_defaults(handler=_search)
 
     nas = _command(commands, "nas", "run an architecture search described by a NAS file (YAML)",
@@ -329,6 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
     nas.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                      help="0: silent; 1: a progress line every 10 s; 2: Ray Tune's own output")
     nas.set_defaults(handler=_nas)
+
+    export = _command(commands, "export", "log an experiment (finished or interrupted) to MLflow or W&B",
+                      "Runs and epochs logged before (by a tracked search or an earlier export) are kept, not repeated.")
+    export.add_argument("tracker", choices=["mlflow", "wandb"], help="where to log it")
+    export.add_argument("path", help="the experiment folder")
+    export.add_argument("--tracking-uri", default=None, help="mlflow: default $MLFLOW_TRACKING_URI")
+    export.add_argument("--experiment-name", default=None, help="mlflow: default the search's name")
+    export.add_argument("--project", default=None, help="wandb: default $WANDB_PROJECT, else trw_ray")
+    export.set_defaults(handler=_export)
 
     results = _command(commands, "results", "print the trials of a search experiment, best first",
                        "Reads the experiment's record (no Ray needed), finished, interrupted or still running.")

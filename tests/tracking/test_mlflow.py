@@ -17,6 +17,8 @@ import trw_ray as trw
 from trw_ray.hparams import ContinuousUniform
 from trw_ray.results import load
 from trw_ray.tracking import export_experiment
+from trw_ray.tracking.base import NOT_METRICS
+from trw_ray.tracking.mlflow_tracker import _param_value
 
 mlflow = pytest.importorskip("mlflow")
 SPACE = {"x": ContinuousUniform(0.5, -1.0, 1.0)}
@@ -46,9 +48,12 @@ def _assert_logged(uri, name, results):
     assert set(trials) == set(results.trial_ids())
     for trial_id, run in trials.items():
         assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
-        assert float(run.data.params["x"]) == pytest.approx(results.trial(trial_id)["config"]["x"])
+        config = results.trial(trial_id)["config"]
+        assert run.data.params == {key: _param_value(value) for key, value in config.items()}
         history = results.history(trial_id)
-        for key in ("accuracy", "loss"):
+        keys = [key for key in history if key not in NOT_METRICS and history[key].dtype.kind == "f"]
+        assert "loss" in keys and set(run.data.metrics) == set(keys), (sorted(run.data.metrics), keys)
+        for key in keys:
             expected = {int(step): value for step, value in zip(history["training_iteration"], history[key],
                                                                 strict=True) if value == value}
             assert _newest_per_step(client, run.info.run_id, key) == pytest.approx(expected), (trial_id, key)
@@ -59,12 +64,18 @@ def _assert_logged(uri, name, results):
 
 @pytest.mark.slow
 def test_a_search_lands_in_mlflow_and_a_backfill_adds_nothing(ray_local, tmp_path):
+    import search_helpers
+
     with mlflow_server(tmp_path / "mlflow") as (uri, _):
-        results = trw.hparams.search(epochs_loop, space=SPACE, num_samples=4, seed=0, storage_path=tmp_path,
-                                     name="tracked", verbose=0, tracking=trw.tracking.MLflowTracker(uri))
+        results = trw.hparams.search(search_helpers.blobs_trainer, num_samples=4, max_epochs=3, seed=0,
+                                     storage_path=tmp_path, name="tracked", verbose=0,
+                                     tracking=trw.tracking.MLflowTracker(uri))
         client, trials = _assert_logged(uri, "tracked", results)
         artifacts = [item.path for item in client.list_artifacts(_runs(uri, "tracked")[1][0].info.run_id)]
         assert "space.json" in artifacts
+        files = {item.path for item in client.list_artifacts(next(iter(trials.values())).info.run_id)}
+        assert {"index.html", "last.onnx", "samples"} <= files, files
+        assert any(name.endswith("-cm.png") for name in files), files  # the run report's figures
         counts = {trial_id: len(client.get_metric_history(run.info.run_id, "loss")) for trial_id, run in trials.items()}
         export_experiment(results.path, trw.tracking.MLflowTracker(uri))
         _, _, again = _runs(uri, "tracked")
@@ -75,6 +86,7 @@ def test_a_search_lands_in_mlflow_and_a_backfill_adds_nothing(ray_local, tmp_pat
     for trial_id, session in sessions.items():
         history = results.history(trial_id)
         assert session["status"] == "STATUS_SUCCESS"
+        assert session["hparams"] == pytest.approx(results.trial(trial_id)["config"])
         assert session["scalars"]["loss"] == pytest.approx(dict(zip(history["training_iteration"], history["loss"],
                                                                     strict=True)))
 
@@ -169,3 +181,19 @@ def test_an_export_maps_trials_params_metrics_and_status_without_a_server(tmp_pa
     assert len(client.get_metric_history(trials["t1"].info.run_id, "loss")) == 1  # the second export added nothing
     assert trials["t0"].info.status == "FINISHED"
     assert parents[0].data.tags["trw_ray.best_trial"] == "t1"
+
+
+def test_the_export_command_logs_an_experiment_once_and_names_a_wrong_folder(tmp_path, monkeypatch, capsys):
+    from trw_ray.cli import main
+    from trw_ray.results.testing import write_experiment
+
+    monkeypatch.chdir(tmp_path)
+    experiment = write_experiment(tmp_path / "exp", [{"trial_id": "t0", "value": 0.5, "config": {"x": 0.1}}])
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    for _ in range(2):
+        assert main(["export", "mlflow", str(experiment), "--tracking-uri", uri, "--experiment-name", "cli"]) == 0
+    assert "mlflow: 1 trials (1 results)" in capsys.readouterr().out
+    _, parents, trials = _runs(uri, "cli")
+    assert len(parents) == 1 and list(trials) == ["t0"]
+    assert main(["export", "mlflow", str(tmp_path), "--tracking-uri", uri]) == 2
+    assert "is not a search experiment" in capsys.readouterr().err

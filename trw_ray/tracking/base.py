@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,12 @@ class TrackerState:
 
     def save(self) -> None:
         write_json_atomic(self.path, self.data)
+        self.saved_at = time.monotonic()
+
+    def save_every(self, seconds: float) -> None:
+        """Saves unless the last save is less than ``seconds`` old (the state of thousands of trials is one file)."""
+        if time.monotonic() - getattr(self, "saved_at", float("-inf")) >= seconds:
+            self.save()
 
 
 class Tracker:
@@ -84,6 +91,9 @@ class Tracker:
     """
 
     name = "tracker"
+    #: how many trials :class:`~trw_ray.tracking.sync.TrackingSync` may hand :meth:`log_trial` at once (from as
+    #: many threads; one trial's updates always in order)
+    concurrency = 1
 
     def start_search(self, experiment_dir: Path, settings: dict[str, Any]) -> None:
         """The search starts or resumes (``settings``: its ``trw_ray/search.json``)."""

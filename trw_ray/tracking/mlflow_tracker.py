@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ METRICS_PER_BATCH = 1000  # MLflow's limit on the metrics of one log_batch
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
                  "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}  # no line per ended run in the search's output
 STATUS = {"finished": "FINISHED", "stopped_early": "FINISHED", "failed": "FAILED"}
+#: the state file is rewritten at most this often while a search runs (a run created since is found by its tags)
+STATE_SAVE_S = 2.0
 
 
 def import_mlflow():
@@ -82,6 +85,8 @@ class MLflowTracker(Tracker):
     """
 
     name = "mlflow"
+    #: trials logged at once (one HTTP request each at a time): a backlog of many short trials clears sooner
+    concurrency = 4
 
     def __init__(self, tracking_uri: str | None = None, experiment_name: str | None = None, artifacts: bool = True):
         self.mlflow = import_mlflow()
@@ -97,6 +102,7 @@ class MLflowTracker(Tracker):
         self.artifacts = artifacts
         self.client = None
         self.state: TrackerState | None = None
+        self.lock = threading.Lock()  # the state, shared by the threads that log trials at once
 
     # ------------------------------------------------------------------ runs
 
@@ -118,6 +124,9 @@ class MLflowTracker(Tracker):
         self.client = MlflowClient(self.tracking_uri)
         self.experiment_dir = Path(experiment_dir)
         self.state = TrackerState(experiment_dir, self.name)
+        # runs of this experiment can exist only if it was logged before (a resumed search, an export): only then
+        # is a trial the state does not know looked up by its tags (a new search makes no lookups)
+        self.logged_before = bool(self.state.data)
         section = self._section()
         name = self.experiment_name or settings.get("name") or self.experiment_dir.name
         experiment = self.client.get_experiment_by_name(name)
@@ -138,27 +147,30 @@ class MLflowTracker(Tracker):
         section["parent_run_id"], section["experiment_id"] = parent, self.experiment_id
         self.state.save()
 
-    def _trial_run(self, record: dict[str, Any], section: dict[str, Any]) -> dict[str, Any]:
+    def _trial_run(self, record: dict[str, Any], section: dict[str, Any]) -> tuple[dict[str, Any], list]:
+        """The trial's run (created with the parameters to log, or found again) and the parameters to log."""
         from mlflow.entities import Param
 
         trial_id = record["trial_id"]
-        logged = section["trials"].get(trial_id)
+        with self.lock:
+            logged = section["trials"].get(trial_id)
         if logged is not None:
-            return logged
+            return logged, []
         tags = {"trw_ray.experiment_dir": str(self.experiment_dir), "trw_ray.trial_id": trial_id}
-        run_id = self._find_run(**tags)
-        last_step = 0
+        run_id = self._find_run(**tags) if self.logged_before else None
+        last_step, params = 0, []
         if run_id is None:
             run_id = self.client.create_run(self.experiment_id, run_name=trial_id, tags={
                 **tags, "mlflow.parentRunId": section["parent_run_id"], "trw_ray.role": "trial",
                 "trw_ray.algorithm": self.algorithm}).info.run_id
-            config = record.get("config") or {}
-            self.client.log_batch(run_id, params=[Param(key, _param_value(value)) for key, value in config.items()])
+            params = [Param(key, _param_value(value)) for key, value in (record.get("config") or {}).items()]
         else:  # created before the state was saved (a driver killed between the two): continue after its last step
             run = self.client.get_run(run_id)
             last_step = max((metric.step for metric in self._history(run_id, run.data.metrics)), default=0)
-        logged = section["trials"][trial_id] = {"run_id": run_id, "last_step": last_step, "ended": False}
-        return logged
+        with self.lock:
+            logged = section["trials"][trial_id] = {"run_id": run_id, "last_step": last_step, "ended": False,
+                                                    "tags": None}
+        return logged, params
 
     def _history(self, run_id: str, metrics: dict[str, float]):
         for key in metrics:
@@ -170,7 +182,7 @@ class MLflowTracker(Tracker):
         from mlflow.entities import Metric, RunTag
 
         section = self._section()
-        logged = self._trial_run(record, section)
+        logged, params = self._trial_run(record, section)
         metrics = []
         last_step = logged["last_step"]
         for row in rows:
@@ -182,15 +194,23 @@ class MLflowTracker(Tracker):
             last_step = max(last_step, step)
         status = trial_status(record)
         tags = [RunTag("trw_ray.status", status), RunTag("trw_ray.failures", str(record.get("failures", 0)))]
-        genotype = (record.get("last_result") or {}).get("genotype") or trial_infos(record).get("genotype")
-        if genotype:
-            tags.append(RunTag("trw_ray.genotype", str(genotype)))
+        if status in STATUS:  # what the function returned, read once it has
+            genotype = (record.get("last_result") or {}).get("genotype") or trial_infos(record).get("genotype")
+            if genotype:
+                tags.append(RunTag("trw_ray.genotype", str(genotype)))
         if record.get("error"):
             tags.append(RunTag("trw_ray.error", str(record["error"])[:5000]))
-        for start in range(0, max(len(metrics), 1), METRICS_PER_BATCH):
-            self.client.log_batch(logged["run_id"], metrics=metrics[start:start + METRICS_PER_BATCH],
-                                  tags=tags if start == 0 else ())
-        logged["last_step"] = last_step
+        shown = {tag.key: tag.value for tag in tags}
+        if shown == logged.get("tags"):
+            tags = []  # nothing new to say: a status-only update costs no request
+        if metrics or params or tags:
+            for start in range(0, max(len(metrics), 1), METRICS_PER_BATCH):  # params and tags with the first batch
+                self.client.log_batch(logged["run_id"], metrics=metrics[start:start + METRICS_PER_BATCH],
+                                      params=params if start == 0 else (), tags=tags if start == 0 else ())
+        with self.lock:
+            logged["tags"] = shown
+        with self.lock:
+            logged["last_step"] = last_step
         if status in STATUS and not logged["ended"]:
             run_dir = (record.get("last_result") or {}).get("run_dir")
             if self.artifacts and run_dir and Path(run_dir).is_dir():
@@ -200,8 +220,10 @@ class MLflowTracker(Tracker):
                     else:
                         self.client.log_artifact(logged["run_id"], str(path), artifact_path)
             self.client.set_terminated(logged["run_id"], STATUS[status])
-            logged["ended"] = True
-        self.state.save()
+            with self.lock:
+                logged["ended"] = True
+        with self.lock:
+            self.state.save_every(STATE_SAVE_S)
 
     def end_search(self, summary: dict[str, Any]) -> None:
         from mlflow.entities import Metric, RunTag
@@ -219,3 +241,8 @@ class MLflowTracker(Tracker):
             section["report_logged"] = True
         self.client.set_terminated(parent, "FINISHED")
         self.state.save()
+
+    def close(self) -> None:
+        if self.state is not None:
+            with self.lock:
+                self.state.save()

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class _TrackerThread:
         self.last_failed = False
         self.first_error: str | None = None
         self.thread = threading.Thread(target=self._run, name=f"trw_ray-tracking-{tracker.name}", daemon=True)
+        concurrency = int(getattr(tracker, "concurrency", 1) or 1)
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"trw_ray-tracking-{tracker.name}") \
+            if concurrency > 1 else None
 
     def _note_failure(self, error: BaseException) -> None:
         self.failures += 1
@@ -79,20 +83,11 @@ class _TrackerThread:
             return True
         with self.lock:
             trial_ids = list(self.pending.records)
-        for trial_id in trial_ids:
-            with self.lock:
-                record = self.pending.records.pop(trial_id, None)
-                rows = self.pending.rows.pop(trial_id, [])
-            if record is None:
-                continue
-            try:
-                self.tracker.log_trial(record, rows)
-            except Exception as error:  # noqa: BLE001 - kept pending and retried
-                with self.lock:
-                    self.pending.records.setdefault(trial_id, record)
-                    self.pending.rows[trial_id] = rows + self.pending.rows.get(trial_id, [])
-                self._note_failure(error)
+        if self.pool is None or len(trial_ids) == 1:
+            if not all(self._log(trial_id) for trial_id in trial_ids):  # stops at the first failure
                 return False
+        elif not all(list(self.pool.map(self._log, trial_ids))):
+            return False
         with self.lock:
             summary, done = self.pending.summary, not self.pending.records
         if summary is not None and done:
@@ -104,6 +99,23 @@ class _TrackerThread:
                 self._note_failure(error)
                 return False
         return True
+
+    def _log(self, trial_id: str) -> bool:
+        """Hands one trial's pending update to the tracker; on failure puts it back (False)."""
+        with self.lock:
+            record = self.pending.records.pop(trial_id, None)
+            rows = self.pending.rows.pop(trial_id, [])
+        if record is None:
+            return True
+        try:
+            self.tracker.log_trial(record, rows)
+            return True
+        except Exception as error:  # noqa: BLE001 - kept pending and retried
+            with self.lock:
+                self.pending.records.setdefault(trial_id, record)
+                self.pending.rows[trial_id] = rows + self.pending.rows.get(trial_id, [])
+                self._note_failure(error)
+            return False
 
     def idle_locked(self) -> bool:
         """Everything logged (called with the lock held)."""
@@ -195,6 +207,8 @@ class TrackingSync:
                 worker.tracker.close()
             except Exception:  # noqa: BLE001 - closing never fails the search
                 pass
+            if worker.pool is not None:
+                worker.pool.shutdown(wait=False, cancel_futures=True)
         return problems
 
 

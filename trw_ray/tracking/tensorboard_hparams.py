@@ -99,9 +99,11 @@ class TensorBoardHParams(Tracker):
         if status != "running":
             writer.close()
             del self.writers[trial_id]
-        self.state.save()
+        self.state.save_every(2.0)
 
     def close(self) -> None:
         for writer in self.writers.values():
             writer.close()
         self.writers.clear()
+        if getattr(self, "state", None) is not None:
+            self.state.save()
