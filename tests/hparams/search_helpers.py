@@ -65,13 +65,16 @@ def _identity(batch):
     return batch
 
 
-def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None, device="cpu", train_backend=None):
+def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None, device="cpu", train_backend=None,
+                  reports=False):
+    """``reports``: the Trainer's default callbacks (run report, figures, ONNX export) instead of the epoch summary."""
     lr = hparams.create("lr", ContinuousPower(0.1, -3, 0))
     units = hparams.create("units", DiscreteValue(8, [4, 8, 16]))
     options = trw.train.create_default_options(num_epochs=num_epochs, device=device, progress_bar=False)
     options["workflow_options"]["console_log"] = False
     per_epoch = [trw.train.CallbackEpochSummary()] + ([_FailOnce(fail_once_marker)] if fail_once_marker else [])
-    trainer = trw.train.Trainer(callbacks_per_epoch_fn=lambda: per_epoch, callbacks_post_training_fn=lambda: [])
+    trainer = trw.train.Trainer() if reports else \
+        trw.train.Trainer(callbacks_per_epoch_fn=lambda: per_epoch, callbacks_post_training_fn=lambda: [])
     data = _blobs()
 
     def train_split():
@@ -85,6 +88,10 @@ def blobs_trainer(hparams, num_epochs=3, poison=False, fail_once_marker=None, de
         model_fn=lambda options: _Mlp(units, poison),
         optimizers_fn=lambda datasets, model: trw.train.create_sgd_optimizers_fn(datasets, model, learning_rate=lr))
     return results["outputs"]["blobs"]["valid"]["overall_loss"]["loss"], {"epochs": len(results["history"])}
+
+
+def blobs_with_reports(hparams):
+    return blobs_trainer(hparams, reports=True)
 
 
 def blobs_on_cuda(hparams):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 import tracking_helpers
@@ -63,11 +64,12 @@ def _assert_logged(uri, name, results):
 
 
 @pytest.mark.slow
-def test_a_search_lands_in_mlflow_and_a_backfill_adds_nothing(ray_local, tmp_path):
-    import search_helpers
+def test_a_search_lands_in_mlflow_and_a_backfill_adds_nothing(ray_local, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "hparams"))
+    import search_helpers  # the Trainer on blobs: run reports, figures, ONNX and sample tables to log as artifacts
 
     with mlflow_server(tmp_path / "mlflow") as (uri, _):
-        results = trw.hparams.search(search_helpers.blobs_trainer, num_samples=4, max_epochs=3, seed=0,
+        results = trw.hparams.search(search_helpers.blobs_with_reports, num_samples=4, max_epochs=3, seed=0,
                                      storage_path=tmp_path, name="tracked", verbose=0,
                                      tracking=trw.tracking.MLflowTracker(uri))
         client, trials = _assert_logged(uri, "tracked", results)
