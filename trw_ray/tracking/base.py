@@ -26,6 +26,17 @@ STATUSES = ("running", "finished", "stopped_early", "failed")
 TRACKING_FOLDER = "tracking"
 
 
+def require(package: str):
+    """The optional ``package`` a tracker logs through; ImportError naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(package)
+    except ImportError as error:
+        raise ImportError(f"tracking: {package!r} needs the {package} package: pip install 'trw-ray[{package}]'") \
+            from error
+
+
 def trial_status(record: dict[str, Any]) -> str:
     """``running``, ``finished`` (trained to the end), ``stopped_early`` (a scheduler or budget ended it) or
     ``failed``, from a trial's record."""

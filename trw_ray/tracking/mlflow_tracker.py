@@ -32,6 +32,7 @@ from trw_ray import layout
 from trw_ray.tracking.base import (
     Tracker,
     TrackerState,
+    require,
     result_epoch,
     result_metrics,
     trial_infos,
@@ -46,14 +47,6 @@ HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TI
 STATUS = {"finished": "FINISHED", "stopped_early": "FINISHED", "failed": "FAILED"}
 #: the state file is rewritten at most this often while a search runs (a run created since is found by its tags)
 STATE_SAVE_S = 2.0
-
-
-def import_mlflow():
-    try:
-        import mlflow
-    except ImportError as error:
-        raise ImportError("tracking: 'mlflow' needs the mlflow package: pip install 'trw-ray[mlflow]'") from error
-    return mlflow
 
 
 def _param_value(value: Any) -> str:
@@ -89,7 +82,7 @@ class MLflowTracker(Tracker):
     concurrency = 4
 
     def __init__(self, tracking_uri: str | None = None, experiment_name: str | None = None, artifacts: bool = True):
-        self.mlflow = import_mlflow()
+        self.mlflow = require("mlflow")
         for argument, value in (("tracking_uri", tracking_uri), ("experiment_name", experiment_name)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{argument}: expected None or a non-empty string; got {value!r}")

@@ -21,19 +21,12 @@ from typing import Any
 from trw_ray.tracking.base import (
     Tracker,
     TrackerState,
+    require,
     result_epoch,
     result_metrics,
     trial_infos,
     trial_status,
 )
-
-
-def import_wandb():
-    try:
-        import wandb
-    except ImportError as error:
-        raise ImportError("tracking: 'wandb' needs the wandb package: pip install 'trw-ray[wandb]'") from error
-    return wandb
 
 
 class WandbTracker(Tracker):
@@ -48,7 +41,7 @@ class WandbTracker(Tracker):
     name = "wandb"
 
     def __init__(self, project: str | None = None, mode: str | None = None, dir: str | os.PathLike | None = None):
-        self.wandb = import_wandb()
+        self.wandb = require("wandb")
         mode = mode or os.environ.get("WANDB_MODE") or "offline"
         if mode not in ("offline", "online", "disabled"):
             raise ValueError(f"mode: expected 'offline', 'online' or 'disabled'; got {mode!r}")
