@@ -15,7 +15,7 @@ PIP_QUIET ?= -q
 
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: setup tour test test-slow test-cluster test-all bench lint clean
+.PHONY: setup tour test test-slow test-cluster test-all docs bench lint clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ test-slow: $(STAMP)
 # the multi-node tests (tests/cluster, marker cluster): a 3-node Ray cluster on 127.0.0.1, a node killed mid-search
 test-cluster: $(STAMP)
 	$(PY) -m pytest -q -m cluster -s
+
+# the documentation site (docs/, the API reference generated from the docstrings) into site/; any warning fails it
+docs: $(STAMP)
+	$(PY) -m pip install $(PIP_QUIET) -e ".[docs]"
+	$(PY) docs/gen_reference.py
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""

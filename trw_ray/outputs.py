@@ -124,7 +124,7 @@ class OutputClassification(Output):
     Collected per sample: ``output`` (predicted class), ``output_truth``, ``output_raw`` (probabilities),
     ``loss``. Metrics: ``loss``, ``accuracy``.
 
-    Example:
+    Examples:
         >>> return {'softmax': OutputClassification(logits, 'targets')}
     """
 

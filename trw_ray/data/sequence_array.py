@@ -66,7 +66,7 @@ class SequenceArray(Sequence):
         drop_last: drop the last, incomplete batch.
         class_names: ``{feature_name: [name of class 0, name of class 1, ...]}`` for the reports.
 
-    Example:
+    Examples:
         >>> seq = SequenceArray({'x': np.zeros((10, 3)), 'y': np.arange(10)}, batch_size=4)
         >>> [len(b['y']) for b in seq]
         [4, 4, 2]

@@ -93,7 +93,7 @@ class SequenceMap(Sequence):
             ``map_batches`` actor pool); see the module's documentation for what each costs.
         epochs_per_execution: with ``backend="ray_data"``, epochs one Ray Data execution (one set of actors) serves.
 
-    Example:
+    Examples:
         >>> augmented = SequenceArray(split, batch_size=64).map(TransformBatch(RandomCropPad(2)), nb_workers=2)
     """
 

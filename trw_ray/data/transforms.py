@@ -5,7 +5,7 @@ Every transform works on one sample (a dict of features without the batch dimens
 augmented batch is the same whichever worker computes it and however many workers there are.
 :class:`TransformBatch` applies a transform to every sample of a batch and is what ``Sequence.map`` runs.
 
-Example:
+Examples:
     >>> augment = Compose([RandomCropPad(padding=2), RandomFlip(axis=-1), Noise(std=0.05)])
     >>> sequence = trw.train.SequenceArray(split, batch_size=64).map(TransformBatch(augment, seed=0))
 """

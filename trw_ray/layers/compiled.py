@@ -116,7 +116,7 @@ class CompiledNet(torch.nn.Module):
 def compile_nn(output_nodes: Sequence[Node]) -> CompiledNet:
     """Builds the network computing ``output_nodes`` (e.g. ``[OutputClassification(...)]``).
 
-    Example:
+    Examples:
         >>> n = Input([None, 1, 28, 28], 'images')
         >>> n = Flatten(Conv2d(n, out_channels=8, kernel_size=5))
         >>> net = compile_nn([OutputClassification(Linear(n, 10), output_name='softmax', classes_name='targets')])

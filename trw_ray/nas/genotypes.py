@@ -11,7 +11,7 @@ Two spaces (numpy only; nothing here needs torch):
   reduce=|...|``; derived per node from the two incoming edges with the largest weight of a non-``none`` op, each
   with that op (DARTS' rule, on softmax weights).
 
-Example:
+Examples:
     >>> genotype = parse_genotype('|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|')
     >>> genotype.space.name, parameter_free_count(genotype)
     ('nb201', 2)

@@ -4,7 +4,7 @@ Same ops and skeleton as the supernet (:mod:`trw_ray.nas.macro`), one op per edg
 network describes itself, so a run's ``last.model`` reloads without code (``trw_ray.train.load_model(path)``), and
 the Trainer exports it to ONNX like any model.
 
-Example:
+Examples:
     >>> net = build_network('|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|',
     ...                     width=16, depth=5)
 """

@@ -5,7 +5,7 @@ It trains with the Trainer like any model (``forward(batch) -> {'softmax': Outpu
 :class:`~trw_ray.nas.architect.ArchitectStep` updates the architecture parameters between weight steps. Give the
 weight optimizer :meth:`Supernet.weight_parameters` only (:func:`~trw_ray.nas.darts.darts_optimizers_fn` does).
 
-Example:
+Examples:
     >>> net = Supernet('nb201', width=8, depth=1, partial_channels=2)
     >>> str(net.genotype())   # argmax per edge of the current weights
 """

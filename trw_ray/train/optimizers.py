@@ -45,7 +45,7 @@ def create_sgd_optimizers_fn(
 ):
     """SGD with momentum for every dataset.
 
-    Example:
+    Examples:
         >>> optimizers_fn = lambda datasets, model: create_sgd_optimizers_fn(datasets, model, learning_rate=0.1)
     """
     _check_learning_rate(learning_rate)

@@ -74,7 +74,7 @@ def create_default_options(
             one is visible (a search trial given ``{'gpu': 2}``), see :mod:`trw_ray.train.data_parallel`; True
             requires two GPUs or more; False trains on one device.
 
-    Example:
+    Examples:
         >>> options = create_default_options(num_epochs=5, device='cpu')
         >>> options['training_parameters']['num_epochs']
         5

@@ -75,7 +75,7 @@ class Trainer:
     Inside a search trial (``trw_ray.hparams.search``) the same ``fit`` trains in the trial's folder and the search
     attaches what it needs (its report every epoch, checkpoint and resume): see :mod:`trw_ray.train.tune_bridge`.
 
-    Example:
+    Examples:
         >>> trainer = Trainer()
         >>> model, results = trainer.fit(options, inputs_fn=lambda: datasets, model_fn=lambda options: Net(),
         ...     optimizers_fn=lambda datasets, model: create_sgd_optimizers_fn(datasets, model, learning_rate=0.1))

@@ -11,7 +11,7 @@ import torch
 def to_value(value: Any) -> Any:
     """Turns a tensor into a Python number (one element) or a numpy array; other values pass unchanged.
 
-    Example:
+    Examples:
         >>> to_value(torch.tensor(0.5))
         0.5
     """

@@ -22,7 +22,7 @@ class HyperParameters:
             value is then checked against (and resolved by) the search's spec, which may differ from the range
             the code declares.
 
-    Example:
+    Examples:
         >>> hparams = HyperParameters()
         >>> hparams.create('learning_rate', ContinuousUniform(0.1, 1e-5, 1.0))
         0.1

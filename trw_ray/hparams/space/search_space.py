@@ -176,7 +176,7 @@ def space_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> SearchSp
 def load_space(path: str | os.PathLike) -> SearchSpace:
     """Loads a YAML space file (see the module documentation for its keys).
 
-    Example:
+    Examples:
         >>> space = load_space('search_spaces/mnist_cnn_tiny.yaml')
         >>> sorted(space.parameters)
         ['learning_rate', 'number_conv1_channels', 'number_hidden']
