@@ -32,3 +32,15 @@ def test_the_site_navigation_lists_every_page():
     assert all(page in nav for page in pages), [page for page in pages if page not in nav]
     for package, _, _ in gen_reference.PACKAGES:
         assert f"reference/{package.rsplit('.', 1)[-1]}.md" in nav
+
+
+def test_the_readme_is_a_front_page_whose_links_stay_in_the_repository():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 200
+    targets = re.findall(r"\]\(([^)#]+)", readme)
+    assert targets, "the README links its guides"
+    for target in targets:
+        assert not target.startswith(("http", "/", "..")), target
+        assert (ROOT / target).exists(), target
