@@ -44,3 +44,14 @@ def test_the_readme_is_a_front_page_whose_links_stay_in_the_repository():
     for target in targets:
         assert not target.startswith(("http", "/", "..")), target
         assert (ROOT / target).exists(), target
+
+
+@pytest.mark.parametrize("package", [package for package, _, _ in gen_reference.PACKAGES])
+def test_every_public_class_and_function_has_a_summary(package):
+    import inspect
+
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__
+               if (inspect.isclass(getattr(module, name)) or inspect.isfunction(getattr(module, name)))
+               and not (inspect.getdoc(getattr(module, name)) or "").strip()]
+    assert missing == []

@@ -92,6 +92,7 @@ CELL_SPACES: dict[str, CellSpace] = {NB201.name: NB201, DARTS.name: DARTS}
 
 
 def space_names() -> list[str]:
+    """The cell spaces a search accepts (``'nb201'``, ``'darts'``)."""
     return list(CELL_SPACES)
 
 

@@ -152,6 +152,7 @@ def register_op(name: str, factory: OpFactory, parameter_free: bool = False, rep
 
 
 def op_names() -> list[str]:
+    """The ops a cell may use: the built-ins and those added with :func:`register_op`."""
     return list(_OPS)
 
 

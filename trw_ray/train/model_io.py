@@ -40,6 +40,12 @@ def save_model(path: str | os.PathLike, model: torch.nn.Module, metadata: dict[s
 
 
 def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata saved with a ``last.model`` (epoch, run folder, inputs' shapes and dtypes, outputs), without
+    building the model.
+
+    Args:
+        path: a ``last.model`` file.
+    """
     payload = torch.load(path, map_location="cpu", weights_only=True)
     return json.loads(payload["metadata"])
 

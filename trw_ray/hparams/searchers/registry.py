@@ -62,6 +62,15 @@ def integer_option(minimum: int = 1) -> OptionCheck:
 
 
 def number_option(minimum: float | None = None, maximum: float | None = None) -> OptionCheck:
+    """The check of a numeric option of a registered algorithm (``register_algorithm(options={...})``).
+
+    Args:
+        minimum: the smallest value accepted (None: no bound).
+        maximum: the largest value accepted (None: no bound).
+
+    Returns:
+        ``check(value, where) -> float`` raising ValueError naming ``where`` for anything else.
+    """
     def check(value: Any, where: str) -> float:
         if not checks.is_finite_number(value) or (minimum is not None and value < minimum) or \
                 (maximum is not None and value > maximum):
@@ -245,10 +254,12 @@ def _check_registration(name, build, options, registry, replace: bool, expected:
 
 
 def algorithm_names() -> list[str]:
+    """The names ``search(algorithm=...)`` accepts: the built-ins and those registered since."""
     return list(_REGISTRY)
 
 
 def scheduler_names() -> list[str]:
+    """The names ``search(scheduler=...)`` accepts: the built-ins and those registered since."""
     return list(_SCHEDULERS)
 
 
