@@ -14,7 +14,6 @@ import contextlib
 import json
 import threading
 import time
-import traceback
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,7 +59,6 @@ class _TrackerThread:
         self.last_failed = True
         if self.first_error is None:
             self.first_error = f"{type(error).__name__}: {str(error)[:300]}"
-            self.first_traceback = traceback.format_exc()
 
     def _work(self) -> bool:
         """One pass over what is pending; False when a call failed."""
