@@ -149,3 +149,17 @@ def test_tracking_argument_is_checked_and_a_missing_package_names_its_extra(monk
         resolve_trackers("mlflow")
     assert resolve_trackers(None) == []
     assert np.all([isinstance(t, Tracker) for t in resolve_trackers([Flaky()])])
+
+
+def test_tracker_arguments_are_checked():
+    pytest.importorskip("mlflow")
+    pytest.importorskip("wandb")
+    from trw_ray.tracking.mlflow_tracker import MLflowTracker
+    from trw_ray.tracking.wandb_tracker import WandbTracker
+
+    with pytest.raises(ValueError, match="tracking_uri: expected None or a non-empty string; got 3"):
+        MLflowTracker(tracking_uri=3)
+    with pytest.raises(TypeError, match="artifacts: expected True or False; got 'yes'"):
+        MLflowTracker("sqlite:///x.db", artifacts="yes")
+    with pytest.raises(ValueError, match="mode: expected 'offline', 'online' or 'disabled'; got 'loud'"):
+        WandbTracker(mode="loud")
