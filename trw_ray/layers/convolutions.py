@@ -65,14 +65,41 @@ class _ConvNd(Node):
 
 
 class Conv1d(_ConvNd):
+    """1-D convolution of a ``[None, channels, length]`` node.
+
+    Args:
+        node: the input node.
+        out_channels, kernel_size, stride, dilation, groups, bias, padding_mode: as :class:`torch.nn.Conv1d`'s
+            (the input channels come from ``node``'s shape).
+        padding: None (default): ``dilation * (kernel_size - 1) // 2``, which keeps an odd kernel's size at stride 1;
+            ``'valid'``, ``'same'`` or sizes as torch's.
+    """
     dims = 1
 
 
 class Conv2d(_ConvNd):
+    """2-D convolution of a ``[None, channels, height, width]`` node.
+
+    Args:
+        node: the input node.
+        out_channels, kernel_size, stride, dilation, groups, bias, padding_mode: as :class:`torch.nn.Conv2d`'s
+            (the input channels come from ``node``'s shape).
+        padding: None (default): ``dilation * (kernel_size - 1) // 2``, which keeps an odd kernel's size at stride 1;
+            ``'valid'``, ``'same'`` or sizes as torch's.
+    """
     dims = 2
 
 
 class Conv3d(_ConvNd):
+    """3-D convolution of a ``[None, channels, depth, height, width]`` node.
+
+    Args:
+        node: the input node.
+        out_channels, kernel_size, stride, dilation, groups, bias, padding_mode: as :class:`torch.nn.Conv3d`'s
+            (the input channels come from ``node``'s shape).
+        padding: None (default): ``dilation * (kernel_size - 1) // 2``, which keeps an odd kernel's size at stride 1;
+            ``'valid'``, ``'same'`` or sizes as torch's.
+    """
     dims = 3
 
 
@@ -115,12 +142,33 @@ class _ConvTransposeNd(Node):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution of a ``[None, channels, length]`` node.
+
+    Args:
+        node: the input node.
+        out_channels, kernel_size, stride, padding, output_padding, dilation, groups, bias: as
+            :class:`torch.nn.ConvTranspose1d`'s (the input channels come from ``node``'s shape).
+    """
     dims = 1
 
 
 class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution of a ``[None, channels, height, width]`` node.
+
+    Args:
+        node: the input node.
+        out_channels, kernel_size, stride, padding, output_padding, dilation, groups, bias: as
+            :class:`torch.nn.ConvTranspose2d`'s (the input channels come from ``node``'s shape).
+    """
     dims = 2
 
 
 class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution of a ``[None, channels, depth, height, width]`` node.
+
+    Args:
+        node: the input node.
+        out_channels, kernel_size, stride, padding, output_padding, dilation, groups, bias: as
+            :class:`torch.nn.ConvTranspose3d`'s (the input channels come from ``node``'s shape).
+    """
     dims = 3

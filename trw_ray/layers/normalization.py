@@ -24,14 +24,32 @@ class _BatchNormNd(Node):
 
 
 class BatchNorm1d(_BatchNormNd):
+    """Batch normalization of a ``[None, channels, length]`` node (the shape is kept).
+
+    Args:
+        node: the input node.
+        eps, momentum, affine: as :class:`torch.nn.BatchNorm1d`'s.
+    """
     dims = 1
 
 
 class BatchNorm2d(_BatchNormNd):
+    """Batch normalization of a ``[None, channels, height, width]`` node (the shape is kept).
+
+    Args:
+        node: the input node.
+        eps, momentum, affine: as :class:`torch.nn.BatchNorm2d`'s.
+    """
     dims = 2
 
 
 class BatchNorm3d(_BatchNormNd):
+    """Batch normalization of a ``[None, channels, depth, height, width]`` node (the shape is kept).
+
+    Args:
+        node: the input node.
+        eps, momentum, affine: as :class:`torch.nn.BatchNorm3d`'s.
+    """
     dims = 3
 
 

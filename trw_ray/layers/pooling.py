@@ -47,25 +47,67 @@ class _PoolNd(Node):
 
 
 class MaxPool1d(_PoolNd):
+    """Max pooling over the 1 spatial dimension(s) of a ``[None, channels, length]`` node.
+
+    Args:
+        node: the input node.
+        kernel_size, stride, padding, ceil_mode: as :class:`torch.nn.MaxPool1d`'s; ``stride``
+            defaults to ``kernel_size``.
+    """
     dims, modules = 1, _MAX
 
 
 class MaxPool2d(_PoolNd):
+    """Max pooling over the 2 spatial dimension(s) of a ``[None, channels, height, width]`` node.
+
+    Args:
+        node: the input node.
+        kernel_size, stride, padding, ceil_mode: as :class:`torch.nn.MaxPool2d`'s; ``stride``
+            defaults to ``kernel_size``.
+    """
     dims, modules = 2, _MAX
 
 
 class MaxPool3d(_PoolNd):
+    """Max pooling over the 3 spatial dimension(s) of a ``[None, channels, depth, height, width]`` node.
+
+    Args:
+        node: the input node.
+        kernel_size, stride, padding, ceil_mode: as :class:`torch.nn.MaxPool3d`'s; ``stride``
+            defaults to ``kernel_size``.
+    """
     dims, modules = 3, _MAX
 
 
 class AvgPool1d(_PoolNd):
+    """Average pooling over the 1 spatial dimension(s) of a ``[None, channels, length]`` node.
+
+    Args:
+        node: the input node.
+        kernel_size, stride, padding, ceil_mode: as :class:`torch.nn.AvgPool1d`'s; ``stride``
+            defaults to ``kernel_size``.
+    """
     dims, modules = 1, _AVG
 
 
 class AvgPool2d(_PoolNd):
+    """Average pooling over the 2 spatial dimension(s) of a ``[None, channels, height, width]`` node.
+
+    Args:
+        node: the input node.
+        kernel_size, stride, padding, ceil_mode: as :class:`torch.nn.AvgPool2d`'s; ``stride``
+            defaults to ``kernel_size``.
+    """
     dims, modules = 2, _AVG
 
 
 class AvgPool3d(_PoolNd):
+    """Average pooling over the 3 spatial dimension(s) of a ``[None, channels, depth, height, width]`` node.
+
+    Args:
+        node: the input node.
+        kernel_size, stride, padding, ceil_mode: as :class:`torch.nn.AvgPool3d`'s; ``stride``
+            defaults to ``kernel_size``.
+    """
     dims, modules = 3, _AVG
     kernel_must_fit_unpadded = True
